@@ -1,0 +1,159 @@
+"""``netcheck run``: measure the catalogue (plus the agency's targets) and classify each target.
+
+Every input is validated before anything is written: a bad flag or file ends with one line
+naming it and exit code 2, and no results file is created or touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from netcheck import catalogue, dns, netaddr, output, proxy
+from netcheck.blockpage import load_fingerprints
+from netcheck.cli import stderr, stdout
+from netcheck.errors import InputError
+from netcheck.models import Result, Target
+from netcheck.probe import Probe, ProbeConfig
+from netcheck.probeid import probe_id as default_probe_id
+from netcheck.trust import load_trust
+
+
+def load_targets(
+    targets_files: list[str], services: list[str], functions: list[str]
+) -> list[Target]:
+    """The built-in catalogue plus each targets file, narrowed by --service/--function."""
+    merged = catalogue.builtin_targets()
+    for path in targets_files:
+        merged = catalogue.merge(merged, catalogue.load_targets_file(path))
+    return catalogue.select(merged, services=services, functions=functions)
+
+
+def run(
+    targets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--targets", help="YAML targets file or Citizen Lab CSV; adds to the catalogue."
+        ),
+    ] = None,
+    service: Annotated[
+        list[str] | None, typer.Option("--service", help="Only this service (repeatable).")
+    ] = None,
+    function: Annotated[
+        list[str] | None, typer.Option("--function", help="Only this function (repeatable).")
+    ] = None,
+    resolver: Annotated[
+        list[str] | None,
+        typer.Option("--resolver", help="IP[:PORT] of a resolver to use instead of the system's."),
+    ] = None,
+    ca_bundle: Annotated[
+        str | None, typer.Option("--ca-bundle", help="Public trust anchors (default: certifi).")
+    ] = None,
+    local_ca: Annotated[
+        str | None,
+        typer.Option(
+            "--local-ca", help="Local/corporate anchors (default: what the OS store adds)."
+        ),
+    ] = None,
+    allow_net: Annotated[
+        list[str] | None,
+        typer.Option("--allow-net", help="CIDR whose DNS answers are legitimate (repeatable)."),
+    ] = None,
+    proxy_opt: Annotated[
+        str | None,
+        typer.Option("--proxy", help="Proxy URL, 'auto' (with --pac) or 'none'. Default: env."),
+    ] = None,
+    pac: Annotated[str | None, typer.Option("--pac", help="PAC file path or URL.")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds per step.")] = 5.0,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Targets in their TLS/HTTP phase at once.")
+    ] = 16,
+    per_host: Annotated[
+        int, typer.Option("--per-host", min=1, help="Targets of one host measured at once.")
+    ] = 4,
+    fingerprints: Annotated[
+        list[str] | None,
+        typer.Option("--fingerprints", help="Extra fingerprints, OONI CSV format (repeatable)."),
+    ] = None,
+    network: Annotated[
+        str | None, typer.Option("--network", help="Label of the network this probe sits in.")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="JSON Lines file (appended). Default results/netcheck-<UTC>.jsonl"
+        ),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the records on stdout.")] = False,
+    max_body: Annotated[
+        int, typer.Option("--max-body", min=1024, help="Bytes of each response body read at most.")
+    ] = 262_144,
+    probe_id: Annotated[
+        str | None, typer.Option("--probe-id", help="Identity of this probe in the records.")
+    ] = None,
+) -> None:
+    """Measure every target through DNS, TCP, TLS and HTTP and name what blocked it."""
+    selected = load_targets(targets or [], service or [], function or [])
+    if not selected:
+        raise InputError("no targets left after --service/--function", field="--service")
+    resolvers = [dns.parse_resolver(spec) for spec in resolver or []] or None
+    nets = [str(netaddr.parse_cidr(spec)) for spec in allow_net or []]
+    trust = load_trust(ca_bundle, local_ca)
+    fps = load_fingerprints(fingerprints or [])
+    settings = proxy.proxy_settings(proxy_opt, pac, os.environ)
+    pac_eval = asyncio.run(proxy.load_pac(settings))
+    config = ProbeConfig(
+        trust=trust,
+        proxy=settings,
+        pac=pac_eval,
+        resolvers=resolvers,
+        allow_nets=nets,
+        fingerprints=fps,
+        timeout=timeout,
+        concurrency=concurrency,
+        per_host=per_host,
+        max_body=max_body,
+        network=network,
+        probe_id=probe_id or default_probe_id(),
+    )
+    path = out or output.default_out_path()
+    writer = output.JsonlWriter(path)  # last: nothing is written before every input checked out
+    try:
+        results = asyncio.run(_measure(config, selected, writer, json_out))
+    finally:
+        writer.close()
+    if json_out:
+        output.print_summary(results, stderr)
+    else:
+        output.print_summary(results, stdout)
+    stderr.print(f"results: {path}", highlight=False)
+    raise typer.Exit(output.exit_code(results))
+
+
+async def _measure(
+    config: ProbeConfig, targets: list[Target], writer: output.JsonlWriter, json_out: bool
+) -> list[Result]:
+    probe = Probe(config)
+    with Progress(
+        TextColumn("[bold]measuring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=stderr,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("", total=len(targets))
+
+        def done(result: Result) -> None:
+            writer.write(result)
+            if json_out:
+                print(output.dump_line(result), flush=True)
+            progress.update(task, advance=1, description=result.target.url)
+
+        return await probe.run(targets, done)

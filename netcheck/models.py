@@ -1,0 +1,183 @@
+"""The evidence record: what one probe measured for one target, and what it concluded.
+
+In: nothing (these are the shapes). Out: frozen pydantic models that measurement code fills,
+classification reads, and ``netcheck/schema/result.schema.json`` is generated from
+(``python -m netcheck.schema``; a test fails when the committed schema is stale).
+
+Timings are milliseconds. ``t0_ms`` is the step's start relative to the target's measurement start,
+so a reader can lay the steps on one time line. ``failure`` is None on success, else one string
+from ``failures.ALL_FAILURES``. Every attempted step is recorded, failed or not.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+Verdict = Literal["accessible", "blocked", "degraded", "unreachable", "inconclusive"]
+Technique = Literal[
+    "dns-nxdomain",
+    "dns-nodata",
+    "dns-servfail",
+    "dns-refused",
+    "dns-timeout",
+    "dns-sinkhole",
+    "dns-mismatch",
+    "tcp-reset",
+    "tcp-timeout",
+    "tls-reset",
+    "tls-timeout",
+    "tls-mismatch",
+    "proxy-denied",
+    "http-blockpage",
+    "http-redirect",
+    "http-status",
+    "http-reset",
+    "http-timeout",
+    "throttled",
+]
+TECHNIQUES: tuple[str, ...] = Technique.__args__  # type: ignore[attr-defined]
+VERDICTS: tuple[str, ...] = Verdict.__args__  # type: ignore[attr-defined]
+FUNCTIONS = ("view", "official_channel", "login", "admin", "media", "api", "live_ingest", "upload")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- the target ---------------------------------------------------------------------------------
+
+
+class Expect(_Model):
+    """What the real service shows, usable without a control vantage."""
+
+    title_contains: list[str] = Field(default_factory=list, description="any one must appear")
+    body_contains: list[str] = Field(default_factory=list, description="any one must appear")
+    cert_names: list[str] = Field(
+        default_factory=list,
+        description="DNS names (wildcards allowed) the real certificate must cover",
+    )
+
+
+class Target(_Model):
+    url: str
+    service: str
+    function: str
+    official: bool = False
+    category: str | None = None
+    hosts_note: str | None = Field(None, description="how sure the catalogue is of this host")
+    expect: Expect = Field(default_factory=Expect)
+
+
+# --- the steps ----------------------------------------------------------------------------------
+
+
+class DnsAnswer(_Model):
+    type: str  # "A", "AAAA", "CNAME"
+    value: str
+    ttl: int | None = None
+
+
+class DnsStep(_Model):
+    hostname: str
+    engine: Literal["system", "dnspython"]
+    resolver: str | None = Field(None, description="ip:port asked; None for the system resolver")
+    query_type: str = Field(description="A, AAAA, or ANY for getaddrinfo")
+    rcode: str | None = Field(None, description="NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ...")
+    answers: list[DnsAnswer] = Field(default_factory=list)
+    failure: str | None = None
+    replies: int = Field(1, description="DNS messages received for the query (injection: >1)")
+    t0_ms: float = 0.0
+    runtime_ms: float = 0.0
+
+
+class TcpStep(_Model):
+    ip: str
+    port: int
+    failure: str | None = None
+    t0_ms: float = 0.0
+    runtime_ms: float = 0.0
+
+
+class CertFacts(_Model):
+    subject: str
+    issuer: str
+    sans: list[str] = Field(default_factory=list)
+    sha256: str
+    not_before: str | None = None
+    not_after: str | None = None
+
+
+class TlsStep(_Model):
+    ip: str | None = Field(None, description="None when tunnelled through a proxy")
+    port: int
+    server_name: str
+    proxy: str | None = Field(None, description="proxy URL when the handshake ran in a CONNECT")
+    tls_version: str | None = None
+    alpn: str | None = None
+    chain: list[CertFacts] = Field(default_factory=list, description="leaf first")
+    trusted_public: bool | None = Field(None, description="verifies against --ca-bundle")
+    trusted_local: bool | None = Field(None, description="verifies against --local-ca only")
+    hostname_matches: bool | None = None
+    failure: str | None = None
+    t0_ms: float = 0.0
+    runtime_ms: float = 0.0
+
+
+class HttpStep(_Model):
+    """One request/response exchange: one redirect hop, or a proxy's answer to CONNECT."""
+
+    url: str
+    method: str = "GET"
+    ip: str | None = Field(None, description="address connected to; None through a proxy")
+    proxy: str | None = None
+    from_proxy: bool = Field(
+        False, description="the response was the proxy's own (CONNECT refused)"
+    )
+    status: int | None = None
+    headers: list[tuple[str, str]] = Field(default_factory=list)
+    location: str | None = None
+    body_length: int | None = Field(None, description="bytes read, after decoding, up to the cap")
+    body_truncated: bool = False
+    body_sha256: str | None = None
+    body: str | None = Field(None, description="decoded text excerpt kept for classification")
+    title: str | None = None
+    failure: str | None = None
+    t0_ms: float = 0.0
+    runtime_ms: float = 0.0
+
+
+class Steps(_Model):
+    dns: list[DnsStep] = Field(default_factory=list)
+    tcp: list[TcpStep] = Field(default_factory=list)
+    tls: list[TlsStep] = Field(default_factory=list)
+    http: list[HttpStep] = Field(default_factory=list)
+    quic: list[TcpStep] = Field(default_factory=list, description="UDP 443 reachability, if probed")
+
+
+class ProbeInfo(_Model):
+    id: str
+    software_version: str
+    started_at: str = Field(description="UTC, ISO 8601")
+    network: str | None = None
+    resolvers: list[str] = Field(default_factory=list)
+    proxy: str | None = None
+    allow_nets: list[str] = Field(default_factory=list)
+
+
+class Result(_Model):
+    schema_version: str = SCHEMA_VERSION
+    id: str = Field(description="unique id of this record")
+    probe: ProbeInfo
+    target: Target
+    measured_at: str
+    verdict: Verdict
+    technique: Technique | None = None
+    vendor: str | None = None
+    intercepted: bool = False
+    evidence: str
+    steps: Steps
+    runtime_ms: float = 0.0

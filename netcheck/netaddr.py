@@ -1,0 +1,111 @@
+"""Address facts the classifier needs: is this answer a bogon, is it inside an allowed range.
+
+In: IP address strings (as recorded in DNS answers, TCP steps, redirect hosts) and CIDR specs
+from ``--allow-net``. Out: booleans and parsed networks. Pure, no sockets.
+
+A *bogon* here is any address that cannot be the public address of an internet service:
+private, loopback, link-local, CGNAT, multicast, reserved, documentation and benchmarking ranges.
+A resolver that answers a public name with one of these is sinkholing it. ``allow_nets`` marks
+ranges whose answers are legitimate on this network (the lab's 198.18.0.0/15, an agency's own
+reverse proxies on 10.x), so they are not called sinkholes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from typing import TypeAlias
+
+from netcheck.errors import InputError
+
+IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_BOGON_V4 = tuple(
+    ipaddress.IPv4Network(n)
+    for n in (
+        "0.0.0.0/8",  # "this network"
+        "10.0.0.0/8",
+        "100.64.0.0/10",  # carrier-grade NAT
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",  # IETF protocol assignments
+        "192.0.2.0/24",  # TEST-NET-1
+        "192.168.0.0/16",
+        "198.18.0.0/15",  # RFC 2544 benchmarking: special-purpose, the lab allows it explicitly
+        "198.51.100.0/24",  # TEST-NET-2
+        "203.0.113.0/24",  # TEST-NET-3
+        "224.0.0.0/4",  # multicast
+        "240.0.0.0/4",  # reserved, includes 255.255.255.255
+    )
+)
+_BOGON_V6 = tuple(
+    ipaddress.IPv6Network(n)
+    for n in (
+        "::/128",
+        "::1/128",
+        "100::/64",  # discard-only
+        "2001:db8::/32",  # documentation
+        "fc00::/7",  # unique local
+        "fe80::/10",  # link-local
+        "ff00::/8",  # multicast
+    )
+)
+
+
+def parse_ip(text: str) -> IPAddress | None:
+    """The address in ``text`` (IPv4-mapped IPv6 unwrapped to IPv4), or None if it is not one."""
+    try:
+        addr = ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+def is_ip_literal(host: str) -> bool:
+    """True when a URL host is an address rather than a name."""
+    return parse_ip(host) is not None
+
+
+def is_bogon(ip: str) -> bool:
+    """True when ``ip`` is in a range no public service can answer from; False for non-addresses."""
+    addr = parse_ip(ip)
+    if addr is None:
+        return False
+    if isinstance(addr, ipaddress.IPv4Address):
+        return any(addr in net for net in _BOGON_V4)
+    return any(addr in net for net in _BOGON_V6)
+
+
+def parse_cidr(spec: str) -> IPNetwork:
+    """Parse one ``--allow-net`` value: a CIDR (host bits tolerated) or a single address."""
+    text = spec.strip()
+    if not text:
+        raise InputError("empty network; expected a CIDR such as 10.0.0.0/8", field="--allow-net")
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError as exc:
+        raise InputError(
+            f"{spec!r} is not a network; expected a CIDR such as 10.0.0.0/8 ({exc})",
+            field="--allow-net",
+        ) from None
+
+
+def in_nets(ip: str, nets: Iterable[str | IPNetwork]) -> bool:
+    """True when ``ip`` lies inside any of ``nets`` (strings are parsed with ``parse_cidr``)."""
+    addr = parse_ip(ip)
+    if addr is None:
+        return False
+    for net in nets:
+        parsed = parse_cidr(net) if isinstance(net, str) else net
+        if addr.version == parsed.version and addr in parsed:
+            return True
+    return False
+
+
+def is_sinkhole_address(ip: str, allow_nets: Iterable[str | IPNetwork] = ()) -> bool:
+    """A bogon that the operator did not declare legitimate with ``--allow-net``."""
+    return is_bogon(ip) and not in_nets(ip, allow_nets)

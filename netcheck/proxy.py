@@ -1,0 +1,262 @@
+"""Which proxy carries which URL: the --proxy/--pac options, the environment, or a PAC file.
+
+In: the ``--proxy`` and ``--pac`` options and the environment (``proxy_settings``); a PAC file
+path or URL (``load_pac``); a URL to route (``proxy_for_url``).
+Out: ``ProxySettings``; a ``PacEvaluator`` running the PAC's JavaScript in a real engine
+(pypac over dukpy); and for each URL either ``"http://host:port"`` or None for DIRECT.
+Bad input raises ``InputError`` naming the option, variable or file.
+
+Only plain-HTTP proxies are supported (``PROXY`` in PAC terms): the HTTP stage speaks CONNECT
+itself so it can read a refusal. SOCKS and HTTPS-proxy entries in a PAC are skipped and noted
+in ``PacEvaluator.notes``. PAC helpers ``dnsResolve``/``isInNet``/``myIpAddress`` ask the
+system resolver, as a browser would; they run on the caller's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import httpx
+from pypac.parser import MalformedPacError, PACFile
+
+from netcheck.errors import InputError
+
+PAC_MAX_BYTES = 1024 * 1024
+PAC_FETCH_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """``url`` is the --proxy URL (explicit; in env mode the https, else http, proxy, for
+    display); ``pac`` the PAC path or URL (auto); ``http``/``https``/``no_proxy`` come from
+    the environment (env) and are what routes in env mode."""
+
+    mode: Literal["none", "env", "explicit", "auto"]
+    url: str | None = None
+    pac: str | None = None
+    http: str | None = None
+    https: str | None = None
+    no_proxy: tuple[str, ...] = ()
+
+
+def normalize_proxy_url(text: str, *, field: str) -> str:
+    """``host:port`` or ``http://host:port[/]`` -> ``http://host:port``; port 80 when absent."""
+    raw = text.strip()
+    if "://" not in raw:
+        raw = "http://" + raw
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError as exc:
+        raise InputError(f"bad proxy URL {text!r}: {exc}", field=field) from None
+    if parts.scheme.lower() != "http":
+        raise InputError(
+            f"unsupported proxy {text!r}: only http:// proxies are supported", field=field
+        )
+    if not parts.hostname or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise InputError(f"bad proxy URL {text!r}: expected http://host:port", field=field)
+    if parts.username or parts.password:
+        raise InputError(f"proxy credentials are not supported ({text!r})", field=field)
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"http://{host}:{port or 80}"
+
+
+def _env(env: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    """(variable, value) for ``name``; the lowercase spelling wins, empty means unset."""
+    for key in (name, name.upper()):
+        if env.get(key, "").strip():
+            return key, env[key].strip()
+    return None
+
+
+def proxy_settings(
+    proxy_opt: str | None, pac_opt: str | None, env: Mapping[str, str]
+) -> ProxySettings:
+    """Settings from ``--proxy none|URL|auto``, ``--pac FILE|URL`` and the environment."""
+    choice = proxy_opt.strip() if proxy_opt is not None else None
+    if choice is None and pac_opt:
+        choice = "auto"  # --pac alone can only mean "use this PAC"
+    if choice is not None and choice.lower() == "auto":
+        if not pac_opt:
+            raise InputError("--proxy auto needs a PAC file or URL", field="--pac")
+        return ProxySettings("auto", pac=pac_opt)
+    if pac_opt:
+        raise InputError("--pac only applies with --proxy auto", field="--pac")
+    if choice is not None and choice.lower() == "none":
+        return ProxySettings("none")
+    if choice is not None:
+        return ProxySettings("explicit", url=normalize_proxy_url(choice, field="--proxy"))
+    found: dict[str, str | None] = {}
+    for scheme in ("http", "https"):
+        var = _env(env, f"{scheme}_proxy") or _env(env, "all_proxy")
+        found[scheme] = normalize_proxy_url(var[1], field=var[0]) if var else None
+    if found["http"] is None and found["https"] is None:
+        return ProxySettings("none")
+    no_proxy = _env(env, "no_proxy")
+    entries = tuple(
+        e.strip().lower() for e in (no_proxy[1] if no_proxy else "").split(",") if e.strip()
+    )
+    return ProxySettings(
+        "env",
+        url=found["https"] or found["http"],
+        http=found["http"],
+        https=found["https"],
+        no_proxy=entries,
+    )
+
+
+def bypasses_proxy(host: str, port: int, no_proxy: tuple[str, ...]) -> bool:
+    """``no_proxy`` as curl and Python read it: ``*``; a domain (leading ``.`` or ``*.``
+    optional) covers itself and its subdomains; an IP or CIDR; an optional ``:port``."""
+    host = host.lower().strip("[]").rstrip(".")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    for entry in no_proxy:
+        if entry == "*":
+            return True
+        name, entry_port = entry, None
+        if entry.startswith("["):  # [v6]:port
+            name, _, rest = entry[1:].partition("]")
+            entry_port = rest.lstrip(":") or None
+        elif entry.count(":") == 1:
+            name, entry_port = entry.split(":")
+        if entry_port is not None and entry_port != str(port):
+            continue
+        if ip is not None and ("/" in name or name.count(":") > 1 or name[:1].isdigit()):
+            try:
+                if ip in ipaddress.ip_network(name, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        name = name.removeprefix("*").lstrip(".")
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
+
+
+class PacEvaluator:
+    """A loaded PAC file. ``decide(url)`` gives its raw answer, ``proxy_for(url)`` the proxy."""
+
+    def __init__(self, pac: PACFile, source: str) -> None:
+        self._pac = pac
+        self.source = source
+        self.notes: list[str] = []
+
+    def decide(self, url: str) -> str:
+        """FindProxyForURL's answer, called as a browser does (https: path and query cut)."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme.lower() in ("https", "wss"):
+            netloc = f"[{host}]" if ":" in host else host
+            if parts.port is not None:
+                netloc += f":{parts.port}"
+            url = f"{parts.scheme.lower()}://{netloc}/"
+        answer = self._pac.find_proxy_for_url(url, host)
+        return answer if isinstance(answer, str) else "DIRECT"
+
+    def proxy_for(self, url: str) -> str | None:
+        try:
+            answer = self.decide(url)
+        except Exception as exc:  # noqa: BLE001 - browsers go DIRECT when the PAC throws
+            self.notes.append(f"{url}: PAC error ({exc}); going DIRECT")
+            return None
+        for entry in answer.split(";"):
+            kind, _, where = entry.strip().partition(" ")
+            kind = kind.upper()
+            if kind == "DIRECT":
+                return None
+            if kind in ("PROXY", "HTTP") and where.strip():
+                try:
+                    return normalize_proxy_url(where.strip(), field="--pac")
+                except InputError as exc:
+                    self.notes.append(f"{url}: skipped PAC entry {entry.strip()!r}: {exc}")
+            elif kind:
+                self.notes.append(f"{url}: skipped unsupported PAC entry {entry.strip()!r}")
+        self.notes.append(f"{url}: no usable PAC entry in {answer!r}; going DIRECT")
+        return None
+
+
+def proxy_for_url(settings: ProxySettings, pac: PacEvaluator | None, url: str) -> str | None:
+    """The proxy URL for ``url`` (``http://host:port``), or None to go DIRECT."""
+    if settings.mode == "explicit":
+        return settings.url
+    if settings.mode == "auto":
+        return pac.proxy_for(url) if pac is not None else None
+    if settings.mode == "env":
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        port = parts.port or (443 if scheme == "https" else 80)
+        if bypasses_proxy(parts.hostname or "", port, settings.no_proxy):
+            return None
+        return settings.https if scheme == "https" else settings.http if scheme == "http" else None
+    return None
+
+
+async def _fetch(url: str, timeout: float) -> bytes:
+    data = bytearray()
+    try:
+        async with asyncio.timeout(timeout):
+            # fetched DIRECT, like a browser fetches its PAC; redirects are common for PAC hosts
+            async with httpx.AsyncClient(trust_env=False, follow_redirects=True) as client:
+                async with client.stream("GET", url) as response:
+                    if response.status_code != 200:
+                        raise InputError(
+                            f"PAC fetch answered HTTP {response.status_code}",
+                            file=url,
+                            field="--pac",
+                        )
+                    async for chunk in response.aiter_bytes():
+                        data += chunk
+                        if len(data) > PAC_MAX_BYTES:
+                            raise InputError(
+                                f"PAC larger than {PAC_MAX_BYTES} bytes", file=url, field="--pac"
+                            )
+    except (httpx.HTTPError, OSError, TimeoutError) as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
+        raise InputError(f"cannot fetch PAC: {reason}", file=url, field="--pac") from None
+    return bytes(data)
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(PAC_MAX_BYTES + 1)
+    except OSError as exc:
+        raise InputError(
+            f"cannot read PAC: {exc.strerror or exc}", file=path, field="--pac"
+        ) from None
+    if len(data) > PAC_MAX_BYTES:
+        raise InputError(f"PAC larger than {PAC_MAX_BYTES} bytes", file=path, field="--pac")
+    return data
+
+
+async def load_pac(
+    settings: ProxySettings, *, timeout: float = PAC_FETCH_TIMEOUT
+) -> PacEvaluator | None:
+    """Load and compile the PAC of ``--proxy auto``; None for every other mode."""
+    if settings.mode != "auto" or not settings.pac:
+        return None
+    source = settings.pac
+    if source.lower().startswith(("http://", "https://")):
+        data = await _fetch(source, timeout)
+    else:
+        path = source.removeprefix("file://")
+        data = await asyncio.to_thread(_read, str(Path(path).expanduser()))
+    try:
+        js = data.decode("utf-8")
+    except UnicodeDecodeError:
+        js = data.decode("latin-1")
+    try:
+        return PacEvaluator(PACFile(js), source)
+    except MalformedPacError as exc:
+        detail = str(exc.original_exc or exc).strip().splitlines()[0]
+        raise InputError(f"PAC does not evaluate: {detail}", file=source, field="--pac") from None

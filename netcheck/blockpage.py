@@ -460,10 +460,10 @@ def generic_cues(body: str | None, title: str | None = None) -> CueScore:
         counted = False
         for m in cue.regex.finditer(text):
             span = m.span()
-            if any(span[0] < end and start < span[1] for start, end in taken):
-                continue
-            taken.append(span)
-            counted = True
+            if not any(span[0] < end and start < span[1] for start, end in taken):
+                taken.append(span)  # one free occurrence is enough to count the phrase
+                counted = True
+                break
         if counted:
             phrases.append(cue.phrase)
             if cue.weight <= 1:

@@ -450,7 +450,7 @@ def _final_page(ctx: _Ctx, h: HttpStep) -> Classification:
     authentic = _authenticated(ctx, h)
     page = f"{_host(h.url) or ctx.host}" + (f" at {h.ip}" if h.ip else "")
     how = "over authenticated HTTPS" if authentic else "over plain HTTP"
-    if ctx.intercepted:
+    if ctx.intercepted and _scheme(h.url) in _TLS_SCHEMES:
         how = "through TLS interception"
     block, ident = _vendor_of(ctx, h)
     if block and not authentic:
@@ -478,7 +478,8 @@ def _final_page(ctx: _Ctx, h: HttpStep) -> Classification:
         return _blocked(
             "http-status", f"{page} answered {h.status} {how} instead of the page.", ident
         )
-    meets = _page_meets_expect(ctx, h)
+    redirect = h.status is not None and 300 <= h.status < 400
+    meets = None if redirect else _page_meets_expect(ctx, h)  # a hop is not the page itself
     if meets is False and not authentic:
         return _blocked(
             "http-blockpage",

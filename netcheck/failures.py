@@ -82,11 +82,18 @@ NETCHECK_FAILURES = frozenset(
     {HTTP_TOO_MANY_REDIRECTS, HTTP_PROXY_REFUSED, HTTP_INVALID_RESPONSE, DNS_INVALID_REPLY}
 )
 ALL_FAILURES = OONI_FAILURES | NETCHECK_FAILURES
+#: OONI words netcheck never writes: bogons are a classification, not a step failure; an
+#: unexpected status is recorded as the status itself; a client's ECONNABORTED is a reset to us
+NEVER_EMITTED = frozenset({DNS_BOGON, HTTP_UNEXPECTED_STATUS, CONNECTION_ABORTED})
+#: what the probe can write in a step's ``failure``
+EMITTED = ALL_FAILURES - NEVER_EMITTED
+#: the catch-all, for exceptions no test can provoke from a peer; checked by a mapping test
+FALLBACK = frozenset({UNKNOWN_FAILURE})
 
 _ERRNO = {
     errno.ECONNREFUSED: CONNECTION_REFUSED,
     errno.ECONNRESET: CONNECTION_RESET,
-    errno.ECONNABORTED: CONNECTION_ABORTED,
+    errno.ECONNABORTED: CONNECTION_RESET,
     errno.EPIPE: CONNECTION_RESET,
     errno.ETIMEDOUT: GENERIC_TIMEOUT,
     errno.EHOSTUNREACH: HOST_UNREACHABLE,
@@ -147,7 +154,7 @@ def _direct(exc: BaseException) -> str | None:
     if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
         return CONNECTION_RESET
     if isinstance(exc, ConnectionAbortedError):
-        return CONNECTION_ABORTED
+        return CONNECTION_RESET
     if isinstance(exc, asyncio.IncompleteReadError):
         return EOF_ERROR
     if isinstance(exc, OSError) and exc.errno in _ERRNO:

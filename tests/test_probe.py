@@ -311,7 +311,8 @@ async def test_http_timeout_on_a_trickling_server(lab: TlsLab) -> None:
 
 
 async def test_hostile_peers_do_not_stop_the_others(lab: TlsLab) -> None:
-    """A gzip bomb, huge headers, a redirect loop and garbage next to a good target."""
+    """A gzip bomb, huge headers, a redirect loop, garbage and a redirect to a non-web scheme,
+    next to a good target."""
     async with (
         hs.HttpServer(
             routes={
@@ -319,18 +320,20 @@ async def test_hostile_peers_do_not_stop_the_others(lab: TlsLab) -> None:
                 "/headers": hs.huge_headers(),
                 "/loop": hs.redirect("/loop"),
                 "/garbage": hs.garbage(),
+                "/ftp": hs.redirect("ftp://files.example.test/x"),
                 "/": hs.page(REAL_PAGE),
             }
         ) as srv,
         dns_for({HOST: ["127.0.0.1"]}) as dns,
     ):
-        targets = [target(srv.url(p)) for p in ("/bomb", "/headers", "/loop", "/garbage", "/")]
+        paths = ("/bomb", "/headers", "/loop", "/garbage", "/ftp", "/")
+        targets = [target(srv.url(p)) for p in paths]
         got: list[Result] = []
         start = time.monotonic()
         await Probe(config(lab, dns, max_body=65536)).run(targets, got.append)
         elapsed = time.monotonic() - start
     by_path = {r.target.url.rsplit("/", 1)[-1]: r for r in got}
-    assert len(got) == 5 and elapsed < 6
+    assert len(got) == 6 and elapsed < 6, ([r.target.url for r in got], elapsed)
     assert by_path[""].verdict == "accessible"
     bomb = by_path["bomb"].steps.http[-1]
     assert bomb.body_length is not None and bomb.body_length <= 65536 and bomb.body_truncated
@@ -338,6 +341,8 @@ async def test_hostile_peers_do_not_stop_the_others(lab: TlsLab) -> None:
     assert by_path["loop"].steps.http[-1].failure == "http_too_many_redirects"
     assert len(by_path["loop"].steps.http) == 11
     assert by_path["garbage"].steps.http[-1].failure == "http_invalid_response"
+    assert by_path["ftp"].steps.http[-1].failure == "http_request_failed"
+    assert by_path["ftp"].steps.http[-1].failure == "http_request_failed"
 
 
 async def test_black_holed_targets_cost_about_one_timeout(lab: TlsLab) -> None:

@@ -39,7 +39,7 @@ def guard(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except NetcheckError as exc:
-            stderr.print(f"netcheck: error: {exc}", style="red", highlight=False, markup=False)
+            print(f"netcheck: error: {exc}", file=sys.stderr, flush=True)  # one line, unwrapped
             raise typer.Exit(2) from None
 
     return wrapper

@@ -1,0 +1,72 @@
+"""Suite-wide checks.
+
+Failure coverage: every failure string the probe can emit must be produced by at least one test
+against a real peer. A spy on the step models notes each ``failure`` a test creates; at the end
+of a full run (``scripts/test`` sets NETCHECK_FAILURE_COVERAGE=1) any string never produced
+fails the session. Strings created by hand in golden files or model tests do not count: only
+steps built by measurement code (``netcheck.dns``/``tcp``/``tls``/``http``/``probe``) do.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import pytest
+
+from netcheck import failures, models
+
+PRODUCED: set[str] = set()
+_MEASURING_MODULES = {
+    "netcheck.dns",
+    "netcheck.tcp",
+    "netcheck.tls",
+    "netcheck.http",
+    "netcheck.probe",
+}
+_STEP_TYPES = (models.DnsStep, models.TcpStep, models.TlsStep, models.HttpStep)
+_original_init = models._Model.__init__
+
+
+def _spy_init(self: models._Model, /, **data: Any) -> None:
+    _original_init(self, **data)
+    if isinstance(self, _STEP_TYPES) and data.get("failure"):
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller in _MEASURING_MODULES:
+            PRODUCED.add(data["failure"])
+
+
+_original_copy = models._Model.model_copy
+
+
+def _spy_copy(self: models._Model, *, update: Any = None, deep: bool = False) -> Any:
+    copy = _original_copy(self, update=update, deep=deep)
+    if isinstance(copy, _STEP_TYPES) and update and update.get("failure"):
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller in _MEASURING_MODULES:
+            PRODUCED.add(update["failure"])
+    return copy
+
+
+models._Model.__init__ = _spy_init  # type: ignore[method-assign]
+models._Model.model_copy = _spy_copy  # type: ignore[method-assign]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("NETCHECK_FAILURE_COVERAGE") != "1" or exitstatus != 0:
+        return
+    missing = sorted(failures.EMITTED - failures.FALLBACK - PRODUCED)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if missing:
+        if reporter is not None:
+            reporter.write_line(
+                "failure coverage: never produced by a test against a real peer: "
+                + ", ".join(missing),
+                red=True,
+            )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif reporter is not None:
+        reporter.write_line(
+            f"failure coverage: all {len(failures.EMITTED)} failure strings produced"
+        )

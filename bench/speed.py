@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -72,9 +73,7 @@ def main() -> None:
             capture_output=True, text=True, env=env, check=False,
         )  # fmt: skip
         netcheck_s = time.monotonic() - start
-        techniques = {
-            line.split('"technique":"')[1].split('"')[0] for line in proc.stdout.splitlines()
-        }
+        techniques = {json.loads(line)["technique"] for line in proc.stdout.splitlines()}
         if proc.returncode != 1 or techniques != {"tcp-timeout"}:
             sys.exit(
                 f"netcheck did not report tcp-timeout for all targets: {techniques}\n{proc.stderr}"

@@ -54,6 +54,7 @@ from typing import Any
 
 import yaml
 
+from netcheck.body import extract_title as body_title
 from netcheck.errors import InputError
 from netcheck.netaddr import parse_ip
 
@@ -391,7 +392,6 @@ def match_dns(fps: Fingerprints, ip: str) -> Match | None:
 
 _BLOCK_OPEN = re.compile(r"<(script|style)\b", re.IGNORECASE)
 _TAG = re.compile(r"<[^<>]{0,2000}>")
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
 
 
 def _drop_scripts(text: str) -> str:
@@ -420,10 +420,7 @@ def fold(text: str) -> str:
 
 
 def extract_title(body: str | None) -> str | None:
-    if not body:
-        return None
-    found = _TITLE.search(body[:_MAX_SCAN])
-    return " ".join(html.unescape(found.group(1)).split()) if found else None
+    return body_title(body, scan=_MAX_SCAN)
 
 
 @dataclass(frozen=True)

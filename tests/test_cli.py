@@ -221,3 +221,49 @@ def test_committed_schema_is_current() -> None:
 def test_usage_errors_exit_2() -> None:
     proc = netcheck("run", "--timeout", "not-a-number")
     assert proc.returncode == 2
+
+
+AGENCY_POLICY = """\
+organisation: Test Agency
+version: "1"
+date: 2026-11-01
+default: block
+networks:
+  - id: lan
+    name: test LAN
+    labels: [test-lan]
+rules:
+  - id: agency-site
+    description: staff must reach the agency's own site
+    match: {hosts: [".example.test"]}
+    action: allow
+"""
+
+
+def test_run_with_policy_reports_self_blocking(site: Site, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(AGENCY_POLICY)
+    out = tmp_path / "r.jsonl"
+    proc = netcheck("run", *site.flags(), "--policy", str(policy), "--out", str(out))
+    assert proc.returncode == 1, proc.stderr
+    assert "1 compliant, 1 self-blocking" in proc.stdout
+    check = netcheck("check", "--policy", str(policy), str(out), "--json")
+    assert check.returncode == 1, check.stderr
+    findings = [json.loads(line) for line in check.stdout.splitlines()]
+    assert {(f["rule"], f["rule_file"], f["rule_line"]) for f in findings} == {
+        ("agency-site", str(policy), 10)
+    }
+    kinds = {
+        json.loads(line)["target"]["url"]: json.loads(line)["kind"]
+        for line in check.stdout.splitlines()
+    }
+    assert kinds == {site.good_url: "compliant", site.reset_url: "self-blocking"}
+
+
+def test_run_with_a_bad_policy_stops_before_measuring(site: Site, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(AGENCY_POLICY.replace("action: allow", "action: maybe"))
+    out = tmp_path / "r.jsonl"
+    proc = netcheck("run", *site.flags(), "--policy", str(policy), "--out", str(out))
+    assert proc.returncode == 2 and f"{policy}:" in proc.stderr and "action" in proc.stderr
+    assert not out.exists()

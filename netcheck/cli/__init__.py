@@ -46,12 +46,22 @@ def guard(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 def _register() -> None:
-    from netcheck.cli import classify_cmd, run_cmd, schema_cmd, targets_cmd
+    from netcheck.cli import (
+        classify_cmd,
+        policy_cmd,
+        run_cmd,
+        schema_cmd,
+        speed_cmd,
+        targets_cmd,
+    )
 
     app.command("run")(guard(run_cmd.run))
     app.command("classify")(guard(classify_cmd.classify))
+    app.command("check")(policy_cmd.check)  # guarded in its module
+    app.command("speed")(guard(speed_cmd.speed))
     app.command("schema")(guard(schema_cmd.schema))
     app.add_typer(targets_cmd.app, name="targets")
+    app.add_typer(policy_cmd.app, name="policy")
     try:
         from netcheck.cli import lab
     except ImportError:  # the lab is optional at import time (Linux only)

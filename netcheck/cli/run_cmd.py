@@ -16,9 +16,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from netcheck import catalogue, dns, netaddr, output, proxy
 from netcheck.blockpage import load_fingerprints
-from netcheck.cli import stderr, stdout
+from netcheck.cli import policy_cmd, stderr, stdout
 from netcheck.errors import InputError
 from netcheck.models import Result, Target
+from netcheck.policy.compare import check_results, findings_exit_code
+from netcheck.policy.loader import load_policy
 from netcheck.probe import Probe, ProbeConfig
 from netcheck.probeid import probe_id as default_probe_id
 from netcheck.trust import load_trust
@@ -96,8 +98,15 @@ def run(
     probe_id: Annotated[
         str | None, typer.Option("--probe-id", help="Identity of this probe in the records.")
     ] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option("--policy", help="Declared policy: compare the results with it (as check)."),
+    ] = None,
 ) -> None:
     """Measure every target through DNS, TCP, TLS and HTTP and name what blocked it."""
+    doc = load_policy(policy) if policy else None  # a bad policy stops us before any packet
+    if doc is not None and network is not None:
+        policy_cmd.known_network(doc, network)
     selected = load_targets(targets or [], service or [], function or [])
     if not selected:
         raise InputError("no targets left after --service/--function", field="--service")
@@ -132,6 +141,10 @@ def run(
     else:
         output.print_summary(results, stdout)
     stderr.print(f"results: {path}", highlight=False)
+    if doc is not None:
+        findings = check_results(results, doc, network=network)
+        policy_cmd.print_findings(findings)
+        raise typer.Exit(findings_exit_code(findings))
     raise typer.Exit(output.exit_code(results))
 
 

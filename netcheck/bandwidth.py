@@ -1,0 +1,240 @@
+"""Goodput estimation, pure: time-stamped read sizes in, a goodput figure and a stop decision out.
+
+In: ``(t, nbytes)`` samples, one per read (``t`` in seconds since the clock started, after the
+client was set up), and the path's RTT from a TCP connect. Out: ``Estimate`` (goodput, bytes,
+seconds, whether it settled, the window and slot series), and for two estimates, the Wehe-style
+tests (``ks_test``, ``area_test``) that ``throttle.decide`` combines.
+
+Why windows and not an average (FIELD_NOTES §4): slow start makes a short average read low (26%
+at 150 ms RTT over 5 s) and a large token-bucket burst makes it read high (9x at 0.5 s). So the
+clock is cut into windows of ``max(250 ms, 2 x RTT)`` and the run stops when four consecutive
+windows agree within +-2% of their mean (after at least 1 s, at most 8 s); their mean is the
+goodput. Hitting a byte or time cap first gives ``stable=False`` ("inconclusive").
+
+Bytes in a window come from the cumulative byte curve, linearly interpolated between reads: a
+read landing just after a boundary would otherwise move a whole packet (4.6% of a 250 ms window
+at 1 Mbit/s) from one window to the next and the windows would never agree.
+
+Memory is bounded: only the window and slot series are kept (at most cap / width entries).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+MIN_WINDOW_S = 0.25
+AGREE = 0.02  # windows within +-2% of their mean
+N_AGREE = 4
+MIN_SECONDS = 1.0
+MAX_SECONDS = 8.0
+SLOT_S = 0.05  # the finer series the statistical tests use
+MAX_SERIES = 4096  # hard cap on stored windows/slots, whatever the caller's caps say
+
+StopReason = Literal["stable", "time_cap", "byte_cap", "eof", "failed"]
+
+
+def window_seconds(rtt_s: float | None) -> float:
+    """The window width for a path: ``max(250 ms, 2 x RTT)``."""
+    if rtt_s is None or not math.isfinite(rtt_s) or rtt_s < 0:
+        return MIN_WINDOW_S
+    return max(MIN_WINDOW_S, 2.0 * rtt_s)
+
+
+def mbps(nbytes: float, seconds: float) -> float:
+    return nbytes * 8.0 / seconds / 1e6 if seconds > 0 else 0.0
+
+
+def agree(rates: Sequence[float], tolerance: float = AGREE) -> bool:
+    """True when every rate is within ``tolerance`` of the rates' mean (and the mean is > 0)."""
+    if not rates:
+        return False
+    mean = sum(rates) / len(rates)
+    return mean > 0 and all(abs(r - mean) <= tolerance * mean for r in rates)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What one transfer showed. ``goodput_mbps`` is the settled mean when ``stable``; otherwise
+    the best figure we have (mean of the last windows, or bytes/seconds), to be read as a hint."""
+
+    goodput_mbps: float | None
+    bytes: int
+    seconds: float
+    stable: bool
+    reason: StopReason
+    window_s: float
+    windows_mbps: tuple[float, ...] = ()
+    #: slot rates (``SLOT_S`` each) over the windows that settled (or the last windows)
+    slots_mbps: tuple[float, ...] = ()
+    first_byte_s: float | None = None
+
+
+@dataclass
+class _Series:
+    """Cumulative byte curve cut at regular boundaries ``width, 2 width, ...``."""
+
+    width: float
+    rates: list[float] = field(default_factory=list)
+    _edge_bytes: float = 0.0  # interpolated cumulative bytes at the last boundary
+
+    def advance(self, t_prev: float, c_prev: int, t: float, c: int) -> int:
+        """Close every boundary crossed between the reads at ``t_prev`` and ``t``."""
+        closed = 0
+        while len(self.rates) < MAX_SERIES:
+            edge = (len(self.rates) + 1) * self.width
+            if edge > t:
+                break
+            span = t - t_prev
+            frac = (edge - t_prev) / span if span > 0 else 1.0
+            at_edge = c_prev + (c - c_prev) * min(max(frac, 0.0), 1.0)
+            self.rates.append(mbps(at_edge - self._edge_bytes, self.width))
+            self._edge_bytes = at_edge
+            closed += 1
+        return closed
+
+
+class Estimator:
+    """Feed it reads with ``add``; it says when to stop; ``finish`` gives the ``Estimate``."""
+
+    def __init__(
+        self,
+        rtt_s: float | None,
+        *,
+        max_bytes: int | None = None,
+        max_seconds: float = MAX_SECONDS,
+        min_seconds: float = MIN_SECONDS,
+        tolerance: float = AGREE,
+        n_agree: int = N_AGREE,
+    ) -> None:
+        self.window_s = window_seconds(rtt_s)
+        self.max_bytes = max_bytes
+        self.max_seconds = max_seconds
+        self.min_seconds = min_seconds
+        self.tolerance = tolerance
+        self.n_agree = n_agree
+        self._windows = _Series(self.window_s)
+        self._slots = _Series(SLOT_S)
+        self._t = 0.0
+        self._bytes = 0
+        self._first_byte: float | None = None
+        self._stop: StopReason | None = None
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+    @property
+    def stopped(self) -> StopReason | None:
+        return self._stop
+
+    def add(self, t: float, nbytes: int) -> bool:
+        """Record a read of ``nbytes`` returned at ``t``; True when the transfer should stop."""
+        if self._stop is not None:
+            return True
+        t = max(t, self._t)  # a clock never runs backwards here
+        if nbytes > 0 and self._first_byte is None:
+            self._first_byte = t
+        # past the time cap, only the part of the curve up to the cap counts
+        t_cut = min(t, self.max_seconds)
+        c_new = self._bytes + nbytes
+        c_cut = c_new
+        if t > self.max_seconds and t > self._t:
+            c_cut = round(self._bytes + nbytes * (t_cut - self._t) / (t - self._t))
+        closed = self._windows.advance(self._t, self._bytes, t_cut, c_cut)
+        self._slots.advance(self._t, self._bytes, t_cut, c_cut)
+        self._t, self._bytes = t, c_new
+        if closed and self._settled():
+            self._stop = "stable"
+        elif t >= self.max_seconds:
+            self._stop = "time_cap"
+        elif self.max_bytes is not None and self._bytes >= self.max_bytes:
+            self._stop = "byte_cap"
+        return self._stop is not None
+
+    def _settled(self) -> bool:
+        rates = self._windows.rates
+        if len(rates) < self.n_agree or len(rates) * self.window_s < self.min_seconds:
+            return False
+        return agree(rates[-self.n_agree :], self.tolerance)
+
+    def finish(self, reason: StopReason | None = None, at: float | None = None) -> Estimate:
+        """The estimate so far. ``reason`` names why the caller stopped (eof, failed) if the
+        estimator did not; ``at`` is the time the transfer ended (defaults to the last read)."""
+        stop: StopReason = self._stop or reason or "eof"
+        seconds = max(self._t, at or 0.0)
+        rates = self._windows.rates
+        tail = rates[-self.n_agree :]
+        goodput: float | None
+        if stop == "stable":
+            goodput = sum(tail) / len(tail)
+        elif len(rates) >= 2:
+            goodput = sum(tail) / len(tail)
+        elif seconds > 0 and self._bytes > 0:
+            start = self._first_byte or 0.0
+            goodput = mbps(self._bytes, max(seconds - start, 1e-6))
+        else:
+            goodput = None
+        span = len(tail) * self.window_s
+        n_slots = max(1, int(round(span / SLOT_S)))
+        return Estimate(
+            goodput_mbps=goodput,
+            bytes=self._bytes,
+            seconds=seconds,
+            stable=stop == "stable",
+            reason=stop,
+            window_s=self.window_s,
+            windows_mbps=tuple(rates),
+            slots_mbps=tuple(self._slots.rates[-n_slots:]),
+            first_byte_s=self._first_byte,
+        )
+
+
+def estimate(
+    samples: Sequence[tuple[float, int]], rtt_s: float | None, **caps: float | int | None
+) -> Estimate:
+    """Run the stop rule over a recorded stream (what ``speed`` does live, for tests/replays)."""
+    est = Estimator(rtt_s, **caps)  # type: ignore[arg-type]
+    end = 0.0
+    for t, n in samples:
+        end = t
+        if est.add(t, n):
+            break
+    return est.finish("eof", at=end)
+
+
+# --- Wehe-style statistics ---------------------------------------------------------------------
+
+
+def ks_test(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sample Kolmogorov-Smirnov p-value (scipy): small means the rate distributions differ."""
+    if len(a) < 2 or len(b) < 2:
+        return 1.0
+    from scipy.stats import ks_2samp  # scipy is slow to import; only the comparison needs it
+
+    return float(ks_2samp(list(a), list(b)).pvalue)
+
+
+def area_test(a: Sequence[float], b: Sequence[float]) -> float:
+    """Area between the two empirical CDFs of rate samples, divided by the largest rate seen.
+
+    0 = same distribution, near 1 = one path far below the other (Wehe's area test: unlike KS,
+    it grows with how *much* the rates differ, not just how surely)."""
+    if not a or not b:
+        return 0.0
+    xs = sorted(set(a) | set(b))
+    top = xs[-1]
+    if top <= 0:
+        return 0.0
+    sa, sb = sorted(a), sorted(b)
+    area = 0.0
+    ia = ib = 0
+    for left, right in zip(xs, xs[1:], strict=False):
+        while ia < len(sa) and sa[ia] <= left:
+            ia += 1
+        while ib < len(sb) and sb[ib] <= left:
+            ib += 1
+        area += abs(ia / len(sa) - ib / len(sb)) * (right - left)
+    return area / top

@@ -1,0 +1,272 @@
+"""Bringing the lab up, switching its scenario, and tearing it down.
+
+In: a state dir (default ``/run/netcheck-lab``) and scenarios. Out: a running lab —
+
+- ``up(scenario)``: builds the topology and the fake internet once (PKI, pages, nginx, upstream
+  resolver), renders every scenario's configs to ``<state>/configs/<scenario>/``, and applies one.
+- ``apply(scenario)``: loads that scenario's nftables ruleset and shaping, restarts the gateway
+  resolver, and restarts squid and haproxy only when their config text changes. The daemons run
+  the files in ``configs/<scenario>/`` themselves, so what is there is exactly what ran.
+- ``down()``: kills every daemon (by pid file, then every pid left in an ``nclab-`` namespace),
+  deletes the namespaces and the state dir. Idempotent; works after a crash.
+
+One lock file (``/run/lock/netcheck-lab.lock``) keeps two ``up``/``run``/``down`` from interleaving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+from netcheck.lab import daemons, haproxy, nft, nginx, pki, profile, shaping, sites, squid, topology
+from netcheck.lab import unbound as unboundconf
+from netcheck.lab.scenarios import Scenario
+from netcheck.lab.scenarios import load as load_scenarios
+
+DEFAULT_STATE = Path("/run/netcheck-lab")
+LOCK_FILE = Path("/run/lock/netcheck-lab.lock")
+CONFIG_FILES = (
+    "squid.conf",
+    "rpz.zone",
+    "nftables.conf",
+    "haproxy.cfg",
+    "unbound.conf",
+    "nginx.conf",
+)
+
+
+class Lab:
+    def __init__(self, state: Path = DEFAULT_STATE) -> None:
+        self.state = state
+        self.daemons = daemons.Daemons(state)
+        self.pki = pki.Pki(
+            public_ca=state / "pki" / "public-ca.pem",
+            public_ca_key=state / "pki" / "public-ca.key",
+            corporate_ca=state / "pki" / "corporate-ca.pem",
+            corporate_ca_key=state / "pki" / "corporate-ca.key",
+            leaves=state / "pki" / "leaves",
+        )
+        self.targets_file = state / "targets.yaml"
+        self.results = state / "results"
+
+    # --- locking ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        topology.require_root()
+        # one lock for every state dir: the namespaces' names are global
+        LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
+        with LOCK_FILE.open("w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    # --- state -----------------------------------------------------------------------------
+
+    def configs(self, name: str) -> Path:
+        return self.state / "configs" / name
+
+    def current(self) -> str | None:
+        try:
+            return (self.state / "current").read_text().strip() or None
+        except OSError:
+            return None
+
+    def built(self) -> bool:
+        return (self.state / "built.json").is_file() and topology.is_up()
+
+    def healthy(self) -> bool:
+        names = (
+            "nginx",
+            "unbound-upstream",
+            "unbound-lame",
+            "unbound-gateway",
+            "squid",
+            "haproxy",
+        )
+        return self.built() and all(self.daemons.alive(n) for n in names)
+
+    def site_plan(self) -> list[sites.Site]:
+        return sites.plan(sites.lab_targets())
+
+    # --- up --------------------------------------------------------------------------------
+
+    def up(self, scenario: Scenario) -> None:
+        if not self.healthy():
+            self.down()
+            self._build()
+        self.apply(scenario)
+
+    def _build(self) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.state.chmod(0o755)  # squid (proxy) and nginx workers (www-data) read below it
+        plan = self.site_plan()
+        extras = [t.model_dump(exclude_defaults=True) for t in sites.extra_targets()]
+        self.targets_file.write_text(yaml.safe_dump({"targets": extras}, sort_keys=False))
+        hosts = {s.host: list(s.cert_names) for s in plan}
+        hosts[sites.BULK_HOST] = [sites.BULK_HOST, sites.CONTROL_HOST]
+        pki.build(self.state / "pki", hosts)
+        www = self.state / "www"
+        large = nginx.write_pages(plan, www)
+        web = self.state / "nginx"
+        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (web / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+        nginx_conf = nginx.render(plan, self.pki, web, www, large)
+        (web / "nginx.conf").write_text(nginx_conf)
+        dns_dir = self.state / "dns"
+        dns_dir.mkdir(exist_ok=True)
+        upstream = unboundconf.render_upstream(sites.dns_records(plan), dns_dir)
+        (dns_dir / "upstream.conf").write_text(upstream)
+        (dns_dir / "lame.conf").write_text(unboundconf.render_lame(dns_dir))
+        squid.prepare(self.state / "squid", self.pki.corporate_ca_key)
+        (self.state / "haproxy").mkdir(exist_ok=True)
+        for scenario in load_scenarios().values():
+            self.render(scenario, plan, nginx_conf)
+        resolv = f"# netcheck lab client\nnameserver {topology.GW_INSIDE_IP}\n"
+        extra_ips = [unboundconf.LAME_DNS_IP]
+        topology.create([s.ip for s in plan] + extra_ips, resolv)
+        self.daemons.start("nginx", topology.INTERNET, ["nginx", "-c", str(web / "nginx.conf")])
+        self.daemons.start(
+            "unbound-upstream",
+            topology.INTERNET,
+            ["unbound", "-d", "-c", str(dns_dir / "upstream.conf")],
+        )
+        self.daemons.start(
+            "unbound-lame", topology.INTERNET, ["unbound", "-d", "-c", str(dns_dir / "lame.conf")]
+        )
+        daemons.ensure_listening(
+            self.daemons, "nginx", topology.INTERNET, [("tcp", topology.BULK_IP, 443)]
+        )
+        daemons.ensure_listening(
+            self.daemons, "unbound-lame", topology.INTERNET, [("udp", unboundconf.LAME_DNS_IP, 53)]
+        )
+        daemons.ensure_listening(
+            self.daemons,
+            "unbound-upstream",
+            topology.INTERNET,
+            [("udp", topology.UPSTREAM_DNS_IP, 53)],
+        )
+        built = {"sites": {s.host: s.ip for s in plan}, "state": str(self.state)}
+        (self.state / "built.json").write_text(json.dumps(built, indent=2) + "\n")
+
+    def render(self, scenario: Scenario, plan: list[sites.Site], nginx_conf: str) -> Path:
+        """Write every config file of one scenario; returns its directory."""
+        out = self.configs(scenario.name)
+        out.mkdir(parents=True, exist_ok=True)
+        rpz = out / "rpz.zone"
+        rpz.write_text(unboundconf.render_rpz(scenario.dns))
+        dns_dir = self.state / "dns"
+        (out / "unbound.conf").write_text(unboundconf.render_gateway(scenario.dns, dns_dir, rpz))
+        fw = scenario.firewall
+        ruleset = nft.render(
+            sites.ips_for(plan, fw.reset),
+            sites.ips_for(plan, fw.blackhole),
+            fw.udp443,
+            bool(scenario.sni_reject),
+        )
+        (out / "nftables.conf").write_text(ruleset)
+        shaped, rate = self._shape(scenario, plan)
+        (out / "tc.sh").write_text(shaping.script(topology.GW_IN_IF, shaped, rate))
+        (out / "haproxy.cfg").write_text(
+            haproxy.render(scenario.sni_reject, self.state / "haproxy")
+        )
+        (out / "squid.conf").write_text(
+            squid.render(
+                scenario.proxy,
+                self.state / "squid",
+                self.pki.corporate_ca,
+                self.pki.corporate_ca_key,
+                self.pki.public_ca,
+            )
+        )
+        (out / "nginx.conf").write_text(nginx_conf)
+        (out / "upstream-unbound.conf").write_text((dns_dir / "upstream.conf").read_text())
+        prof = profile.build(scenario, self.pki.public_ca, self.pki.corporate_ca, self.targets_file)
+        profile.write(prof, out / "profile.json")
+        return out
+
+    def _shape(self, scenario: Scenario, plan: list[sites.Site]) -> tuple[str | None, str]:
+        if scenario.shape is None:
+            return None, "0"
+        index = sites.service_index(plan, scenario.shape.service)
+        return topology.service_net(index), scenario.shape.rate
+
+    # --- apply -----------------------------------------------------------------------------
+
+    def apply(self, scenario: Scenario) -> None:
+        plan = self.site_plan()
+        out = self.render(scenario, plan, (self.state / "nginx" / "nginx.conf").read_text())
+        topology.ns_run(topology.GATEWAY, ["nft", "-f", str(out / "nftables.conf")])
+        shaped, rate = self._shape(scenario, plan)
+        shaping.apply(topology.GW_IN_IF, shaped, rate)
+        self._restart(
+            "unbound-gateway",
+            ["unbound", "-d", "-c", str(out / "unbound.conf")],
+            out / "unbound.conf",
+            [("udp", topology.GW_INSIDE_IP, 53)],
+            force=True,
+        )
+        self._restart(
+            "squid",
+            ["squid", "-N", "-f", str(out / "squid.conf")],
+            out / "squid.conf",
+            [("tcp", topology.GW_INSIDE_IP, topology.PROXY_PORT)],
+        )
+        self._restart(
+            "haproxy",
+            ["haproxy", "-db", "-f", str(out / "haproxy.cfg")],
+            out / "haproxy.cfg",
+            [("tcp", topology.GW_INSIDE_IP, topology.SNI_PORT)],
+        )
+        shutil.copyfile(out / "profile.json", self.state / "profile.json")
+        (self.state / "current").write_text(scenario.name + "\n")
+
+    def _restart(
+        self,
+        name: str,
+        argv: list[str],
+        conf: Path,
+        listen: list[tuple[str, str, int]],
+        force: bool = False,
+    ) -> None:
+        running = self.state / "running" / name
+        running.parent.mkdir(exist_ok=True)
+        text = conf.read_text()
+        if not force and self.daemons.alive(name) and running.is_file():
+            if running.read_text() == text:
+                return
+        self.daemons.stop(name)
+        self.daemons.start(name, topology.GATEWAY, argv)
+        running.write_text(text)
+        daemons.ensure_listening(self.daemons, name, topology.GATEWAY, listen)
+
+    # --- down / status ---------------------------------------------------------------------
+
+    def down(self, keep_files: bool = False) -> None:
+        for name in self.daemons.names():
+            self.daemons.stop(name, grace=2.0)
+        for ns in topology.existing_namespaces():
+            pids = topology.namespace_pids(ns)
+            if pids:
+                daemons.terminate(pids, grace=2.0)
+        topology.destroy()
+        if keep_files:
+            shutil.rmtree(self.state / "pids", ignore_errors=True)
+        elif self.state.is_dir():
+            shutil.rmtree(self.state, ignore_errors=True)
+
+    def status(self) -> dict[str, object]:
+        return {
+            "state": str(self.state),
+            "namespaces": topology.existing_namespaces(),
+            "scenario": self.current(),
+            "daemons": {n: self.daemons.alive(n) for n in self.daemons.names()},
+        }

@@ -1,0 +1,91 @@
+"""Running the probe inside the lab and judging what it reports.
+
+In: an up lab and scenarios. Out: for each scenario, the records ``netcheck run`` wrote from the
+client namespace (``<state>/results/<scenario>.jsonl``, copied to ``--out`` when given) and the
+outcome of each record against the scenario's expectations (``scenarios.check``).
+
+The probe is the real CLI in a subprocess: ``ip netns exec nclab-client python -m netcheck run``
+with the flags of the scenario's profile, so a lab run measures exactly what a user's run would.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netcheck.errors import NetcheckError
+from netcheck.lab import profile
+from netcheck.lab.lifecycle import Lab
+from netcheck.lab.scenarios import Outcome, Scenario, check
+
+PROBE_DEADLINE = 240.0
+#: ``netcheck run`` exit code for a tool error (bad flag or file): never a network outcome
+TOOL_ERROR = 2
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    scenario: Scenario
+    records: list[dict[str, object]]
+    outcomes: list[Outcome]
+    results_file: Path
+    seconds: float
+    stderr: str = field(default="", repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.outcomes) and all(o.ok for o in self.outcomes)
+
+
+def read_records(path: Path) -> list[dict[str, object]]:
+    records: list[dict[str, object]] = []
+    if not path.is_file():
+        return records
+    for line in path.read_text("utf-8").splitlines():
+        if line.strip():
+            item = json.loads(line)
+            if isinstance(item, dict):
+                records.append(item)
+    return records
+
+
+def run_probe(lab: Lab, scenario: Scenario) -> tuple[Path, str]:
+    """Apply the scenario and run the probe in the client namespace; returns (results, stderr)."""
+    lab.apply(scenario)
+    prof = profile.read(lab.configs(scenario.name) / "profile.json")
+    lab.results.mkdir(parents=True, exist_ok=True)
+    out = lab.results / f"{scenario.name}.jsonl"
+    out.unlink(missing_ok=True)  # netcheck run appends
+    proc = subprocess.run(
+        profile.probe_argv(prof, out),
+        capture_output=True,
+        text=True,
+        timeout=PROBE_DEADLINE,
+        check=False,
+    )
+    if proc.returncode == TOOL_ERROR or not out.is_file():
+        raise NetcheckError(
+            f"lab: the probe failed in scenario {scenario.name}: {proc.stderr.strip()[-2000:]}"
+        )
+    return out, proc.stderr
+
+
+def run_scenario(lab: Lab, scenario: Scenario, out_dir: Path | None = None) -> ScenarioRun:
+    start = time.monotonic()
+    path, stderr = run_probe(lab, scenario)
+    records = read_records(path)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, out_dir / path.name)
+    return ScenarioRun(
+        scenario=scenario,
+        records=records,
+        outcomes=check(scenario, records),
+        results_file=path,
+        seconds=time.monotonic() - start,
+        stderr=stderr,
+    )

@@ -1,0 +1,188 @@
+"""The lab's scenarios: declarative data shared by the lab CLI, the lab tests and the benchmark.
+
+In: ``scenarios.yaml`` beside this module. Out: frozen ``Scenario`` models — what each component
+of the gateway does (DNS policy, firewall, SNI filter, proxy, shaping), which services the probe
+measures, and the outcomes the probe must report (``expect``; every other measured target must be
+accessible). ``check`` compares a run's records with those outcomes and returns the mismatches.
+
+A target is named by ``url`` or by ``service`` (+ ``function``); an expectation's ``vendor`` and
+``intercepted`` are checked only when given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from netcheck.errors import InputError
+from netcheck.models import Technique, Verdict
+
+SCENARIO_FILE = "scenarios.yaml"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DnsPolicy(_Model):
+    """Names (each with its subdomains) and what the gateway resolver does to them."""
+
+    nxdomain: list[str] = Field(default_factory=list)
+    sinkhole: list[str] = Field(default_factory=list)
+    drop: list[str] = Field(default_factory=list)
+    refuse: list[str] = Field(default_factory=list)
+    servfail: list[str] = Field(default_factory=list)
+
+
+class Firewall(_Model):
+    reset: list[str] = Field(default_factory=list, description="TCP to these hosts gets a RST")
+    blackhole: list[str] = Field(default_factory=list, description="packets to these are dropped")
+    udp443: bool = Field(False, description="drop every forwarded UDP 443 datagram (QUIC)")
+
+
+class ProxyPolicy(_Model):
+    mode: Literal["none", "explicit", "bump"] = "none"
+    deny_connect: list[str] = Field(default_factory=list, description="CONNECT refused (403)")
+    deny_http: list[str] = Field(
+        default_factory=list, description="requests for these domains get squid's deny page"
+    )
+    deny_url: list[str] = Field(default_factory=list, description="url_regex patterns denied")
+
+
+class Shape(_Model):
+    service: str
+    rate: str = "5mbit"
+
+
+class Expectation(_Model):
+    url: str | None = None
+    service: str | None = None
+    function: str | None = None
+    verdict: Verdict
+    technique: Technique | None = None
+    vendor: str | None = None
+    intercepted: bool | None = None
+
+    def selects(self, record: dict[str, object]) -> bool:
+        target = record.get("target")
+        if not isinstance(target, dict):
+            return False
+        if self.url is not None and target.get("url") != self.url:
+            return False
+        if self.service is not None and target.get("service") != self.service:
+            return False
+        return self.function is None or target.get("function") == self.function
+
+
+class Scenario(_Model):
+    name: str
+    description: str
+    services: list[str] | None = Field(None, description="measured services; None = catalogue")
+    dns: DnsPolicy = Field(default_factory=DnsPolicy)
+    firewall: Firewall = Field(default_factory=Firewall)
+    sni_reject: list[str] = Field(default_factory=list)
+    proxy: ProxyPolicy = Field(default_factory=ProxyPolicy)
+    shape: Shape | None = None
+    intercepted: bool = Field(
+        False, description="what every measured TLS target reports (plain http:// never is)"
+    )
+    expect: list[Expectation] = Field(default_factory=list)
+
+    @property
+    def proxied(self) -> bool:
+        return self.proxy.mode != "none"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One record judged against its scenario."""
+
+    url: str
+    expected: str
+    reported: str
+    ok: bool
+
+
+def _label(verdict: object, technique: object, vendor: object, intercepted: object) -> str:
+    parts = [str(verdict)]
+    if technique:
+        parts.append(str(technique))
+    if vendor:
+        parts.append(f"vendor={vendor}")
+    if intercepted:
+        parts.append("intercepted")
+    return " ".join(parts)
+
+
+def judge(scenario: Scenario, record: dict[str, object]) -> Outcome:
+    target = record.get("target")
+    url = str(target.get("url")) if isinstance(target, dict) else "?"
+    rule = next((e for e in scenario.expect if e.selects(record)), None)
+    if rule is None:
+        rule = Expectation(verdict="accessible", intercepted=scenario.intercepted)
+    reported = _label(
+        record.get("verdict"),
+        record.get("technique"),
+        record.get("vendor"),
+        record.get("intercepted"),
+    )
+    ok = record.get("verdict") == rule.verdict
+    if rule.verdict != "accessible":
+        ok = ok and record.get("technique") == rule.technique
+    if rule.vendor is not None:
+        ok = ok and record.get("vendor") == rule.vendor
+    intercepted = rule.intercepted if rule.intercepted is not None else scenario.intercepted
+    if url.startswith("http://"):
+        intercepted = False  # there is no TLS to intercept
+    ok = ok and bool(record.get("intercepted")) == intercepted
+    expected = _label(rule.verdict, rule.technique, rule.vendor, intercepted)
+    return Outcome(url=url, expected=expected, reported=reported, ok=ok)
+
+
+def check(scenario: Scenario, records: Iterable[dict[str, object]]) -> list[Outcome]:
+    """Judge every record; also fail an expectation that selected no record at all."""
+    records = list(records)
+    outcomes = [judge(scenario, r) for r in records]
+    for rule in scenario.expect:
+        if not any(rule.selects(r) for r in records):
+            name = rule.url or f"{rule.service}/{rule.function or '*'}"
+            expected = _label(rule.verdict, rule.technique, rule.vendor, rule.intercepted)
+            outcomes.append(
+                Outcome(url=name, expected=expected, reported="(not measured)", ok=False)
+            )
+    return outcomes
+
+
+def load(text: str | None = None) -> dict[str, Scenario]:
+    """All scenarios by name, in file order."""
+    if text is None:
+        text = resources.files("netcheck.lab").joinpath(SCENARIO_FILE).read_text("utf-8")
+    data = yaml.safe_load(text)
+    scenarios: dict[str, Scenario] = {}
+    for name, body in (data.get("scenarios") or {}).items():
+        try:
+            scenarios[name] = Scenario.model_validate({"name": name, **body})
+        except ValidationError as exc:
+            raise InputError(str(exc), file=SCENARIO_FILE, field=name) from None
+    return scenarios
+
+
+def select(names: str) -> list[Scenario]:
+    """``all`` or a comma-separated list of scenario names."""
+    known = load()
+    if names == "all":
+        return list(known.values())
+    chosen: list[Scenario] = []
+    for name in names.split(","):
+        if name.strip() not in known:
+            raise InputError(
+                f"unknown scenario {name.strip()!r} (known: {', '.join(known)})",
+                field="--scenario",
+            )
+        chosen.append(known[name.strip()])
+    return chosen

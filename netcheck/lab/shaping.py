@@ -1,0 +1,89 @@
+"""Traffic shaping on the gateway: one service's downloads squeezed through an htb class.
+
+In: the gateway's client-facing interface, the shaped service's address block and a rate. Out: the
+``tc`` command lines that build the qdisc (kept as ``tc.sh`` in the scenario's configs), and
+``apply`` to run them. Shaping the client-facing interface's egress limits what the client
+downloads from that service; everything else goes through an unshaped class.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from netcheck.lab import topology
+
+UNSHAPED_RATE = "10gbit"
+
+
+def commands(dev: str, shaped_net: str | None, rate: str) -> list[list[str]]:
+    if shaped_net is None:
+        return []
+    return [
+        ["tc", "qdisc", "replace", "dev", dev, "root", "handle", "1:", "htb", "default", "10"],
+        [
+            "tc",
+            "class",
+            "add",
+            "dev",
+            dev,
+            "parent",
+            "1:",
+            "classid",
+            "1:10",
+            "htb",
+            "rate",
+            UNSHAPED_RATE,
+        ],
+        [
+            "tc",
+            "class",
+            "add",
+            "dev",
+            dev,
+            "parent",
+            "1:",
+            "classid",
+            "1:20",
+            "htb",
+            "rate",
+            rate,
+            "ceil",
+            rate,
+        ],
+        [
+            "tc",
+            "filter",
+            "add",
+            "dev",
+            dev,
+            "parent",
+            "1:",
+            "protocol",
+            "ip",
+            "prio",
+            "1",
+            "u32",
+            "match",
+            "ip",
+            "src",
+            shaped_net,
+            "flowid",
+            "1:20",
+        ],
+    ]
+
+
+def script(dev: str, shaped_net: str | None, rate: str) -> str:
+    lines = [
+        "#!/bin/sh",
+        "# netcheck lab shaping (run in namespace nclab-gateway)",
+        f"tc qdisc del dev {dev} root 2>/dev/null || true",
+    ]
+    lines += [shlex.join(cmd) for cmd in commands(dev, shaped_net, rate)]
+    return "\n".join(lines) + "\n"
+
+
+def apply(dev: str, shaped_net: str | None, rate: str) -> None:
+    topology.ns_run(topology.GATEWAY, ["tc", "qdisc", "del", "dev", dev, "root"], check=False)
+    for cmd in commands(dev, shaped_net, rate):
+        topology.ns_run(topology.GATEWAY, cmd)

@@ -1,0 +1,83 @@
+"""A hosts file (``0.0.0.0 ads.example.com``) as an effective configuration.
+
+In: a hosts-format file. Out: ``HostsConfig``: each name listed is answered with the address
+written (``0.0.0.0``/``127.0.0.1``/``::`` = blocked, any other address = rewritten elsewhere,
+which is blocking the real site too); names are exact, no subdomains; the rest resolve normally.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from netcheck.errors import InputError
+from netcheck.policy.importers import ConfigDecision, EffectiveConfig
+from netcheck.policy.loader import read_text
+from netcheck.policy.match import normalise_host, url_host
+from netcheck.policy.model import Action, Match, Rule
+
+MAX_ENTRIES = 2_000_000
+_LOCAL_NAMES = frozenset(
+    "localhost localhost.localdomain local broadcasthost ip6-localhost ip6-loopback".split()
+)
+
+
+class HostsConfig(EffectiveConfig):
+    kind = "hosts"
+    layer = "dns"
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.entries: dict[str, tuple[str, int]] = {}  # host -> (address, line)
+
+    def decide(self, url: str) -> ConfigDecision:
+        found = self.entries.get(url_host(url))
+        if found is None:
+            return ConfigDecision("allow", self.file, None, "not in the hosts file", True)
+        address, line = found
+        how = (
+            "sinkhole"
+            if ipaddress.ip_address(address).is_unspecified
+            or ipaddress.ip_address(address).is_loopback
+            else "rewrite"
+        )
+        return ConfigDecision("block", self.file, line, f"hosts {how} {address} line {line}")
+
+    def rules(self) -> tuple[list[Rule], Action, list[str]]:
+        rules = [
+            Rule(
+                id=f"line-{line}",
+                match=Match(hosts=[host]),
+                action="block",
+                source=f"{self.file}:{line}",
+            )
+            for host, (_, line) in self.entries.items()
+        ]
+        return rules, "allow", []
+
+
+def load(path: str) -> HostsConfig:
+    return parse(read_text(path, "hosts file"), path)
+
+
+def parse(text: str, file: str) -> HostsConfig:
+    config = HostsConfig(file)
+    for number, raw in enumerate(text.splitlines(), start=1):
+        words = raw.split("#", 1)[0].split()
+        if not words:
+            continue
+        try:
+            ipaddress.ip_address(words[0].split("%")[0])
+        except ValueError:
+            raise InputError(
+                f"expected an address first, got {words[0][:40]!r}", file=file, line=number
+            ) from None
+        if len(words) < 2:
+            raise InputError("an address with no host name", file=file, line=number)
+        for name in words[1:]:
+            host = normalise_host(name)
+            if host in _LOCAL_NAMES or host in config.entries:
+                continue
+            if len(config.entries) >= MAX_ENTRIES:
+                raise InputError(f"more than {MAX_ENTRIES} entries", file=file, line=number)
+            config.entries[host] = (words[0].split("%")[0], number)
+    return config

@@ -1,0 +1,152 @@
+"""A DNS RPZ zone file as an effective configuration: what the resolver does to a URL's host.
+
+In: a zone file (parsed by dnspython, so a malformed zone is refused the way a resolver would).
+Out: ``RpzConfig``. The owner name, relative to the zone origin, is the trigger: ``example.com``
+triggers that name only, ``*.example.com`` its subdomains; an exact trigger beats a wildcard and
+a nearer wildcard beats a farther one. Actions: ``CNAME .`` NXDOMAIN, ``CNAME *.`` NODATA,
+``CNAME rpz-passthru.`` allow, ``CNAME rpz-drop.`` drop, ``CNAME rpz-tcp-only.`` allow (over TCP),
+A/AAAA/other CNAME rewrite (a sinkhole or walled garden: block). Names that no trigger covers are
+answered normally (allow). IP, NSDNAME and NSIP triggers are kept out (they need resolution).
+"""
+
+from __future__ import annotations
+
+import re
+
+import dns.exception
+import dns.name
+import dns.rdatatype
+import dns.zone
+
+from netcheck.errors import InputError
+from netcheck.policy.importers import ConfigDecision, EffectiveConfig
+from netcheck.policy.loader import read_text
+from netcheck.policy.match import normalise_host, url_host
+from netcheck.policy.model import Action, Match, Rule
+
+_SPECIAL = ("rpz-ip", "rpz-nsdname", "rpz-nsip", "rpz-client-ip")
+_LINE_OF_ERROR = re.compile(r":(\d+):")
+
+
+class RpzConfig(EffectiveConfig):
+    kind = "rpz"
+    layer = "dns"
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        # trigger ("example.com" or "*.example.com") -> (action, rpz action word, line)
+        self.triggers: dict[str, tuple[Action, str, int]] = {}
+        self.skipped: list[str] = []
+
+    def decide(self, url: str) -> ConfigDecision:
+        host = url_host(url)
+        found = self.triggers.get(host)
+        if found is None:
+            labels = host.split(".")
+            for i in range(1, len(labels)):
+                found = self.triggers.get("*." + ".".join(labels[i:]))
+                if found is not None:
+                    break
+        if found is None:
+            return ConfigDecision(
+                "allow", self.file, None, "no RPZ trigger: answered normally", True
+            )
+        action, word, line = found
+        return ConfigDecision(action, self.file, line, f"RPZ {word} line {line}")
+
+    def rules(self) -> tuple[list[Rule], Action, list[str]]:
+        # policy rules are first-match: put exact triggers first, then nearer wildcards first
+        ordered = sorted(
+            self.triggers.items(), key=lambda kv: (kv[0].startswith("*."), -kv[0].count("."))
+        )
+        rules = [
+            Rule(
+                id=f"line-{line}",
+                description=word,
+                match=Match(hosts=[trigger]),
+                action=action,
+                source=f"{self.file}:{line}",
+            )
+            for trigger, (action, word, line) in ordered
+        ]
+        return rules, "allow", [f"{self.file}: {s}" for s in self.skipped]
+
+
+def load(path: str) -> RpzConfig:
+    return parse(read_text(path, "RPZ zone"), path)
+
+
+def parse(text: str, file: str) -> RpzConfig:
+    try:
+        zone = dns.zone.from_text(
+            text, origin=_origin(text), relativize=True, check_origin=False, filename=file
+        )
+    except dns.exception.DNSException as exc:
+        found = _LINE_OF_ERROR.search(str(exc))
+        # an error at the end of a line is reported on the next one: name the last line instead
+        line = min(int(found.group(1)), max(1, len(text.splitlines()))) if found else None
+        message = str(exc).split(": ", 2)[-1] if found else str(exc)
+        raise InputError(f"invalid RPZ zone: {message}", file=file, line=line) from None
+    config = RpzConfig(file)
+    lines = _owner_lines(text)
+    for name, node in zone.nodes.items():
+        trigger = normalise_host(name.to_text())
+        if trigger in ("@", "") or name == dns.name.empty:
+            continue
+        if any(part in trigger.split(".") for part in _SPECIAL):
+            config.skipped.append(f"{trigger} (IP/NS trigger)")
+            continue
+        action = _action(node)
+        if action is None:
+            continue
+        config.triggers[trigger] = (action[0], action[1], lines.get(trigger, 0))
+    return config
+
+
+def _action(node: dns.node.Node) -> tuple[Action, str] | None:
+    for rdataset in node.rdatasets:
+        if rdataset.rdtype == dns.rdatatype.CNAME:
+            target = rdataset[0].target.to_text()
+            if target == ".":
+                return "block", "NXDOMAIN (CNAME .)"
+            if target == "*.":
+                return "block", "NODATA (CNAME *.)"
+            if target.startswith("rpz-passthru"):
+                return "allow", "PASSTHRU"
+            if target.startswith("rpz-drop"):
+                return "block", "DROP"
+            if target.startswith("rpz-tcp-only"):
+                return "allow", "TCP-ONLY"
+            return "block", f"rewrite (CNAME {target})"
+        if rdataset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            return "block", f"rewrite ({dns.rdatatype.to_text(rdataset.rdtype)} {rdataset[0]})"
+    if node.rdatasets and all(
+        r.rdtype in (dns.rdatatype.SOA, dns.rdatatype.NS) for r in node.rdatasets
+    ):
+        return None
+    if node.rdatasets:
+        return "block", "rewrite"
+    return None
+
+
+def _origin(text: str) -> str:
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0].upper() == "$ORIGIN":
+            return words[1]
+    return "rpz."
+
+
+def _owner_lines(text: str) -> dict[str, int]:
+    """Relative owner name -> first line it appears on (dnspython keeps no line numbers)."""
+    out: dict[str, int] = {}
+    origin = _origin(text).lower().rstrip(".")
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw or raw[0] in " \t;$(":
+            continue
+        owner = raw.split(";", 1)[0].split()[0].lower() if raw.split() else ""
+        if owner.endswith("."):
+            owner = owner.rstrip(".")
+            owner = owner.removesuffix("." + origin) if owner != origin else "@"
+        out.setdefault(owner.rstrip("."), number)
+    return out

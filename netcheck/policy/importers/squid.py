@@ -1,0 +1,419 @@
+"""squid.conf as an effective configuration: what ``http_access`` decides for a URL.
+
+In: a squid.conf path (``acl`` values in ``"quoted files"`` are read relative to it). Out:
+``SquidConfig`` whose ``decide(url)`` follows squid 5: ``acl`` lines add values to a name;
+``http_access`` lines are read top to bottom; the ACLs on one line are ANDed, ``!`` negates one;
+the first line that fully matches decides; when none does, the answer is the opposite of the
+last line's action (deny when there is no ``http_access`` at all).
+
+What squid sees of a request: for ``https://`` it first sees only ``CONNECT host:443`` (so
+``url_regex`` meets ``host:443`` and path rules meet an empty path); only when ``ssl_bump`` bumps
+the tunnel does it then see ``GET https://host/path`` and check ``http_access`` again. Client-side
+ACLs (``src``, ``proxy_auth``, ``time``...) are taken to match any client; ``dst`` matches only
+IP-literal hosts (netcheck does not resolve names). ``ssl_bump`` lines are evaluated with the same
+ACLs, skipping ``peek``/``stare`` steps: the first ``bump``, ``splice`` or ``terminate`` decides.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from netcheck.errors import InputError
+from netcheck.policy.importers import ConfigDecision, EffectiveConfig
+from netcheck.policy.loader import read_text
+from netcheck.policy.match import normalise_host
+from netcheck.policy.model import Action, Match, Rule
+
+MAX_VALUES = 500_000
+DEST_TYPES = ("dstdomain", "ssl::server_name", "dstdom_regex", "url_regex", "urlpath_regex")
+CLIENT_TYPES = (
+    "src",
+    "srcdomain",
+    "srcdom_regex",
+    "arp",
+    "eui64",
+    "proxy_auth",
+    "proxy_auth_regex",
+    "ident",
+    "ident_regex",
+    "external",
+    "time",
+    "myip",
+    "myportname",
+    "localport",
+    "maxconn",
+    "max_user_ip",
+    "browser",
+    "referer_regex",
+    "req_header",
+    "note",
+    "at_step",
+    "ssl_error",
+    "user_cert",
+    "ca_cert",
+    "random",
+    "tag",
+)
+
+
+@dataclass(frozen=True)
+class Value:
+    text: str
+    line: int
+    ignore_case: bool = False
+
+
+@dataclass
+class Acl:
+    name: str
+    type: str
+    line: int  # first definition
+    values: list[Value] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Term:
+    acl: str
+    negated: bool
+
+
+@dataclass(frozen=True)
+class AccessLine:
+    action: str
+    terms: tuple[Term, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    host: str
+    port: int
+    url: str  # as squid matches url_regex: "host:443" for CONNECT
+    path: str
+
+
+class SquidConfig(EffectiveConfig):
+    kind = "squid"
+    layer = "proxy"
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.acls: dict[str, Acl] = {"all": Acl("all", "src", 0, [Value("all", 0)])}
+        self.access: list[AccessLine] = []
+        self.bump: list[AccessLine] = []
+        self._count = 0
+        # the client address ``src`` ACLs are checked against; None = any client matches
+        self.client: str | None = None
+
+    # --- decisions ------------------------------------------------------------------------------
+
+    def decide(self, url: str) -> ConfigDecision:
+        try:
+            parts = urlsplit(url)
+            host = normalise_host(parts.hostname or "")
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise InputError(f"not a URL: {url[:80]!r}", field="URL") from None
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if parts.scheme != "https":
+            return self._check(Request("GET", host, port, f"http://{parts.netloc}{path}", path), "")
+        connect = Request("CONNECT", host, port, f"{host}:{port}", "")
+        first = self._check(connect, "CONNECT ")
+        if first.action == "block":
+            return first
+        bump = self._bump_action(connect)
+        if bump is None:
+            return first
+        if bump.action == "terminate":
+            return ConfigDecision(
+                "block", self.file, bump.line, f"squid ssl_bump terminate line {bump.line}"
+            )
+        return self._check(
+            Request("GET", host, port, f"https://{parts.netloc}{path}", path), "bumped GET "
+        )
+
+    def _check(self, req: Request, what: str) -> ConfigDecision:
+        for line in self.access:
+            hit = self._line_matches(line, req)
+            if hit is not None:
+                action: Action = "allow" if line.action == "allow" else "block"
+                detail = f"{what}{hit}".strip()
+                how = f"squid http_access {line.action} line {line.line}"
+                how += f" ({detail})" if detail else ""
+                return ConfigDecision(action, self.file, line.line, how)
+        if not self.access:
+            return ConfigDecision(
+                "block", self.file, None, "squid default: no http_access lines", True
+            )
+        last = self.access[-1]
+        action = "block" if last.action == "allow" else "allow"
+        how = f"squid default: no http_access line matched; opposite of line {last.line}"
+        return ConfigDecision(action, self.file, last.line, how, True)
+
+    def _bump_action(self, req: Request) -> AccessLine | None:
+        for line in self.bump:
+            if line.action in ("peek", "stare"):
+                continue
+            if self._line_matches(line, req) is not None:
+                return (
+                    line
+                    if line.action in ("bump", "terminate", "client-first", "server-first")
+                    else None
+                )
+        return None
+
+    def _line_matches(self, line: AccessLine, req: Request) -> str | None:
+        """None when the line does not match; else a note naming what matched."""
+        note = ""
+        for term in line.terms:
+            acl = self.acls.get(term.acl)
+            if acl is None:
+                return None
+            value = _acl_match(acl, req, self.client)
+            matched = value is not None
+            if matched == term.negated:
+                return None
+            if not note and not term.negated and value is not None and acl.type in DEST_TYPES:
+                note = f"acl {acl.name} {acl.type} {value.text}, line {value.line}"
+        return note
+
+    # --- policy conversion ----------------------------------------------------------------------
+
+    def rules(self) -> tuple[list[Rule], Action, list[str]]:
+        rules: list[Rule] = []
+        notes: list[str] = []
+        bumped = any(b.action in ("bump", "client-first", "server-first") for b in self.bump)
+        for line in self.access:
+            match, why = self._as_match(line, bumped)
+            if match is None:
+                notes.append(f"{self.file}:{line.line} ({why})")
+                continue
+            action: Action = "allow" if line.action == "allow" else "block"
+            rules.append(
+                Rule(
+                    id=f"line-{line.line}",
+                    match=match,
+                    action=action,
+                    source=f"{self.file}:{line.line}",
+                )
+            )
+        if not self.access:
+            return rules, "block", notes
+        default: Action = "block" if self.access[-1].action == "allow" else "allow"
+        return rules, default, notes
+
+    def _as_match(self, line: AccessLine, bumped: bool) -> tuple[Match | None, str]:
+        crit: dict[str, list[str]] = {"hosts": [], "host_regex": [], "url_regex": [], "urls": []}
+        dest_acls = 0
+        for term in line.terms:
+            acl = self.acls.get(term.acl)
+            if acl is None:
+                return None, f"undefined acl {term.acl}"
+            if acl.type in CLIENT_TYPES:
+                if term.negated:
+                    return None, f"negated client acl {acl.name}"
+                continue
+            if acl.type == "method" and acl.values and {v.text for v in acl.values} == {"CONNECT"}:
+                crit["urls"].append("http://*" if term.negated else "https://*")
+                continue
+            if term.negated or acl.type not in DEST_TYPES[:4]:
+                return None, f"{'!' if term.negated else ''}{acl.name} ({acl.type})"
+            dest_acls += 1
+            if dest_acls > 1:
+                return None, "two destination acls ANDed"
+            for v in acl.values:
+                if acl.type in ("dstdomain", "ssl::server_name"):
+                    crit["hosts"].append(v.text.lower())
+                elif acl.type == "dstdom_regex":
+                    crit["host_regex"].append(("(?i)" if v.ignore_case else "") + v.text)
+                else:
+                    crit["url_regex"].append(("(?i)" if v.ignore_case else "") + v.text)
+        if bumped and crit["urls"] == ["http://*"]:
+            crit["urls"] = []  # a bumped https request is a GET too
+        kept = {k: v for k, v in crit.items() if v}
+        if len(set(crit["urls"])) > 1:
+            return None, "CONNECT and !CONNECT on one line"
+        return (Match(**kept) if kept else Match(all=True)), ""
+
+
+def _acl_match(acl: Acl, req: Request, client: str | None) -> Value | None:
+    kind = acl.type
+    if kind == "src" and client is not None:
+        for value in acl.values:
+            if value.text == "all" or _in_net(client, value.text):
+                return value
+        return None
+    if kind in CLIENT_TYPES:
+        return acl.values[0] if acl.values else Value("any", acl.line)
+    for value in acl.values:
+        if _value_match(kind, value, req):
+            return value
+    return None
+
+
+def _value_match(kind: str, value: Value, req: Request) -> bool:
+    text = value.text
+    if kind in ("dstdomain", "ssl::server_name"):
+        pattern = text.lower()
+        if pattern.startswith("."):
+            return req.host == pattern[1:] or req.host.endswith(pattern)
+        return req.host == pattern
+    if kind in ("dstdom_regex", "url_regex", "urlpath_regex"):
+        subject = {"dstdom_regex": req.host, "url_regex": req.url, "urlpath_regex": req.path}[kind]
+        return _regex(text, value.ignore_case).search(subject) is not None
+    if kind == "method":
+        return req.method == text
+    if kind == "port":
+        low, _, high = text.partition("-")
+        try:
+            return int(low) <= req.port <= int(high or low)
+        except ValueError:
+            return False
+    if kind == "dst":
+        try:
+            return ipaddress.ip_address(req.host) in ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            return False
+    return True  # an ACL type netcheck does not model: assume it holds for any request
+
+
+def _in_net(address: str, spec: str) -> bool:
+    low, _, high = spec.partition("-")
+    try:
+        ip = ipaddress.ip_address(address)
+        if high:
+            first, last = ipaddress.ip_address(low), ipaddress.ip_address(high.split("/")[0])
+            return ip.version == first.version == last.version and int(first) <= int(ip) <= int(
+                last
+            )
+        return ip in ipaddress.ip_network(spec, strict=False)
+    except (ValueError, TypeError):
+        return False
+
+
+_REGEX_CACHE: dict[tuple[str, bool], re.Pattern[str]] = {}
+
+
+def _regex(text: str, ignore_case: bool) -> re.Pattern[str]:
+    key = (text, ignore_case)
+    if key not in _REGEX_CACHE:
+        _REGEX_CACHE[key] = re.compile(text, re.IGNORECASE if ignore_case else 0)
+    return _REGEX_CACHE[key]
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+def load(path: str) -> SquidConfig:
+    return parse(read_text(path, "squid config"), path)
+
+
+def parse(text: str, file: str) -> SquidConfig:
+    config = SquidConfig(file)
+    base = os.path.dirname(os.path.abspath(file))
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            words = shlex.split(line, comments=False, posix=False)
+        except ValueError as exc:
+            raise InputError(f"cannot split line: {exc}", file=file, line=number) from None
+        directive = words[0].lower()
+        if directive == "acl":
+            _acl(config, words, number, base)
+        elif directive in ("http_access", "ssl_bump"):
+            if len(words) < 2:
+                raise InputError(
+                    f"{directive} needs an action", file=file, line=number, field=directive
+                )
+            action = words[1].lower()
+            allowed = (
+                ("allow", "deny")
+                if directive == "http_access"
+                else (
+                    "peek",
+                    "stare",
+                    "splice",
+                    "bump",
+                    "terminate",
+                    "client-first",
+                    "server-first",
+                    "none",
+                )
+            )
+            if action not in allowed:
+                raise InputError(
+                    f"{directive} action must be one of {', '.join(allowed)}, not {words[1]!r}",
+                    file=file,
+                    line=number,
+                    field=directive,
+                )
+            terms = tuple(Term(w.lstrip("!"), w.startswith("!")) for w in words[2:])
+            for term in terms:
+                if term.acl not in config.acls:
+                    raise InputError(
+                        f"acl {term.acl!r} is not defined above",
+                        file=file,
+                        line=number,
+                        field=directive,
+                    )
+            target = config.access if directive == "http_access" else config.bump
+            target.append(AccessLine(action, terms, number))
+    return config
+
+
+def _acl(config: SquidConfig, words: list[str], number: int, base: str) -> None:
+    file = config.file
+    if len(words) < 3:
+        raise InputError("acl needs a name and a type", file=file, line=number, field="acl")
+    name, kind = words[1], words[2].lower()
+    acl = config.acls.get(name)
+    if acl is None:
+        acl = config.acls[name] = Acl(name, kind, number)
+    elif acl.type != kind:
+        raise InputError(
+            f"acl {name!r} was defined as {acl.type} on line {acl.line}, not {kind}",
+            file=file,
+            line=number,
+            field="acl",
+        )
+    ignore_case = False
+    for word in words[3:]:
+        if word in ("-i", "+i"):
+            ignore_case = word == "-i"
+            continue
+        if word.startswith("-") and kind not in ("port",) and word in ("-n", "-m", "--"):
+            continue
+        if word.startswith('"') and word.endswith('"') and len(word) > 2:
+            included = os.path.join(base, word[1:-1])
+            lines = read_text(included, "acl file").splitlines()
+            for sub, value in enumerate(lines, start=1):
+                value = value.split("#", 1)[0].strip()
+                if value:
+                    _add(config, acl, Value(value, number, ignore_case), f"{included}:{sub}")
+            continue
+        _add(config, acl, Value(word, number, ignore_case), None)
+
+
+def _add(config: SquidConfig, acl: Acl, value: Value, where: str | None) -> None:
+    config._count += 1
+    if config._count > MAX_VALUES:
+        raise InputError(f"more than {MAX_VALUES} acl values", file=config.file, line=value.line)
+    if acl.type in ("dstdom_regex", "url_regex", "urlpath_regex"):
+        try:
+            _regex(value.text, value.ignore_case)
+        except re.error as exc:
+            raise InputError(
+                f"bad regular expression {value.text!r}{' in ' + where if where else ''}: {exc}",
+                file=config.file,
+                line=value.line,
+                field=f"acl {acl.name}",
+            ) from None
+    acl.values.append(value)

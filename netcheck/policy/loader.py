@@ -1,0 +1,254 @@
+"""Read a policy YAML file into a ``PolicyDoc``: the validated ``Policy`` plus where each part is.
+
+In: a path (or text and a name). Out: ``PolicyDoc`` (policy, file, line of every rule and channel),
+or ``errors.InputError`` naming file, line and field (``rules[2].match.hosts[0]``).
+``problems`` returns every error at once for ``netcheck policy validate``.
+
+The YAML is composed into a node tree (as ``catalogue.py`` does) so every value keeps its line;
+the tree is turned into plain data with a map from each path to its line, pydantic validates the
+data, and each pydantic error location is looked up in that map. The walk counts nodes, so YAML
+aliases cannot multiply a small file into an unbounded amount of work.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from netcheck.catalogue import _compose
+from netcheck.errors import InputError
+from netcheck.policy.model import Policy
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_NODES = 500_000
+MAX_DEPTH = 32
+
+Path_ = tuple[str | int, ...]
+_TAG = "tag:yaml.org,2002:"
+
+
+@dataclass(frozen=True)
+class PolicyDoc:
+    """A validated policy and the lines its parts came from."""
+
+    policy: Policy
+    file: str
+    rule_lines: tuple[int, ...]
+    channel_lines: tuple[int, ...]
+    lines: dict[Path_, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def line_of(self, path: Path_) -> int | None:
+        return _line_for(self.lines, path)
+
+
+def field_name(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_policy(path: str) -> PolicyDoc:
+    """Load and validate a policy file; the first problem raises ``InputError``."""
+    return load_policy_text(read_text(path), path)
+
+
+def load_policy_text(text: str, file: str) -> PolicyDoc:
+    doc, errors = _load(text, file)
+    if errors:
+        raise errors[0]
+    assert doc is not None
+    return doc
+
+
+def problems(path: str) -> list[InputError]:
+    """Every structural and reference problem of a policy file (empty when it is valid)."""
+    try:
+        text = read_text(path)
+    except InputError as exc:
+        return [exc]
+    return _load(text, path)[1]
+
+
+# --- the walk -----------------------------------------------------------------------------------
+
+
+def _load(text: str, file: str) -> tuple[PolicyDoc | None, list[InputError]]:
+    try:
+        root = _compose(text, file)
+    except InputError as exc:
+        return None, [exc]
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == _TAG + "null"):
+        return None, [InputError("the policy file is empty", file=file)]
+    lines: dict[Path_, int] = {}
+    try:
+        data = _Data(file, lines).convert(root, (), 0)
+    except InputError as exc:
+        return None, [exc]
+    if not isinstance(data, dict):
+        return None, [InputError("expected a mapping at the top", file=file, line=1)]
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        return None, [_located(err, file, lines) for err in exc.errors()]
+    errors = _references(policy, file, lines)
+    rule_lines = tuple(_line_for(lines, ("rules", i)) or 1 for i in range(len(policy.rules)))
+    channel_lines = tuple(
+        _line_for(lines, ("official_channels", i)) or 1
+        for i in range(len(policy.official_channels))
+    )
+    return PolicyDoc(policy, file, rule_lines, channel_lines, lines), errors
+
+
+class _Data:
+    def __init__(self, file: str, lines: dict[Path_, int]) -> None:
+        self.file = file
+        self.lines = lines
+        self.count = 0
+
+    def fail(self, node: yaml.Node, path: Path_, message: str) -> InputError:
+        return InputError(
+            message, file=self.file, line=node.start_mark.line + 1, field=field_name(path) or None
+        )
+
+    def convert(self, node: yaml.Node, path: Path_, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(node, path, f"more than {MAX_NODES} values (YAML aliases?)")
+        if depth > MAX_DEPTH:
+            raise self.fail(node, path, "nested too deeply")
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _TAG + "str":
+                    raise self.fail(key_node, path, "keys must be words")
+                key = str(key_node.value)
+                if key in out:
+                    raise self.fail(key_node, (*path, key), f"duplicate key {key!r}")
+                # an unknown key is reported at the key's own line
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
+                out[key] = self.convert(value_node, (*path, key), depth + 1)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.convert(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        try:
+            constructor = yaml.constructor.SafeConstructor()
+            return constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+            raise self.fail(node, path, f"bad value: {exc}") from None
+
+
+def _line_for(lines: dict[Path_, int], path: Sequence[str | int]) -> int | None:
+    parts = tuple(path)
+    while True:
+        if parts in lines:
+            return lines[parts]
+        if not parts:
+            return None
+        parts = parts[:-1]
+
+
+def _located(err: Any, file: str, lines: dict[Path_, int]) -> InputError:
+    # keep the part of pydantic's location that is a path in the file; what follows it names
+    # a validator or a union branch, not a place a person can find
+    loc: Path_ = ()
+    for part in err["loc"]:
+        if not isinstance(part, str | int) or (*loc, part) not in lines:
+            if err["type"] == "extra_forbidden" and isinstance(part, str):
+                loc = (*loc, part)
+            break
+        loc = (*loc, part)
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        message = f"unknown key {loc[-1]!r}" if loc else "unknown key"
+    elif err["type"] == "missing":
+        missing = err["loc"][-1] if err["loc"] else "value"
+        message = f"missing {missing!r}"
+        loc = (*loc, missing) if loc != tuple(err["loc"]) else loc
+    return InputError(message, file=file, line=_line_for(lines, loc), field=field_name(loc) or None)
+
+
+def _references(policy: Policy, file: str, lines: dict[Path_, int]) -> list[InputError]:
+    errors: list[InputError] = []
+
+    def report(path: Path_, message: str) -> None:
+        errors.append(
+            InputError(message, file=file, line=_line_for(lines, path), field=field_name(path))
+        )
+
+    nets = [n.id for n in policy.networks]
+    groups = [g.id for g in policy.groups]
+    for kind, ids in (
+        ("networks", nets),
+        ("groups", groups),
+        ("rules", [r.id for r in policy.rules]),
+    ):
+        seen: set[str] = set()
+        for i, ident in enumerate(ids):
+            if ident in seen:
+                report((kind, i, "id"), f"duplicate id {ident!r}")
+            seen.add(ident)
+    labels: dict[str, str] = {}
+    for i, net in enumerate(policy.networks):
+        for j, label in enumerate([net.id, *net.labels]):
+            other = labels.get(label.lower())
+            if other is not None and other != net.id:
+                report(("networks", i, "labels", j - 1), f"label {label!r} also names {other!r}")
+            labels[label.lower()] = net.id
+    for i, rule in enumerate(policy.rules):
+        for j, name in enumerate(rule.networks):
+            if name not in nets:
+                report(("rules", i, "networks", j), _unknown("network", name, nets))
+        for j, name in enumerate(rule.groups):
+            if name not in groups:
+                report(("rules", i, "groups", j), _unknown("group", name, groups))
+    for i, channel in enumerate(policy.official_channels):
+        for j, name in enumerate(channel.networks):
+            if name not in nets:
+                report(("official_channels", i, "networks", j), _unknown("network", name, nets))
+    return errors
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> str:
+    listed = ", ".join(known) if known else f"none: define it under {kind}s"
+    return f"unknown {kind} {name!r}; defined: {listed}"
+
+
+def resolve_network(policy: Policy, label: str | None) -> str | None:
+    """The id of the network a ``--network`` label or a local IP address names, else None."""
+    if not label:
+        return None
+    wanted = label.strip().lower()
+    for net in policy.networks:
+        if wanted == net.id.lower() or wanted in (lab.lower() for lab in net.labels):
+            return net.id
+    try:
+        address = ipaddress.ip_address(wanted)
+    except ValueError:
+        return None
+    for net in policy.networks:
+        if any(address in ipaddress.ip_network(cidr) for cidr in net.cidrs):
+            return net.id
+    return None
+
+
+def read_text(path: str, what: str = "policy file") -> str:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read {what}: {exc.strerror or exc}", file=path) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(f"{what} larger than {MAX_FILE_BYTES // 2**20} MiB", file=path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError("not UTF-8 text", file=path, line=line) from None

@@ -1,0 +1,109 @@
+"""netcheck speed and throttling on real shaped links (root: namespaces, tbf, nginx).
+
+Bounds here are generous (the precise figures belong to bench/bandwidth.py): they catch a broken
+estimator or measurer, not a 1% drift on a busy CI machine."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.shaped import ShapedLink, require_root
+
+CEILING = 1448 / 1514  # tbf counts whole frames (FIELD_NOTES §4)
+
+_THROTTLE = """\
+import asyncio, sys
+from netcheck.throttle import detect_throttling
+print(asyncio.run(detect_throttling(sys.argv[1], sys.argv[2])).model_dump_json())
+"""
+
+_CLI = """\
+import sys, typer
+from netcheck.cli import guard
+from netcheck.cli.speed_cmd import speed
+app = typer.Typer()
+app.command()(guard(speed))
+app()
+"""
+
+
+@pytest.fixture(scope="module")
+def link() -> Iterator[ShapedLink]:
+    require_root()  # CI runs as root: fail loudly rather than skip
+    with ShapedLink() as built:
+        yield built
+
+
+def test_download_on_20_mbit_tbf_is_near_the_ceiling_and_cheap(link: ShapedLink) -> None:
+    link.shape(20)
+    r = link.measure(link.url)
+    assert r.failure is None and r.http_status == 200
+    assert r.stable and r.status == "stable"
+    assert r.goodput_mbps == pytest.approx(20 * CEILING, rel=0.15)
+    assert r.bytes < 0.5 * 20e6 / 8 * 10  # less than half of a 10 s test
+    assert r.rtt_ms is not None and r.rtt_ms < 50
+    assert r.window_ms == 250.0
+
+
+def test_upload_on_20_mbit_is_measured(link: ShapedLink) -> None:
+    link.shape_upload(20)
+    r = link.measure(link.upload_url, "upload")
+    assert r.failure is None and r.http_status == 204
+    assert r.direction == "upload" and r.bytes > 0
+    assert r.goodput_mbps == pytest.approx(20 * CEILING, rel=0.15)
+
+
+def test_byte_cap_makes_it_inconclusive(link: ShapedLink) -> None:
+    link.shape(20)
+    r = link.measure(link.url, max_bytes=300_000)
+    assert not r.stable and r.status == "inconclusive" and r.reason == "byte_cap"
+    assert 300_000 <= r.bytes < 300_000 + 70_000  # at most one read past the cap
+
+
+def test_missing_object_is_a_failure_not_a_figure(link: ShapedLink) -> None:
+    r = link.measure(f"http://{link.srv_ip}/missing.bin")
+    assert r.http_status == 404 and r.failure == "http_unexpected_status_code"
+    assert not r.stable
+
+
+def test_nothing_listening_is_connection_refused(link: ShapedLink) -> None:
+    r = link.measure(f"http://{link.srv_ip}:9/big.bin")
+    assert r.failure == "connection_refused" and r.status == "failed" and r.bytes == 0
+
+
+def test_throttled_service_is_detected_and_control_is_not(link: ShapedLink) -> None:
+    link.shape_per_address(5, 95)
+    ev = json.loads(link.python_in_client(_THROTTLE, link.url, link.control_url))
+    assert ev["verdict"] == "degraded" and ev["technique"] == "throttled" and ev["confirmed"]
+    assert all(d["ratio"] < 0.2 for d in ev["decisions"])
+    assert ev["service_bytes"] < 6_000_000
+    same = json.loads(link.python_in_client(_THROTTLE, link.control_url, link.control_url))
+    assert same["verdict"] == "accessible" and same["technique"] is None
+
+
+def test_cli_json_output(link: ShapedLink) -> None:
+    link.shape(20)
+    link.shape_upload(20)
+    out = link.python_in_client(
+        _CLI, "--url", link.url, "--upload-url", link.upload_url, "--max-seconds", "4", "--json"
+    )
+    payload = json.loads(out)
+    down, up = payload["results"]
+    for r in (down, up):
+        assert {"goodput_mbps", "bytes", "seconds", "rtt_ms", "stable"} <= set(r)
+    assert down["direction"] == "download" and up["direction"] == "upload"
+    assert payload["live_ingest"]["youtube"]["1080p30"] is True  # ~19 Mbit/s up > 10
+
+
+def test_cli_without_url_is_an_input_error() -> None:
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _CLI, "--json"], capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 2
+    assert "--url" in proc.stderr and proc.stdout == ""

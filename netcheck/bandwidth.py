@@ -9,7 +9,9 @@ Why windows and not an average (FIELD_NOTES §4): slow start makes a short avera
 at 150 ms RTT over 5 s) and a large token-bucket burst makes it read high (9x at 0.5 s). So the
 clock is cut into windows of ``max(250 ms, 2 x RTT)`` and the run stops when four consecutive
 windows agree within +-2% of their mean (after at least 1 s, at most 8 s); their mean is the
-goodput. Hitting a byte or time cap first gives ``stable=False`` ("inconclusive").
+goodput. Hitting a byte or time cap first gives ``stable=False`` ("inconclusive"). Besides the
+caller's fixed caps, a byte budget scales with the link: once the bytes moved exceed what
+``BUDGET_SECONDS`` (5 s, half of a 10 s test) at the best recent window rate would move, stop.
 
 Bytes in a window come from the cumulative byte curve, linearly interpolated between reads: a
 read landing just after a boundary would otherwise move a whole packet (4.6% of a 250 ms window
@@ -31,7 +33,10 @@ N_AGREE = 4
 MIN_SECONDS = 1.0
 MAX_SECONDS = 8.0
 SLOT_S = 0.05  # the finer series the statistical tests use
-MAX_SERIES = 4096  # hard cap on stored windows/slots, whatever the caller's caps say
+MAX_SERIES = 4096
+#: byte budget: stop (inconclusive) once the transfer has moved what this many seconds at the
+#: rate seen lately would move, i.e. half of a 10 s test: a cap that scales with the link
+BUDGET_SECONDS = 5.0  # hard cap on stored windows/slots, whatever the caller's caps say
 
 StopReason = Literal["stable", "time_cap", "byte_cap", "eof", "failed"]
 
@@ -108,6 +113,7 @@ class Estimator:
         min_seconds: float = MIN_SECONDS,
         tolerance: float = AGREE,
         n_agree: int = N_AGREE,
+        budget_seconds: float | None = BUDGET_SECONDS,
     ) -> None:
         self.window_s = window_seconds(rtt_s)
         self.max_bytes = max_bytes
@@ -115,6 +121,7 @@ class Estimator:
         self.min_seconds = min_seconds
         self.tolerance = tolerance
         self.n_agree = n_agree
+        self.budget_seconds = budget_seconds
         self._windows = _Series(self.window_s)
         self._slots = _Series(SLOT_S)
         self._t = 0.0
@@ -152,7 +159,16 @@ class Estimator:
             self._stop = "time_cap"
         elif self.max_bytes is not None and self._bytes >= self.max_bytes:
             self._stop = "byte_cap"
+        elif closed and self._over_budget():
+            self._stop = "byte_cap"
         return self._stop is not None
+
+    def _over_budget(self) -> bool:
+        """More bytes than ``budget_seconds`` at the best rate of the last windows would move."""
+        rates = self._windows.rates[-self.n_agree :]
+        if self.budget_seconds is None or len(rates) < 2:
+            return False
+        return self._bytes >= max(rates) * 1e6 / 8 * self.budget_seconds
 
     def _settled(self) -> bool:
         rates = self._windows.rates

@@ -35,7 +35,15 @@ from netcheck.blockpage import (
     vendor_name,
 )
 from netcheck.errors import InputError
-from netcheck.models import DnsStep, HttpStep, Result, Steps, Target, TlsStep
+from netcheck.models import (
+    ControlEvidence,
+    DnsStep,
+    HttpStep,
+    Result,
+    Steps,
+    Target,
+    TlsStep,
+)
 from netcheck.netaddr import IPNetwork, is_ip_literal, is_sinkhole_address, parse_cidr, parse_ip
 
 _CERT_FAILURES = {f.SSL_INVALID_HOSTNAME, f.SSL_UNKNOWN_AUTHORITY, f.SSL_INVALID_CERTIFICATE}
@@ -526,8 +534,13 @@ def classify(
     *,
     allow_nets: Sequence[str] = (),
     fingerprints: Fingerprints | None = None,
+    control: ControlEvidence | None = None,
 ) -> Classification:
-    """Name the verdict and the first stage that prevented access, from evidence alone."""
+    """Name the verdict and the first stage that prevented access, from evidence alone.
+
+    With ``control`` (a control vantage's evidence for the same URL), the verdict reached from
+    the probe's evidence is then reviewed by ``netcheck.control.judge.second_opinion``.
+    """
     proxies = [h.proxy for h in steps.http] + [t.proxy for t in steps.tls]
     proxy = next((p for p in proxies if p), None)
     ctx = _Ctx(
@@ -542,8 +555,27 @@ def classify(
     for stage in (_dns, _tcp, _tls, _http):
         found = stage(ctx)
         if found is not None:
-            return _finish(ctx, found)
-    return _finish(ctx, _fallback(ctx))
+            break
+    else:
+        found = _fallback(ctx)
+    if control is not None:
+        found = _with_control(ctx, found, control)
+    return _finish(ctx, found)
+
+
+def _with_control(ctx: _Ctx, found: Classification, control: ControlEvidence) -> Classification:
+    from netcheck.control.judge import SecondOpinion, second_opinion
+
+    review = second_opinion(
+        SecondOpinion(found.verdict, found.technique, found.vendor, found.evidence),
+        url=ctx.target.url,
+        steps=ctx.steps,
+        control=control,
+        proxy=ctx.proxy,
+    )
+    return Classification(
+        review.verdict, review.technique, review.vendor, found.intercepted, review.evidence
+    )
 
 
 def classify_result(result: Result, *, fingerprints: Fingerprints | None = None) -> Result:
@@ -553,8 +585,9 @@ def classify_result(result: Result, *, fingerprints: Fingerprints | None = None)
         result.steps,
         allow_nets=result.probe.allow_nets,
         fingerprints=fingerprints,
+        control=result.control,
     )
-    return result.model_copy(
+    redone = result.model_copy(
         update={
             "verdict": c.verdict,
             "technique": c.technique,
@@ -563,6 +596,12 @@ def classify_result(result: Result, *, fingerprints: Fingerprints | None = None)
             "evidence": c.evidence,
         }
     )
+    if result.bandwidth is None:
+        return redone
+    # a confirmed throttle (run --bandwidth) is re-applied from the record's own figures
+    from netcheck.bandwidth_run import reapply_throttling
+
+    return reapply_throttling(redone)
 
 
 def classify_jsonl(path: str, *, fingerprints: Fingerprints | None = None) -> list[Result]:

@@ -158,6 +158,23 @@ class Steps(_Model):
     quic: list[TcpStep] = Field(default_factory=list, description="UDP 443 reachability, if probed")
 
 
+class ControlEvidence(_Model):
+    """What a control vantage outside the network measured for the same URL (issue 7).
+
+    ``steps`` are the control's own DNS/TCP/TLS/HTTP steps, measured with the same stage code.
+    ``error`` says why there is no usable evidence (control unreachable, auth, rate limit...);
+    ``refused`` says the control's destination policy would not measure the URL (or a redirect
+    hop of it). Either one set means: classify as if there were no control.
+    """
+
+    url: str
+    control: str = Field(description="the control service asked")
+    measured_at: str | None = None
+    steps: Steps = Field(default_factory=Steps)
+    refused: str | None = None
+    error: str | None = None
+
+
 class ProbeInfo(_Model):
     id: str
     software_version: str
@@ -166,6 +183,23 @@ class ProbeInfo(_Model):
     resolvers: list[str] = Field(default_factory=list)
     proxy: str | None = None
     allow_nets: list[str] = Field(default_factory=list)
+
+
+class BandwidthEvidence(_Model):
+    """A service's goodput against a control endpoint's (issue 5, ``run --bandwidth``): the
+    figures ``netcheck classify`` re-applies offline. ``verdict`` is the throttling test's own
+    (accessible, degraded, inconclusive); ``bytes`` is what the service path moved."""
+
+    service_url: str
+    control_url: str
+    service_mbps: float | None
+    control_mbps: float | None
+    ratio: float | None
+    ks_p: float | None
+    area: float | None
+    confirmed: bool
+    bytes: int
+    verdict: Verdict
 
 
 class Result(_Model):
@@ -181,3 +215,9 @@ class Result(_Model):
     evidence: str
     steps: Steps
     runtime_ms: float = 0.0
+    control: ControlEvidence | None = Field(
+        None, description="the control vantage's evidence for the same URL, when one was asked"
+    )
+    bandwidth: BandwidthEvidence | None = Field(
+        None, description="service vs control goodput, when run --bandwidth measured it"
+    )

@@ -25,8 +25,10 @@ from urllib.parse import urlsplit
 from netcheck import __version__, dns, http, tcp, tls
 from netcheck.blockpage import Fingerprints
 from netcheck.classify import classify
+from netcheck.control.client import ControlClient
 from netcheck.failures import GENERIC_TIMEOUT
 from netcheck.models import (
+    ControlEvidence,
     DnsStep,
     HttpStep,
     ProbeInfo,
@@ -57,6 +59,8 @@ class ProbeConfig:
     max_body: int = 262_144
     network: str | None = None
     probe_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: a control vantage asked for the same URL while the probe measures it (issue 7)
+    control: ControlClient | None = None
 
     @property
     def target_deadline(self) -> float:
@@ -130,19 +134,35 @@ class Probe:
         measured_at = utc_now()
         t0 = time.monotonic()
         steps = _StepLog()
+        asking = self.config.control
+        control_task = asyncio.create_task(asking.evidence_for(target.url)) if asking else None
         try:
-            async with asyncio.timeout(self.config.target_deadline):
-                await self._pipeline(target, steps, t0)
-        except TimeoutError:
-            steps.deadline_hit(target.url, t0)
-        return self._finish(target, steps.freeze(), measured_at, t0)
+            try:
+                async with asyncio.timeout(self.config.target_deadline):
+                    await self._pipeline(target, steps, t0)
+            except TimeoutError:
+                steps.deadline_hit(target.url, t0)
+            # the client has its own deadline: this wait is bounded
+            control = await control_task if control_task is not None else None
+        finally:
+            if control_task is not None:
+                control_task.cancel()  # no-op once done; stops it if we are cancelled
+        return self._finish(target, steps.freeze(), measured_at, t0, control)
 
-    def _finish(self, target: Target, steps: Steps, measured_at: str, t0: float) -> Result:
+    def _finish(
+        self,
+        target: Target,
+        steps: Steps,
+        measured_at: str,
+        t0: float,
+        control: ControlEvidence | None = None,
+    ) -> Result:
         found = classify(
             target,
             steps,
             allow_nets=self.config.allow_nets,
             fingerprints=self.config.fingerprints,
+            control=control,
         )
         return Result(
             id=uuid.uuid4().hex,
@@ -156,6 +176,7 @@ class Probe:
             evidence=found.evidence,
             steps=steps,
             runtime_ms=_ms(t0),
+            control=control,
         )
 
     async def _pipeline(self, target: Target, steps: _StepLog, t0: float) -> None:

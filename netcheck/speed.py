@@ -40,7 +40,7 @@ RTT_PROBES = 3
 UPLOAD_CHUNK = 64 * 1024
 _TCPI_BYTES_ACKED = 120
 ACK_POLL_S = 0.005
-DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+DEFAULT_MAX_BYTES = 400 * 1024 * 1024  # hard cap; the estimator's byte budget scales with the rate
 
 Direction = Literal["download", "upload"]
 Status = Literal["stable", "inconclusive", "failed"]

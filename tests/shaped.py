@@ -153,7 +153,12 @@ class ShapedLink:
             "ip", "link", "add", "eth1", "netns", self.srv, "type", "veth",
             "peer", "name", "ncbw-b", "netns", self.dly,
         )  # fmt: skip
-        for ns, dev in ((self.cli, "eth1"), (self.srv, "eth1"), (self.dly, "ncbw-a"), (self.dly, "ncbw-b")):
+        for ns, dev in (
+            (self.cli, "eth1"),
+            (self.srv, "eth1"),
+            (self.dly, "ncbw-a"),
+            (self.dly, "ncbw-b"),
+        ):
             self.ns(ns, "ip", "link", "set", dev, "up")
         for ns in (self.cli, self.srv):
             # asymmetric routes: strict reverse-path filtering would drop every packet
@@ -235,11 +240,13 @@ class ShapedLink:
 
     # --- shaping ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _tbf(rate_mbit: float) -> list[str]:
-        # burst: 4 ms of tokens (a 250 Hz kernel tick) and at least two full frames
+    def _tbf(self, rate_mbit: float) -> list[str]:
+        # burst: 4 ms of tokens (a 250 Hz kernel tick) and at least two full frames; queue:
+        # 100 ms, or two RTTs on a delayed link (a bottleneck buffer of at least one BDP, so
+        # the ceiling is reachable by CUBIC as well as BBR)
         burst = max(int(rate_mbit * 1e6 / 8 * 0.004), 2 * 1514)
-        return ["tbf", "rate", f"{rate_mbit}mbit", "burst", str(burst), "latency", "100ms"]
+        latency = max(100.0, 2 * self.delay_ms)
+        return ["tbf", "rate", f"{rate_mbit}mbit", "burst", str(burst), "latency", f"{latency:g}ms"]
 
     def shape(self, rate_mbit: float) -> None:
         """Downloads from every server address through one tbf at ``rate_mbit``."""

@@ -11,7 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from netcheck.cli import policy_cmd
-from netcheck.models import ProbeInfo, Result, Steps, Target, TcpStep
+from netcheck.models import BandwidthEvidence, ProbeInfo, Result, Steps, Target, TcpStep
 from netcheck.output import dump_line
 from netcheck.policy.compare import check_results, findings_exit_code
 from netcheck.policy.importers import load_config
@@ -252,3 +252,22 @@ def test_validate_and_import_commands(tmp_path: Path) -> None:
     out = runner.invoke(_app(), ["policy", "import", "squid", str(DATA / "squid-agency.conf")])
     assert out.exit_code == 0 and "source: " in out.stdout
     assert runner.invoke(_app(), ["policy", "import", "nope", "x"]).exit_code == 2
+
+
+def _with_bandwidth(res: Result, service_mbps: float) -> Result:
+    bw = BandwidthEvidence(
+        service_url="https://a.rtmps.youtube.com/big", control_url="http://control/big",
+        service_mbps=service_mbps, control_mbps=90.0, ratio=service_mbps / 90.0, ks_p=0.5,
+        area=0.01, confirmed=False, bytes=10**6, verdict="accessible",
+    )  # fmt: skip
+    return res.model_copy(update={"bandwidth": bw})
+
+
+def test_measured_goodput_is_compared_with_min_download_mbps() -> None:
+    doc = load_policy(MINISTRY)  # comms-directo requires 10 Mbit/s
+    live = result("https://a.rtmps.youtube.com/", "youtube", "live_ingest", "accessible")
+    [slow] = check_results([_with_bandwidth(live, 4.2)], doc, network="comms")
+    assert slow.kind == "bandwidth-shortfall" and "4.20 Mbit/s" in slow.evidence
+    assert "10 Mbit/s" in slow.evidence
+    [fast] = check_results([_with_bandwidth(live, 40.0)], doc, network="comms")
+    assert fast.kind == "compliant"

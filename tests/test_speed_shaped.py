@@ -107,3 +107,13 @@ def test_cli_without_url_is_an_input_error() -> None:
     )
     assert proc.returncode == 2
     assert "--url" in proc.stderr and proc.stdout == ""
+
+
+def test_download_on_delayed_20_mbit_link() -> None:
+    # RTT 50 ms from bench/delay.py (no netem here): slow start must be left out of the figure
+    with ShapedLink(delay_ms=50) as delayed:
+        delayed.shape(20)
+        r = delayed.measure(delayed.url)
+    assert r.failure is None and r.rtt_ms is not None and 45 <= r.rtt_ms <= 80
+    assert r.stable and r.goodput_mbps == pytest.approx(20 * CEILING, rel=0.15)
+    assert r.bytes < 0.5 * 20e6 / 8 * 10

@@ -48,7 +48,10 @@ def guard(fn: Callable[P, R]) -> Callable[P, R]:
 def _register() -> None:
     from netcheck.cli import (
         classify_cmd,
+        control_cmd,
+        diagnose_cmd,
         policy_cmd,
+        report_cmd,
         run_cmd,
         schema_cmd,
         speed_cmd,
@@ -58,10 +61,13 @@ def _register() -> None:
     app.command("run")(guard(run_cmd.run))
     app.command("classify")(guard(classify_cmd.classify))
     app.command("check")(policy_cmd.check)  # guarded in its module
+    app.command("report")(guard(report_cmd.report))
     app.command("speed")(guard(speed_cmd.speed))
     app.command("schema")(guard(schema_cmd.schema))
     app.add_typer(targets_cmd.app, name="targets")
     app.add_typer(policy_cmd.app, name="policy")
+    app.add_typer(control_cmd.app, name="control")
+    app.command("diagnose")(guard(diagnose_cmd.diagnose))
     try:
         from netcheck.cli import lab
     except ImportError:  # the lab is optional at import time (Linux only)

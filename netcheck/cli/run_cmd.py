@@ -14,9 +14,10 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from netcheck import catalogue, dns, netaddr, output, proxy
+from netcheck import bandwidth_run, catalogue, dns, netaddr, output, proxy
 from netcheck.blockpage import load_fingerprints
 from netcheck.cli import policy_cmd, stderr, stdout
+from netcheck.control.client import ControlClient, read_token
 from netcheck.errors import InputError
 from netcheck.models import Result, Target
 from netcheck.policy.compare import check_results, findings_exit_code
@@ -102,6 +103,25 @@ def run(
         str | None,
         typer.Option("--policy", help="Declared policy: compare the results with it (as check)."),
     ] = None,
+    control: Annotated[
+        str | None,
+        typer.Option("--control", help="URL of a control vantage (netcheck control serve)."),
+    ] = None,
+    control_token_file: Annotated[
+        str | None,
+        typer.Option("--control-token-file", help="File holding the control's bearer token."),
+    ] = None,
+    bandwidth: Annotated[
+        bool, typer.Option("--bandwidth", help="Per service: goodput vs a control (throttling).")
+    ] = False,
+    bandwidth_control: Annotated[
+        str | None,
+        typer.Option("--bandwidth-control", help="Large object on the control endpoint."),
+    ] = None,
+    bandwidth_url: Annotated[
+        list[str] | None,
+        typer.Option("--bandwidth-url", help="SERVICE=URL of a large object (repeatable)."),
+    ] = None,
 ) -> None:
     """Measure every target through DNS, TCP, TLS and HTTP and name what blocked it."""
     doc = load_policy(policy) if policy else None  # a bad policy stops us before any packet
@@ -116,6 +136,8 @@ def run(
     fps = load_fingerprints(fingerprints or [])
     settings = proxy.proxy_settings(proxy_opt, pac, os.environ)
     pac_eval = asyncio.run(proxy.load_pac(settings))
+    control_client = _control_client(control, control_token_file)
+    bw_urls = _bandwidth_urls(bandwidth, bandwidth_control, bandwidth_url or [])
     config = ProbeConfig(
         trust=trust,
         proxy=settings,
@@ -129,11 +151,16 @@ def run(
         max_body=max_body,
         network=network,
         probe_id=probe_id or default_probe_id(),
+        control=control_client,
     )
     path = out or output.default_out_path()
     writer = output.JsonlWriter(path)  # last: nothing is written before every input checked out
     try:
-        results = asyncio.run(_measure(config, selected, writer, json_out))
+        results = asyncio.run(_measure(config, selected, writer, json_out, bw_urls is not None))
+        if bw_urls is not None and bandwidth_control is not None:
+            results = _bandwidth(
+                results, bw_urls, bandwidth_control, writer, json_out, trust.public_ca
+            )
     finally:
         writer.close()
     if json_out:
@@ -148,8 +175,71 @@ def run(
     raise typer.Exit(output.exit_code(results))
 
 
+def _control_client(url: str | None, token_file: str | None) -> ControlClient | None:
+    if url is None:
+        if token_file is not None:
+            raise InputError("given without --control", field="--control-token-file")
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise InputError(f"expected an http(s) URL, got {url!r}", field="--control")
+    if token_file is None:
+        raise InputError("required with --control", field="--control-token-file")
+    return ControlClient(url=url, token=read_token(token_file))
+
+
+def _bandwidth_urls(
+    enabled: bool, control_url: str | None, specs: list[str]
+) -> dict[str, str | None] | None:
+    """The large-object URL per service (catalogue hints, then --bandwidth-url), or None."""
+    if not enabled:
+        if control_url is not None or specs:
+            raise InputError("given without --bandwidth", field="--bandwidth-control")
+        return None
+    if control_url is None:
+        raise InputError("required with --bandwidth", field="--bandwidth-control")
+    if not control_url.startswith(("http://", "https://")):
+        raise InputError(
+            f"expected an http(s) URL, got {control_url!r}", field="--bandwidth-control"
+        )
+    urls = catalogue.bandwidth_hints()
+    for spec in specs:
+        service, sep, url = spec.partition("=")
+        if not sep or not service or not url.startswith(("http://", "https://")):
+            raise InputError(f"expected SERVICE=http(s)-URL, got {spec!r}", field="--bandwidth-url")
+        urls[service.strip()] = url
+    return urls
+
+
+def _bandwidth(
+    results: list[Result],
+    urls: dict[str, str | None],
+    control_url: str,
+    writer: output.JsonlWriter,
+    json_out: bool,
+    ca_file: str,
+) -> list[Result]:
+    # after the page measurements, one service at a time; records are written once settled
+    def note(text: str) -> None:
+        stderr.print(text, highlight=False)
+
+    stderr.print("measuring goodput per service against the control...")
+    per_service = asyncio.run(
+        bandwidth_run.measure_services(results, urls, control_url, note=note, verify=ca_file)
+    )
+    results = bandwidth_run.apply_all(results, per_service)
+    for result in results:
+        writer.write(result)
+        if json_out:
+            print(output.dump_line(result), flush=True)
+    return results
+
+
 async def _measure(
-    config: ProbeConfig, targets: list[Target], writer: output.JsonlWriter, json_out: bool
+    config: ProbeConfig,
+    targets: list[Target],
+    writer: output.JsonlWriter,
+    json_out: bool,
+    defer: bool = False,
 ) -> list[Result]:
     probe = Probe(config)
     with Progress(
@@ -164,9 +254,10 @@ async def _measure(
         task = progress.add_task("", total=len(targets))
 
         def done(result: Result) -> None:
-            writer.write(result)
-            if json_out:
-                print(output.dump_line(result), flush=True)
+            if not defer:  # with --bandwidth, records are written once throttling is known
+                writer.write(result)
+                if json_out:
+                    print(output.dump_line(result), flush=True)
             progress.update(task, advance=1, description=result.target.url)
 
         return await probe.run(targets, done)

@@ -125,7 +125,15 @@ def _shortfall(result: Result, decision: Decision) -> str | None:
     need = decision.requirements
     if need is None:
         return None
-    if need.min_download_mbps is not None and (
+    bw = result.bandwidth
+    if need.min_download_mbps is not None and bw is not None and bw.service_mbps is not None:
+        # a measured figure (run --bandwidth) decides, throttled or merely slow
+        if bw.service_mbps < need.min_download_mbps:
+            return (
+                f"its media host gave {bw.service_mbps:.2f} Mbit/s, below the "
+                f"{need.min_download_mbps:g} Mbit/s the rule requires"
+            )
+    elif need.min_download_mbps is not None and (
         result.verdict == "degraded" or result.technique == "throttled"
     ):
         return f"it is throttled below the {need.min_download_mbps:g} Mbit/s the rule requires"

@@ -1,0 +1,105 @@
+"""``netcheck control serve``: run the control vantage outside the network under test.
+
+Every option is checked before the socket is bound: a bad token file, CIDR or address ends with
+one line naming it and exit code 2. The service logs one line per request on stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from netcheck import dns
+from netcheck.cli import guard
+from netcheck.control.client import read_token
+from netcheck.control.limits import DestinationPolicy
+from netcheck.control.measure import ControlConfig
+from netcheck.control.server import ControlServer
+from netcheck.errors import InputError
+from netcheck.trust import load_trust
+
+app = typer.Typer(
+    help="A control vantage: measures URLs from outside the agency, for `run --control`.",
+    no_args_is_help=True,
+)
+
+
+@app.callback()
+def _group() -> None:
+    """A control vantage outside the agency network (issue 7)."""
+
+
+def parse_bind(spec: str) -> tuple[str, int]:
+    """``ADDR:PORT`` or ``[V6]:PORT`` -> (addr, port); port 0 picks a free one."""
+    host, sep, port = spec.rpartition(":")
+    host = host.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+        number = int(port)
+    except ValueError:
+        raise InputError(f"expected ADDR:PORT, got {spec!r}", field="--bind") from None
+    if not sep or not 0 <= number <= 65535:
+        raise InputError(f"expected ADDR:PORT, got {spec!r}", field="--bind")
+    return host, number
+
+
+@app.command("serve")
+@guard
+def serve(
+    bind: Annotated[str, typer.Option("--bind", help="ADDR:PORT to listen on.")],
+    token_file: Annotated[
+        str, typer.Option("--token-file", help="File holding the bearer token clients must send.")
+    ],
+    allow_dest: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-dest",
+            help="CIDR the control may reach although private/reserved (repeatable).",
+        ),
+    ] = None,
+    resolver: Annotated[
+        list[str] | None,
+        typer.Option("--resolver", help="IP[:PORT] of the resolver the control uses."),
+    ] = None,
+    ca_bundle: Annotated[
+        str | None, typer.Option("--ca-bundle", help="Public trust anchors (default: certifi).")
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds per step.")] = 5.0,
+    max_urls: Annotated[int, typer.Option("--max-urls", min=1, help="URLs per request.")] = 10,
+    max_bytes: Annotated[
+        int, typer.Option("--max-bytes", min=1024, help="Body bytes read per URL and hop.")
+    ] = 262_144,
+    rate: Annotated[
+        float, typer.Option("--rate", min=0.001, help="URLs per second per client.")
+    ] = 1.0,
+    burst: Annotated[int, typer.Option("--burst", min=1, help="URLs a client may burst.")] = 20,
+) -> None:
+    """Serve POST /v1/measure (bearer token) until interrupted."""
+    host, port = parse_bind(bind)
+    config = ControlConfig(
+        token=read_token(token_file, field="--token-file"),
+        trust=load_trust(ca_bundle, None),
+        policy=DestinationPolicy.from_specs(allow_dest or []),
+        resolvers=[dns.parse_resolver(spec) for spec in resolver or []] or None,
+        timeout=timeout,
+        max_urls=max_urls,
+        max_bytes=max_bytes,
+        rate=rate,
+        burst=max(burst, max_urls),
+    )
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        asyncio.run(_serve(config, host, port))
+    except KeyboardInterrupt:
+        pass
+
+
+async def _serve(config: ControlConfig, host: str, port: int) -> None:
+    server = await ControlServer(config, host, port).start()
+    print(f"netcheck control: listening on {server.url}", file=sys.stderr, flush=True)
+    await server.serve_forever()

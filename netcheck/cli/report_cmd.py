@@ -1,0 +1,58 @@
+"""``netcheck report``: reports for communications officers, auditors and IT.
+
+A thin shell over ``netcheck.report.make``. Single-document formats (html, md, json, prom) go to
+``--out`` or, without it, to stdout; folder formats (csv, parquet) need ``--out FOLDER``. The
+paths written are listed on stderr.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from netcheck.cli import stderr, stdout
+from netcheck.report.i18n import LANGUAGES
+from netcheck.report.make import AUDIENCES, check_choice, load_table, write_report
+
+
+def report(
+    results: Annotated[
+        list[str], typer.Argument(help="Result .jsonl files, folders of them, or Parquet datasets.")
+    ],
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            "--policy", help="Policy YAML: findings quote its rules (else verdicts only)."
+        ),
+    ] = None,
+    audience: Annotated[
+        str, typer.Option("--audience", help="Who reads it: " + ", ".join(AUDIENCES))
+    ] = "comms",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="comms: html|md; audit: csv|parquet|html; it: prom|json. "
+            "Default: the audience's first.",
+        ),
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Language: " + ", ".join(LANGUAGES))] = "es",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output file (folder for csv/parquet).")
+    ] = None,
+) -> None:
+    """Write a report for comms officers, auditors or IT from saved results."""
+    chosen = check_choice(audience, fmt)
+    from netcheck.report.i18n import messages
+
+    messages(lang)  # an unknown language is an input error before any reading
+    frame, doc = load_table(results, policy)
+    written = write_report(frame, doc, audience, chosen, lang, out)
+    if isinstance(written, str):
+        stdout.file.write(written)
+        stdout.file.flush()
+        return
+    for path in written:
+        stderr.print(str(path), highlight=False, markup=False)

@@ -1,0 +1,127 @@
+"""What keeps the control from becoming an open proxy: destination policy and rate limits.
+
+In: ``--allow-dest`` CIDRs; client addresses and request costs. Out: ``DestinationPolicy``
+(``refusal(url)`` for a URL's scheme, credentials and literal host; ``forbidden(ip)`` for a
+resolved address) and ``TokenBucket`` (per-client allowance). Pure apart from the clock.
+
+Destinations are judged by address, after resolution, at every redirect hop: a name that
+resolves to 127.0.0.1, or a public page that redirects to 169.254.169.254, is refused exactly
+like the literal address. Forbidden: every address that is not globally routable (private,
+loopback, link-local, CGNAT, multicast, reserved, documentation, benchmarking, unspecified),
+plus IPv6 forms that embed an IPv4 address (NAT64 64:ff9b::/96, 6to4 2002::/16), unless an
+``--allow-dest`` range covers it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from netcheck.errors import InputError
+from netcheck.netaddr import IPNetwork, is_bogon, parse_cidr, parse_ip
+
+SCHEMES = frozenset({"http", "https"})
+_EMBEDDING = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("2002::/16"))
+
+
+@dataclass(frozen=True)
+class DestinationPolicy:
+    allow: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def from_specs(cls, specs: Sequence[str]) -> DestinationPolicy:
+        """CIDRs as given to ``--allow-dest``; InputError names the bad one."""
+        nets = []
+        for spec in specs:
+            try:
+                nets.append(parse_cidr(spec))
+            except InputError as exc:
+                raise InputError(exc.message, field="--allow-dest") from None
+        return cls(tuple(nets))
+
+    def forbidden(self, ip: str) -> str | None:
+        """Why the control must not connect to ``ip``, or None when it may."""
+        addr = parse_ip(ip)
+        if addr is None:
+            return f"{ip!r} is not an address"
+        if any(addr.version == net.version and addr in net for net in self.allow):
+            return None
+        if addr.is_loopback:
+            return f"{addr} is a loopback address"
+        if addr.is_link_local:
+            return f"{addr} is a link-local address"
+        if addr.is_multicast:
+            return f"{addr} is a multicast address"
+        if isinstance(addr, ipaddress.IPv6Address) and any(addr in n for n in _EMBEDDING):
+            return f"{addr} embeds an IPv4 address"
+        if addr.is_private or not addr.is_global or is_bogon(str(addr)) or addr.is_reserved:
+            return f"{addr} is a private or reserved address"
+        return None
+
+    def refusal(self, url: str) -> str | None:
+        """Why the control must not fetch ``url`` at all (before any resolution), or None."""
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            return "malformed URL"
+        if parts.scheme.casefold() not in SCHEMES:
+            return f"scheme {parts.scheme or '(none)'!r} is not http or https"
+        if not host:
+            return "URL without a host"
+        if parts.username is not None or parts.password is not None:
+            return "URL with credentials"
+        if parse_ip(host) is not None:
+            return self.forbidden(host)
+        return None
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+@dataclass
+class TokenBucket:
+    """Per-client allowance: ``burst`` units at most, refilled at ``rate`` units per second.
+
+    One unit is one URL to measure (a request costs at least one, so floods of bad requests
+    are limited too). The table of clients is bounded: past ``max_clients`` the fullest
+    buckets (idle clients) are forgotten first.
+    """
+
+    rate: float
+    burst: float
+    max_clients: int = 4096
+    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+
+    def take(self, client: str, cost: float, now: float | None = None) -> float:
+        """Spend ``cost`` units; 0.0 when allowed, else the seconds to wait before retrying."""
+        now = time.monotonic() if now is None else now
+        bucket = self._buckets.get(client)
+        if bucket is None:
+            if len(self._buckets) >= self.max_clients:
+                self._forget(now)
+            bucket = self._buckets[client] = _Bucket(self.burst, now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.stamp) * self.rate)
+        bucket.stamp = now
+        if cost > self.burst:
+            return float("inf")
+        if bucket.tokens >= cost:
+            bucket.tokens -= cost
+            return 0.0
+        return (cost - bucket.tokens) / self.rate if self.rate > 0 else float("inf")
+
+    def _forget(self, now: float) -> None:
+        def level(item: tuple[str, _Bucket]) -> float:
+            return item[1].tokens + (now - item[1].stamp) * self.rate
+
+        for client, _ in sorted(self._buckets.items(), key=level, reverse=True)[
+            : max(1, self.max_clients // 4)
+        ]:
+            del self._buckets[client]

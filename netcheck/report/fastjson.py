@@ -1,0 +1,246 @@
+"""JSON Lines result files → Arrow columns of the fields a report reads, decoded with msgspec.
+
+In: a list of ``.jsonl`` paths and the index of the first one in the caller's file list. Out:
+``read_files`` returns an Arrow IPC stream (bytes) of one table with the columns of
+``COLUMN_TYPES`` — one row per non-blank line, ``file_index`` and ``line`` (1-based) locating it
+— or, for bad input, an ``InputFailure`` tuple that the parent turns back into ``InputError``
+(``InputError`` takes keyword arguments, which pickling between processes would drop).
+
+Why msgspec: ``Record`` declares only the fields the report needs, so the decoder skips the
+steps' evidence (DNS answers, certificate chains, headers, bodies) while scanning, without
+building a Python object for it, and checks the type of every field it keeps. The structs are
+``gc=False``: they hold no cycles, and a million tracked objects would make the collector run
+over and over. Each line's ``sha256`` is the SHA-256 of its exact bytes without the line ending.
+
+A file is first read the fast way (split on ``\\n``, every line decoded by ``map``); a file with
+``\\r\\n`` endings, blank lines or a line that does not decode is read again a line at a time,
+which either accepts it (blank lines are skipped) or raises ``InputError`` naming the file, the
+line and, for a wrong-typed field, the field's path (``probe.id``, ``steps.tcp[0].runtime_ms``).
+Required fields and verdicts are checked afterwards, on the whole table, by ``load._finish``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from operator import attrgetter, methodcaller
+
+import msgspec
+import pyarrow as pa
+
+from netcheck.errors import InputError
+
+MAX_LINE_BYTES = 8 * 1024 * 1024
+MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
+
+InputFailure = tuple[str, str | None, int | None, str | None]  # message, file, line, field
+
+
+class Probe(msgspec.Struct, gc=False):
+    id: str | None = None
+    network: str | None = None
+    started_at: str | None = None
+
+
+class Target(msgspec.Struct, gc=False):
+    url: str | None = None
+    service: str | None = None
+    function: str | None = None
+    official: bool | None = None
+    category: str | None = None
+
+
+class TcpStep(msgspec.Struct, gc=False):
+    failure: str | None = None
+    runtime_ms: float | None = None
+
+
+class Steps(msgspec.Struct, gc=False):
+    tcp: list[TcpStep] | None = None
+
+
+class Record(msgspec.Struct, gc=False):
+    """The slice of ``models.Result`` that reports read; every other field is skipped."""
+
+    id: str | None = None
+    measured_at: str | None = None
+    verdict: str | None = None
+    technique: str | None = None
+    vendor: str | None = None
+    intercepted: bool | None = None
+    evidence: str | None = None
+    goodput_mbps: float | None = None  # not in the 1.0 schema yet; null until records carry it
+    probe: Probe | None = None
+    target: Target | None = None
+    steps: Steps | None = None
+
+
+_STR = pa.string()
+COLUMN_TYPES: dict[str, pa.DataType] = {
+    "id": _STR,
+    "measured_at": _STR,
+    "verdict": _STR,
+    "technique": _STR,
+    "vendor": _STR,
+    "intercepted": pa.bool_(),
+    "evidence": _STR,
+    "goodput_mbps": pa.float64(),
+    "probe_id": _STR,
+    "network": _STR,
+    "started_at": _STR,
+    "url": _STR,
+    "service": _STR,
+    "function": _STR,
+    "official": pa.bool_(),
+    "category": _STR,
+    "tcp_ms": pa.float64(),
+    "sha256": _STR,
+    "file_index": pa.int32(),
+    "line": pa.int32(),
+}
+SCHEMA = pa.schema(list(COLUMN_TYPES.items()))
+_TOP = (
+    "id",
+    "measured_at",
+    "verdict",
+    "technique",
+    "vendor",
+    "intercepted",
+    "evidence",
+    "goodput_mbps",
+)
+_PROBE = {"probe_id": "id", "network": "network", "started_at": "started_at"}
+_TARGET = ("url", "service", "function", "official", "category")
+_DECODER = msgspec.json.Decoder(Record)
+_HEX = methodcaller("hexdigest")
+_AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+
+
+def read_files(task: tuple[int, list[str]]) -> bytes | InputFailure:
+    """One worker's share: ``(index of files[0] in the whole list, files)`` → IPC stream."""
+    first, files = task
+    try:
+        columns = _Columns()
+        for offset, name in enumerate(files):
+            columns.add_file(name, first + offset)
+        table = columns.table()
+    except InputError as exc:
+        return (exc.message, exc.file, exc.line, exc.field)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
+
+
+def read_table(data: bytes | InputFailure) -> pa.Table:
+    """The parent's side of ``read_files``: the table, or the worker's ``InputError``."""
+    if isinstance(data, tuple):
+        message, file, line, field = data
+        raise InputError(message, file=file, line=line, field=field)
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+class _Columns:
+    """Decoded records and line locations of one share, turned into columns at the end."""
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self.shas: list[str] = []
+        self.files: list[int] = []
+        self.lines: list[int] = []
+
+    def add_file(self, name: str, index: int) -> None:
+        try:
+            with open(name, "rb") as fh:
+                data = fh.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", file=name) from None
+        if len(data) > MAX_FILE_BYTES:
+            raise InputError(f"larger than {MAX_FILE_BYTES // 2**20} MiB", file=name)
+        lines = data.split(b"\n")
+        if lines and not lines[-1]:
+            lines.pop()
+        records: list[Record] | None = None
+        # the fast path keeps line n at index n-1: no \r to strip, no blank line to skip
+        if b"\r" not in data and all(lines) and max(map(len, lines), default=0) <= MAX_LINE_BYTES:
+            try:
+                records = list(map(_DECODER.decode, lines))
+            except msgspec.DecodeError:
+                records = None  # found and named (or accepted: a blank line) just below
+        if records is not None:
+            numbers: range | list[int] = range(1, len(records) + 1)
+        else:
+            records, numbers, lines = _read_slowly(name, data)
+        self.records.extend(records)
+        self.shas.extend(map(_HEX, map(hashlib.sha256, lines)))
+        self.files.extend([index] * len(records))
+        self.lines.extend(numbers)
+
+    def table(self) -> pa.Table:
+        records, columns = self.records, {}
+        for name in _TOP:
+            columns[name] = list(map(attrgetter(name), records))
+        probes = [r.probe or _NO_PROBE for r in records]
+        for name, field in _PROBE.items():
+            columns[name] = list(map(attrgetter(field), probes))
+        targets = [r.target or _NO_TARGET for r in records]
+        for name in _TARGET:
+            columns[name] = list(map(attrgetter(name), targets))
+        columns["tcp_ms"] = list(map(_fastest_connect, records))
+        columns["sha256"] = self.shas
+        columns["file_index"] = self.files
+        columns["line"] = self.lines
+        arrays = [pa.array(columns[name], kind) for name, kind in COLUMN_TYPES.items()]
+        return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+_NO_PROBE = Probe()
+_NO_TARGET = Target()
+
+
+def _fastest_connect(record: Record) -> float | None:
+    """The fastest successful TCP connect (ms), or None."""
+    steps = record.steps.tcp if record.steps is not None else None
+    best: float | None = None
+    for step in steps or ():
+        ms = step.runtime_ms
+        if step.failure is None and ms is not None and ms > 0 and (best is None or ms < best):
+            best = ms
+    return best
+
+
+def _read_slowly(name: str, data: bytes) -> tuple[list[Record], list[int], list[bytes]]:
+    """A line at a time: ``\\r\\n`` endings, blank lines, and the exact place of a bad line."""
+    records: list[Record] = []
+    numbers: list[int] = []
+    kept: list[bytes] = []
+    decode: Callable[[bytes], Record] = _DECODER.decode
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if not line or line.isspace():
+            continue
+        if len(line) > MAX_LINE_BYTES:
+            raise InputError(f"line longer than {MAX_LINE_BYTES} bytes", file=name, line=number)
+        try:
+            records.append(decode(line))
+        except msgspec.ValidationError as exc:
+            message, field = _split_path(str(exc))
+            raise InputError(
+                f"not a netcheck result: {message}", file=name, line=number, field=field
+            ) from None
+        except msgspec.DecodeError as exc:
+            raise InputError(f"not JSON: {exc}", file=name, line=number) from None
+        numbers.append(number)
+        kept.append(line)
+    return records, numbers, kept
+
+
+def _split_path(message: str) -> tuple[str, str | None]:
+    """msgspec's "Expected `str | null`, got `int` - at `$.probe.id`" → message, "probe.id"."""
+    found = _AT.search(message)
+    if found is None:
+        return message, None
+    return message[: found.start()], found["path"] or None

@@ -29,8 +29,8 @@ import yaml
 
 from netcheck.errors import InputError
 from netcheck.models import FUNCTIONS, Expect, Target
+from netcheck.textfile import read_text
 
-MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_TARGETS = 20_000
 MAX_LIST_ITEMS = 64  # per expect list; with MAX_TARGETS this bounds what YAML aliases can multiply
 MAX_URL_LENGTH = 2048
@@ -93,7 +93,7 @@ def service_for_host(host: str) -> str:
 
 def load_targets_file(path: str) -> list[Target]:
     """Read a YAML targets file or a Citizen Lab CSV (by extension, else by content)."""
-    text = _read_text(path)
+    text = read_text(path, "targets file")
     ext = os.path.splitext(path)[1].lower()
     if ext == ".csv" or (ext not in (".yaml", ".yml") and _looks_like_csv(text)):
         targets = _parse_csv(text, path)
@@ -431,21 +431,6 @@ def _parse_csv(text: str, file: str) -> list[Target]:
 
 
 # --- small helpers ------------------------------------------------------------------------------
-
-
-def _read_text(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read targets file: {exc.strerror or exc}", file=path) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise InputError(f"targets file larger than {MAX_FILE_BYTES // 2**20} MiB", file=path)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError("not UTF-8 text", file=path, line=line) from None
 
 
 def _names(values: Sequence[str]) -> list[str]:

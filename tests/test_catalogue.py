@@ -15,7 +15,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netcheck import catalogue
+from netcheck import catalogue, textfile
 from netcheck.catalogue import (
     builtin_targets,
     known_services,
@@ -288,7 +288,7 @@ def test_unreadable_and_oversized_files(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read"):
         load_targets_file(str(tmp_path))
     big = tmp_path / "big.csv"
-    big.write_bytes(b"url\n" + b"https://a.example/\n" * (catalogue.MAX_FILE_BYTES // 18))
+    big.write_bytes(b"url\n" + b"https://a.example/\n" * (textfile.MAX_FILE_BYTES // 18))
     with pytest.raises(InputError, match="larger than"):
         load_targets_file(str(big))
     latin = tmp_path / "latin.yaml"

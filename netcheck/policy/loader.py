@@ -23,8 +23,8 @@ from pydantic import ValidationError
 from netcheck.catalogue import _compose
 from netcheck.errors import InputError
 from netcheck.policy.model import Policy
+from netcheck.textfile import read_text
 
-MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 500_000
 MAX_DEPTH = 32
 
@@ -55,7 +55,7 @@ def field_name(path: Sequence[str | int]) -> str:
 
 def load_policy(path: str) -> PolicyDoc:
     """Load and validate a policy file; the first problem raises ``InputError``."""
-    return load_policy_text(read_text(path), path)
+    return load_policy_text(read_text(path, "policy file"), path)
 
 
 def load_policy_text(text: str, file: str) -> PolicyDoc:
@@ -69,7 +69,7 @@ def load_policy_text(text: str, file: str) -> PolicyDoc:
 def problems(path: str) -> list[InputError]:
     """Every structural and reference problem of a policy file (empty when it is valid)."""
     try:
-        text = read_text(path)
+        text = read_text(path, "policy file")
     except InputError as exc:
         return [exc]
     return _load(text, path)[1]
@@ -237,18 +237,3 @@ def resolve_network(policy: Policy, label: str | None) -> str | None:
         if any(address in ipaddress.ip_network(cidr) for cidr in net.cidrs):
             return net.id
     return None
-
-
-def read_text(path: str, what: str = "policy file") -> str:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read {what}: {exc.strerror or exc}", file=path) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise InputError(f"{what} larger than {MAX_FILE_BYTES // 2**20} MiB", file=path)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError("not UTF-8 text", file=path, line=line) from None

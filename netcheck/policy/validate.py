@@ -10,16 +10,17 @@ The containment test is conservative (see ``match.covers``), so a reported rule 
 from __future__ import annotations
 
 from netcheck.errors import InputError
-from netcheck.policy.loader import PolicyDoc, load_policy_text, problems, read_text
+from netcheck.policy.loader import PolicyDoc, load_policy_text, problems
 from netcheck.policy.match import covers
 from netcheck.policy.model import Match, Rule
+from netcheck.textfile import read_text
 
 
 def validate_file(path: str) -> list[InputError]:
     found = problems(path)
     if found:
         return found
-    return shadowed(load_policy_text(read_text(path), path))
+    return shadowed(load_policy_text(read_text(path, "policy file"), path))
 
 
 def shadowed(doc: PolicyDoc) -> list[InputError]:

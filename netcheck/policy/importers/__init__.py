@@ -105,7 +105,7 @@ def sniff_format(path: str, text: str) -> str:
 
 def parse_config_spec(spec: str) -> EffectiveConfig:
     """``--config [FORMAT:]PATH``."""
-    from netcheck.policy.loader import read_text
+    from netcheck.textfile import read_text
 
     kind, sep, path = spec.partition(":")
     if sep and kind.lower() in FORMATS:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from netcheck.errors import InputError
 from netcheck.policy.importers import ConfigDecision, EffectiveConfig
-from netcheck.policy.loader import read_text
 from netcheck.policy.match import host_matches, url_host
 from netcheck.policy.model import Action, Match, Rule
+from netcheck.textfile import read_text
 
 MAX_RULES = 2_000_000
 _COSMETIC = ("##", "#@#", "#?#", "#$#", "#%#", "$$")

@@ -11,9 +11,9 @@ import ipaddress
 
 from netcheck.errors import InputError
 from netcheck.policy.importers import ConfigDecision, EffectiveConfig
-from netcheck.policy.loader import read_text
 from netcheck.policy.match import normalise_host, url_host
 from netcheck.policy.model import Action, Match, Rule
+from netcheck.textfile import read_text
 
 MAX_ENTRIES = 2_000_000
 _LOCAL_NAMES = frozenset(

@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 from netcheck import catalogue
 from netcheck.errors import InputError
 from netcheck.policy.importers import ConfigDecision, EffectiveConfig
-from netcheck.policy.loader import read_text
 from netcheck.policy.match import url_host
 from netcheck.policy.model import Action, Match, Rule
+from netcheck.textfile import read_text
 
 _BLACKHOLE_HOSTS = ("0.0.0.0", "localhost", "[::]", "[::1]")
 

@@ -20,9 +20,9 @@ import dns.zone
 
 from netcheck.errors import InputError
 from netcheck.policy.importers import ConfigDecision, EffectiveConfig
-from netcheck.policy.loader import read_text
 from netcheck.policy.match import normalise_host, url_host
 from netcheck.policy.model import Action, Match, Rule
+from netcheck.textfile import read_text
 
 _SPECIAL = ("rpz-ip", "rpz-nsdname", "rpz-nsip", "rpz-client-ip")
 _LINE_OF_ERROR = re.compile(r":(\d+):")

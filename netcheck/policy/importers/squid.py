@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 
 from netcheck.errors import InputError
 from netcheck.policy.importers import ConfigDecision, EffectiveConfig
-from netcheck.policy.loader import read_text
 from netcheck.policy.match import normalise_host
 from netcheck.policy.model import Action, Match, Rule
+from netcheck.textfile import read_text
 
 MAX_VALUES = 500_000
 DEST_TYPES = ("dstdomain", "ssl::server_name", "dstdom_regex", "url_regex", "urlpath_regex")

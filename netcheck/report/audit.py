@@ -28,6 +28,7 @@ from netcheck.policy.loader import PolicyDoc
 from netcheck.report import charts
 from netcheck.report.comms import findings_chart, overview, policy_line
 from netcheck.report.i18n import messages
+from netcheck.report.judge import FINDING_COLUMNS
 from netcheck.report.render import render
 from netcheck.report.state import has_findings, where
 
@@ -57,18 +58,6 @@ RECORD_COLUMNS = [
     "intercepted",
     "evidence",
 ]
-FINDING_COLUMNS = [
-    "kind",
-    "rule",
-    "rule_file",
-    "rule_line",
-    "decision",
-    "official_channel",
-    "policy_network",
-    "finding_evidence",
-    "config_line",
-    "config_how",
-]
 HTML_FINDINGS_CAP = 500
 
 
@@ -93,7 +82,7 @@ def aggregate(frame: pd.DataFrame) -> Audit:
 def findings_table(frame: pd.DataFrame) -> pd.DataFrame:
     if not has_findings(frame):
         return frame[RECORD_COLUMNS].rename(columns={"id": "result_id"}).reset_index(drop=True)
-    out = frame[RECORD_COLUMNS + FINDING_COLUMNS].rename(
+    out = frame[RECORD_COLUMNS + list(FINDING_COLUMNS)].rename(
         columns={"id": "result_id", "evidence": "result_evidence", "finding_evidence": "evidence"}
     )
     return out.reset_index(drop=True)

@@ -42,6 +42,7 @@ from netcheck.models import (
     Result,
     Steps,
     Target,
+    TcpStep,
     TlsStep,
 )
 from netcheck.netaddr import IPNetwork, is_ip_literal, is_sinkhole_address, parse_cidr, parse_ip
@@ -512,6 +513,20 @@ def _fallback(ctx: _Ctx) -> Classification:
     return _other("inconclusive", f"Nothing was measured for {ctx.host}.")
 
 
+def _quic_note(quic: Sequence[TcpStep]) -> str:
+    """A clause on UDP 443 for a target reached over TCP: never a block, since browsers fall
+    back to TCP when QUIC fails. Nothing to say when a QUIC server answered (or none was probed)."""
+    fails = {q.failure for q in quic}
+    if not quic or None in fails:
+        return ""
+    if f.GENERIC_TIMEOUT in fails:
+        return "; UDP 443 (QUIC) is dropped, so browsers fall back to TCP"
+    if f.CONNECTION_REFUSED in fails:
+        return "; UDP 443 is open but nothing serves QUIC there, so browsers use TCP"
+    shown = ", ".join(sorted(str(x) for x in fails))
+    return f"; UDP 443 (QUIC) is rejected ({shown}), so browsers fall back to TCP"
+
+
 def _finish(ctx: _Ctx, c: Classification) -> Classification:
     evidence = c.evidence.rstrip(".")
     if ctx.intercepted:
@@ -519,12 +534,8 @@ def _finish(ctx: _Ctx, c: Classification) -> Classification:
             (t.chain[0].issuer for t in ctx.steps.tls if _is_intercepted(t) and t.chain), None
         )
         evidence += "; TLS is intercepted by a local CA" + (f" ({issuer})" if issuer else "")
-    quic = ctx.steps.quic
-    if quic and all(q.failure for q in quic) and c.verdict == "accessible":
-        evidence += (
-            f"; UDP 443 (QUIC) failed ({quic[0].failure}) but browsers fall back to TCP, "
-            "so that alone is not a block"
-        )
+    if c.verdict == "accessible":
+        evidence += _quic_note(ctx.steps.quic)
     return Classification(c.verdict, c.technique, c.vendor, ctx.intercepted, evidence + ".")
 
 

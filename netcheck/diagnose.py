@@ -11,6 +11,8 @@ Two layers:
   sent from fewer hops away than the server's own packets (full-TTL SYNs to reference ports);
   a DNS answer is *injected* when it answers a query whose TTL expired before the resolver
   (an ICMP time-exceeded came back for that same TTL), or when one query gets differing answers.
+  For https, QUIC Initials (UDP to the same port) with growing TTLs find where UDP stops being
+  answered; that is reported as a clause, never as the block, since browsers fall back to TCP.
   Without raw sockets the record says what could not be done (``cannot``).
 
 The analysis (``analyse_tcp``, ``analyse_dns``) is pure over the recorded packets.
@@ -26,7 +28,14 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from netcheck import dns, tcp, tls
-from netcheck.diagnose_trace import REFERENCE, Seen, dns_trace, raw_sockets_allowed, tcp_trace
+from netcheck.diagnose_trace import (
+    REFERENCE,
+    Seen,
+    dns_trace,
+    quic_trace,
+    raw_sockets_allowed,
+    tcp_trace,
+)
 from netcheck.models import DnsStep, TcpStep, TlsStep
 from netcheck.netaddr import parse_ip
 from netcheck.trust import Trust
@@ -53,7 +62,9 @@ class Finding(_Model):
     blocked: bool | None = None
     hop: int | None = None
     hop_ip: str | None = None
-    how: str | None = None  # forged-reset, reset, icmp, dropped, injected-dns
+    how: str | None = (
+        None  # forged-reset, reset, icmp, dropped, injected-dns, quic-dropped, quic-icmp
+    )
     detail: str = ""
 
 
@@ -71,8 +82,12 @@ class Diagnosis(_Model):
     hops: dict[int, str] = Field(default_factory=dict, description="TTL -> router (ICMP)")
     tcp_trace: list[Packet] = Field(default_factory=list)
     dns_trace: list[Packet] = Field(default_factory=list)
+    quic_trace: list[Packet] = Field(
+        default_factory=list, description="UDP probes to the port (https only): QUIC Initials"
+    )
     tcp_finding: Finding | None = None
     dns_finding: Finding | None = None
+    quic_finding: Finding | None = None
     conclusion: str
 
 
@@ -229,7 +244,71 @@ def analyse_dns(packets: Sequence[Packet], resolver: str, name: str) -> Finding:
     return Finding(blocked=None, detail=f"no reply from {resolver} for {name}")
 
 
+def analyse_quic(packets: Sequence[Packet], ip: str, port: int) -> Finding:
+    """Where UDP to ip:port stops: a Version Negotiation or a port unreachable from the host
+    means the path is open; a router's ICMP error or silence past the last router is a block."""
+    hops = hop_map(packets)
+    vn = sorted((p for p in packets if p.kind == "quic-vn"), key=lambda p: p.ttl_sent)
+    if vn:
+        v = vn[0]
+        hop = v.ttl_sent if v.ttl_sent < REFERENCE else None
+        return Finding(
+            blocked=False,
+            hop=hop,
+            hop_ip=ip,
+            detail=f"{ip}:{port} answers QUIC Version Negotiation"
+            + (f" at hop {hop}" if hop else "")
+            + (f" (offers {', '.join(v.answers)})" if v.answers else ""),
+        )
+    unreachable = sorted((p for p in packets if p.kind == "unreachable"), key=lambda p: p.ttl_sent)
+    at_host = [p for p in unreachable if p.src == ip]
+    if at_host:
+        u = at_host[0]
+        return Finding(
+            blocked=False,
+            hop=u.ttl_sent if u.ttl_sent < REFERENCE else None,
+            hop_ip=ip,
+            detail=f"UDP reaches {ip}:{port} but nothing serves QUIC there ({u.detail})",
+        )
+    if unreachable:
+        u = unreachable[0]
+        hop = next((t for t, r in hops.items() if r == u.src), u.ttl_sent)
+        return Finding(
+            blocked=True,
+            hop=hop,
+            hop_ip=u.src,
+            how="quic-icmp",
+            detail=f"{u.src} answers UDP to {ip}:{port} with ICMP unreachable ({u.detail})",
+        )
+    if hops:
+        last = max(hops)
+        return Finding(
+            blocked=True,
+            hop=last,
+            hop_ip=hops[last],
+            how="quic-dropped",
+            detail=f"UDP datagrams to {ip}:{port} get no answer past {_where(last, hops)}",
+        )
+    return Finding(blocked=None, detail=f"nothing came back for UDP to {ip}:{port}")
+
+
+def _quic_clause(d: Diagnosis) -> str:
+    """UDP 443 is never the block when TCP works (browsers fall back): a clause, not a verdict."""
+    f = d.quic_finding
+    if f is None or not f.blocked:
+        return ""
+    at = f" at hop {f.hop} ({f.hop_ip})" if f.hop and f.hop_ip else ""
+    how = "rejected" if f.how == "quic-icmp" else "dropped"
+    return f"; UDP {d.port} (QUIC) is {how}{at}, so browsers fall back to TCP"
+
+
 def conclude(d: Diagnosis) -> str:
+    sentence = _conclude_main(d)
+    clause = _quic_clause(d)
+    return sentence[:-1] + clause + "." if clause and sentence.endswith(".") else sentence
+
+
+def _conclude_main(d: Diagnosis) -> str:
     for f, what in ((d.dns_finding, "DNS"), (d.tcp_finding, "TCP")):
         if f is None or not f.blocked:
             continue
@@ -304,8 +383,10 @@ async def diagnose(
     tls_steps: list[TlsStep] = []
     tcp_packets: list[Packet] = []
     dns_packets: list[Packet] = []
+    quic_packets: list[Packet] = []
     tcp_finding: Finding | None = None
     dns_finding: Finding | None = None
+    quic_finding: Finding | None = None
     if ip is not None:
         tcp_steps.append(await tcp.measure_tcp(ip, dport, timeout=timeout, t0=t0))
         if parts.scheme == "https" and tcp_steps[0].failure is None:
@@ -320,6 +401,10 @@ async def diagnose(
         )
         tcp_packets = _packets(seen)
         tcp_finding = analyse_tcp(tcp_packets, ip, dport)
+        if parts.scheme == "https":
+            seen = await asyncio.to_thread(quic_trace, ip, dport, max_hops=max_hops, window=window)
+            quic_packets = _packets(seen)
+            quic_finding = analyse_quic(quic_packets, ip, dport)
     if raw and resolver is not None and not parse_ip(host):
         seen = await asyncio.to_thread(
             dns_trace, resolver[0], resolver[1], host, max_hops=max_hops, window=window
@@ -339,11 +424,13 @@ async def diagnose(
         dns=dns_steps,
         tcp=tcp_steps,
         tls=tls_steps,
-        hops={**hop_map(dns_packets), **hop_map(tcp_packets)},
+        hops={**hop_map(quic_packets), **hop_map(dns_packets), **hop_map(tcp_packets)},
         tcp_trace=tcp_packets,
         dns_trace=dns_packets,
+        quic_trace=quic_packets,
         tcp_finding=tcp_finding,
         dns_finding=dns_finding,
+        quic_finding=quic_finding,
         conclusion="",
     )
     return draft.model_copy(update={"conclusion": conclude(draft)})

@@ -1,4 +1,4 @@
-"""Packet-level probes with scapy: TCP SYNs and DNS queries sent with growing TTLs.
+"""Packet-level probes with scapy: TCP SYNs, DNS queries and QUIC Initials with growing TTLs.
 
 In: a destination, the TTL range, a listening window. Out: every packet that came back, as
 ``Seen`` records (which probe it answers, what it is, who sent it, its IP TTL and IP ID, when).
@@ -173,6 +173,57 @@ def dns_trace(resolver: str, port: int, name: str, *, max_hops: int, window: flo
                     at_ms=round((float(pkt.time) - start) * 1000, 3),
                     detail=f"rcode {int(dns.rcode)}",
                     answers=answers,
+                )
+            )
+    return found
+
+
+def quic_trace(ip: str, port: int, *, max_hops: int, window: float) -> list[Seen]:
+    """The VN-forcing QUIC Initial (``netcheck.quic``) to ip:port over UDP with TTL 1..max_hops,
+    plus one at full TTL (``REFERENCE``). A Version Negotiation answering our connection IDs is
+    ``quic-vn``; any other UDP datagram from ip:port is ``udp``."""
+    from scapy.all import conf, send
+    from scapy.layers.inet import ICMP, IP, UDP
+
+    from netcheck.quic import make_probe, parse_version_negotiation
+
+    base = random.randint(20_000, 50_000)
+    iface = conf.route.route(ip)[0]
+    ttls = [*range(1, max_hops + 1), REFERENCE]
+    made = {ttl: make_probe() for ttl in ttls}
+    probes = [
+        IP(dst=ip, ttl=min(ttl, 64)) / UDP(sport=base + ttl, dport=port) / made[ttl].packet
+        for ttl in ttls
+    ]
+    ports = {base + ttl for ttl in ttls}
+
+    def keep(p: Any) -> bool:
+        if IP not in p:
+            return False
+        if ICMP in p:
+            return str(p[IP].dst) != ip
+        return UDP in p and int(p[UDP].dport) in ports and str(p[IP].src) == ip
+
+    start = time.time()
+    found: list[Seen] = []
+    for pkt in _listen(iface, keep, window, lambda: send(probes, verbose=False)):
+        if ICMP in pkt:
+            seen = _icmp(pkt, base, start)
+            if seen is not None and seen.ttl_sent in ttls:
+                found.append(seen)
+        elif UDP in pkt:
+            ttl = int(pkt[UDP].dport) - base
+            versions = parse_version_negotiation(bytes(pkt[UDP].payload), made[ttl])
+            found.append(
+                Seen(
+                    ttl_sent=ttl,
+                    kind="quic-vn" if versions is not None else "udp",
+                    src=str(pkt[IP].src),
+                    ip_ttl=int(pkt[IP].ttl),
+                    ip_id=int(pkt[IP].id),
+                    at_ms=round((float(pkt.time) - start) * 1000, 3),
+                    detail=f"from port {int(pkt[UDP].sport)}",
+                    answers=tuple(f"0x{v:08x}" for v in versions or ()),
                 )
             )
     return found

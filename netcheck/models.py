@@ -98,6 +98,9 @@ class TcpStep(_Model):
     ip: str
     port: int
     failure: str | None = None
+    quic_versions: list[str] | None = Field(
+        None, description="steps.quic only: versions a QUIC Version Negotiation offered"
+    )
     t0_ms: float = 0.0
     runtime_ms: float = 0.0
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from netcheck import __version__, dns, http, tcp, tls
+from netcheck import __version__, dns, http, quic, tcp, tls
 from netcheck.blockpage import Fingerprints
 from netcheck.classify import classify
 from netcheck.control.client import ControlClient
@@ -201,32 +201,62 @@ class Probe:
                 reachable = addrs
 
         async with self._heavy, self._host_slot(host):
-            steps.stage = "tls" if scheme == "https" else "http"
-            if proxy is None:
-                if scheme == "https":
-                    steps.tls.extend(await self._tls_direct(reachable, port, host, steps, t0))
-            elif scheme == "https":
-                refused = await self._tls_via_proxy(proxy, host, port, steps, t0)
-                if refused:
-                    return
-            steps.stage = "http"
-            known = {host: reachable}
-
-            async def addresses(name: str) -> list[str]:
-                if name not in known:
-                    known[name] = await self._resolve(name, steps, t0)
-                return known[name]
-
-            steps.http.extend(
-                await http.measure_http(
-                    target.url,
-                    addresses=addresses,
-                    proxy_for=lambda u: proxy_for_url(cfg.proxy, cfg.pac, u),
-                    timeout=cfg.timeout,
-                    t0=t0,
-                    max_body=cfg.max_body,
+            # QUIC (UDP) to the first reachable address runs alongside TLS and HTTP, so a
+            # dropped UDP 443 costs no extra time; it is recorded, never a block by itself
+            quic_task = (
+                asyncio.create_task(
+                    quic.measure_quic(reachable[0], port, timeout=cfg.timeout, t0=t0)
                 )
+                if proxy is None and scheme == "https"
+                else None
             )
+            try:
+                await self._heavy_phase(target, scheme, host, port, proxy, reachable, steps, t0)
+                if quic_task is not None:
+                    steps.quic.append(await quic_task)
+            finally:
+                if quic_task is not None:
+                    quic_task.cancel()  # no-op once done; stops it on the target's deadline
+
+    async def _heavy_phase(
+        self,
+        target: Target,
+        scheme: str,
+        host: str,
+        port: int,
+        proxy: str | None,
+        reachable: list[str],
+        steps: _StepLog,
+        t0: float,
+    ) -> None:
+        """TLS (direct or in a CONNECT tunnel) then HTTP, inside the heavy slots."""
+        cfg = self.config
+        steps.stage = "tls" if scheme == "https" else "http"
+        if proxy is None:
+            if scheme == "https":
+                steps.tls.extend(await self._tls_direct(reachable, port, host, steps, t0))
+        elif scheme == "https":
+            refused = await self._tls_via_proxy(proxy, host, port, steps, t0)
+            if refused:
+                return
+        steps.stage = "http"
+        known = {host: reachable}
+
+        async def addresses(name: str) -> list[str]:
+            if name not in known:
+                known[name] = await self._resolve(name, steps, t0)
+            return known[name]
+
+        steps.http.extend(
+            await http.measure_http(
+                target.url,
+                addresses=addresses,
+                proxy_for=lambda u: proxy_for_url(cfg.proxy, cfg.pac, u),
+                timeout=cfg.timeout,
+                t0=t0,
+                max_body=cfg.max_body,
+            )
+        )
 
     async def _resolve(self, host: str, steps: _StepLog, t0: float) -> list[str]:
         if _is_ip(host):
@@ -292,6 +322,7 @@ class _StepLog:
     tcp: list[TcpStep] = field(default_factory=list)
     tls: list[TlsStep] = field(default_factory=list)
     http: list[HttpStep] = field(default_factory=list)
+    quic: list[TcpStep] = field(default_factory=list)
 
     stage: str = "dns"
 
@@ -321,7 +352,7 @@ class _StepLog:
             self.http.append(HttpStep(url=url, failure=GENERIC_TIMEOUT, runtime_ms=spent))
 
     def freeze(self) -> Steps:
-        return Steps(dns=self.dns, tcp=self.tcp, tls=self.tls, http=self.http)
+        return Steps(dns=self.dns, tcp=self.tcp, tls=self.tls, http=self.http, quic=self.quic)
 
 
 def pick_tls_addresses(reachable: Sequence[str], dns_steps: Sequence[DnsStep]) -> list[str]:

@@ -74,3 +74,61 @@ def test_missing_path_and_empty_folder_are_input_errors(tmp_path: Path) -> None:
         load([str(tmp_path / "nope")])
     with pytest.raises(InputError):
         load([str(tmp_path)])
+
+
+def test_truncated_and_wrong_typed_lines_are_named_by_file_line_and_field(tmp_path: Path) -> None:
+    good = dump_line(scenario_results()[0])
+    truncated = tmp_path / "truncated.jsonl"
+    truncated.write_text(good + "\n" + good + "\n" + good[: len(good) // 2] + "\n", "utf-8")
+    with pytest.raises(InputError) as err:
+        load([str(truncated)])
+    assert (err.value.file, err.value.line) == (str(truncated), 3)
+    assert "not JSON" in err.value.message
+
+    data = json.loads(good)
+    data["probe"]["id"] = 17
+    wrong = tmp_path / "wrong.jsonl"
+    wrong.write_text(good + "\n" + json.dumps(data) + "\n", "utf-8")
+    with pytest.raises(InputError) as err:
+        load([str(wrong)])
+    assert (err.value.file, err.value.line, err.value.field) == (str(wrong), 2, "probe.id")
+    assert str(err.value).startswith(f"{wrong}:2: probe.id: not a netcheck result")
+
+    data = json.loads(good)
+    data["steps"]["tcp"][0]["runtime_ms"] = "fast"
+    wrong.write_text(json.dumps(data) + "\n", "utf-8")
+    with pytest.raises(InputError) as err:
+        load([str(wrong)])
+    assert (err.value.line, err.value.field) == (1, "steps.tcp[0].runtime_ms")
+
+
+def test_crlf_and_blank_lines_keep_line_numbers_and_hashes(tmp_path: Path) -> None:
+    lines = [dump_line(r) for r in scenario_results()[:3]]
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(("\r\n".join([lines[0], "", "  ", lines[1], lines[2]]) + "\r\n").encode())
+    frame = load([str(path)]).sort_values("line")
+    assert frame["line"].tolist() == [1, 4, 5]
+    expected = [hashlib.sha256(line.encode()).hexdigest() for line in lines]
+    assert frame["sha256"].tolist() == expected
+
+
+def test_worker_processes_give_the_same_table_and_locate_bad_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netcheck.report import load as loader
+
+    root = write_scenario(tmp_path / "results")
+    alone = load([str(root)], workers=1)
+    monkeypatch.setattr(loader, "POOL_MIN_BYTES", 0)
+    monkeypatch.setattr(loader, "TASK_BYTES", 1)  # one file per task: several tasks per worker
+    pooled = load([str(root)], workers=2)
+    assert alone.astype(str).equals(pooled.astype(str))
+    assert len(pooled) == 42 and pooled["file"].nunique() > 2
+
+    bad = sorted(root.rglob("*.jsonl"))[-1]
+    text = bad.read_text("utf-8").splitlines()
+    text[1] = text[1].replace('"verdict":"', '"verdict":1,"x":"', 1)
+    bad.write_text("\n".join(text) + "\n", "utf-8")
+    with pytest.raises(InputError) as err:
+        load([str(root)], workers=2)
+    assert (err.value.file, err.value.line, err.value.field) == (str(bad), 2, "verdict")

@@ -23,9 +23,9 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import httpx
-from pypac.parser import MalformedPacError, PACFile
 
 from netcheck.errors import InputError
+from netcheck.pacjs import PacError, PacTimeout, SandboxedPac
 
 PAC_MAX_BYTES = 1024 * 1024
 PAC_FETCH_TIMEOUT = 10.0
@@ -146,7 +146,7 @@ def bypasses_proxy(host: str, port: int, no_proxy: tuple[str, ...]) -> bool:
 class PacEvaluator:
     """A loaded PAC file. ``decide(url)`` gives its raw answer, ``proxy_for(url)`` the proxy."""
 
-    def __init__(self, pac: PACFile, source: str) -> None:
+    def __init__(self, pac: SandboxedPac, source: str) -> None:
         self._pac = pac
         self.source = source
         self.notes: list[str] = []
@@ -256,7 +256,11 @@ async def load_pac(
     except UnicodeDecodeError:
         js = data.decode("latin-1")
     try:
-        return PacEvaluator(PACFile(js), source)
-    except MalformedPacError as exc:
-        detail = str(exc.original_exc or exc).strip().splitlines()[0]
-        raise InputError(f"PAC does not evaluate: {detail}", file=source, field="--pac") from None
+        # in a worker process with a deadline: a PAC that loops cannot freeze the probe
+        return PacEvaluator(await asyncio.to_thread(SandboxedPac, js), source)
+    except PacTimeout as exc:
+        raise InputError(
+            f"PAC does not finish loading: {exc}", file=source, field="--pac"
+        ) from None
+    except PacError as exc:
+        raise InputError(f"PAC does not evaluate: {exc}", file=source, field="--pac") from None

@@ -233,3 +233,41 @@ async def test_pac_routes_the_http_stage_into_a_denying_proxy(tmp_path: Path) ->
         [direct] = await run(srv.url("/", host="wiki.intranet.test"))
     assert denied.failure == failures.HTTP_PROXY_REFUSED and denied.title == DENY_TITLE
     assert direct.status == 200 and direct.proxy is None
+
+
+# --- a hostile PAC cannot freeze the probe ----------------------------------------------------
+
+LOOPING_PAC = """
+function FindProxyForURL(url, host) {
+    if (host == "loop.example.test") { while (true) {} }
+    return "PROXY 127.0.0.1:3128";
+}
+"""
+
+
+async def test_a_pac_that_loops_at_run_time_goes_direct_within_its_deadline(tmp_path: Path) -> None:
+    pac_file = tmp_path / "loop.pac"
+    pac_file.write_text(LOOPING_PAC)
+    settings = proxy_settings("auto", str(pac_file), {})
+    pac = await load_pac(settings)
+    assert pac is not None
+    assert proxy_for_url(settings, pac, "http://ok.example.test/") == "http://127.0.0.1:3128"
+    start = time.monotonic()
+    assert proxy_for_url(settings, pac, "http://loop.example.test/") is None
+    assert time.monotonic() - start < 4
+    assert any("did not answer" in note for note in pac.notes)
+    # the worker was killed: later questions fail at once instead of hanging again
+    start = time.monotonic()
+    assert proxy_for_url(settings, pac, "http://other.example.test/") is None
+    assert time.monotonic() - start < 0.5
+
+
+async def test_a_pac_that_loops_while_loading_is_a_clear_error(tmp_path: Path) -> None:
+    pac_file = tmp_path / "hang.pac"
+    pac_file.write_text("while (true) {}\nfunction FindProxyForURL(url, host) { return 'DIRECT'; }")
+    start = time.monotonic()
+    with pytest.raises(InputError) as caught:
+        await load_pac(proxy_settings("auto", str(pac_file), {}))
+    assert time.monotonic() - start < 8
+    assert caught.value.file == str(pac_file) and caught.value.field == "--pac"
+    assert "does not finish loading" in str(caught.value)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from netcheck import catalogue
 from netcheck.errors import InputError
+from netcheck.pacjs import PacError, SandboxedPac
 from netcheck.policy.importers import ConfigDecision, EffectiveConfig
 from netcheck.policy.match import url_host
 from netcheck.policy.model import Action, Match, Rule
@@ -32,13 +33,11 @@ class PacConfig(EffectiveConfig):
     layer = "browser"
 
     def __init__(self, file: str, text: str) -> None:
-        from pypac.parser import PACFile  # dukpy loads lazily: only when a PAC file is read
-
         self.file = file
         self.text = text
         try:
-            self.pac = PACFile(text)
-        except Exception as exc:  # pypac raises its own and dukpy's errors for bad scripts
+            self.pac = SandboxedPac(text)  # a worker process: a looping script cannot hang us
+        except PacError as exc:
             raise InputError(f"not a PAC script: {str(exc)[:200]}", file=file) from None
 
     def route(self, url: str) -> str:
@@ -48,7 +47,7 @@ class PacConfig(EffectiveConfig):
             url = f"https://{parts.netloc}/"
         try:
             return str(self.pac.find_proxy_for_url(url, host)).strip()
-        except Exception as exc:  # a script error at run time is the config's fault, not ours
+        except PacError as exc:  # a script error at run time is the config's fault, not ours
             raise InputError(
                 f"FindProxyForURL failed for {url}: {str(exc)[:200]}", file=self.file
             ) from None

@@ -39,7 +39,7 @@ def _expected_label(scenario: Scenario, record: dict[str, object]) -> str:
     rule = next((e for e in scenario.expect if e.selects(record)), None)
     if rule is None or rule.verdict == "accessible":
         return "accessible"
-    return str(rule.technique)
+    return str(rule.technique or rule.verdict)  # "unreachable" has no technique
 
 
 def _reported_label(record: dict[str, object]) -> str:

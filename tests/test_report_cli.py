@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from netcheck.cli import app
+from netcheck.errors import InputError
 from netcheck.report.samples import make_samples
 from tests.test_report_load import CHANNEL, POLICY, write_scenario
 
@@ -56,6 +58,7 @@ def test_bad_choices_are_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_samples_command_writes_every_report(tmp_path: Path) -> None:
+    write_scenario(tmp_path / "sample_results" / "lab")
     written = make_samples(
         tmp_path / "sample_results", tmp_path / "sample_results" / "reports", POLICY, None
     )
@@ -70,4 +73,10 @@ def test_samples_command_writes_every_report(tmp_path: Path) -> None:
         "findings.parquet",
         "records",
     } <= names
-    assert (tmp_path / "sample_results" / "demo").is_dir()  # no lab results: the demo fleet
+    assert not (tmp_path / "sample_results" / "demo").exists()  # samples are never synthesised
+
+
+def test_samples_without_results_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="make-samples"):
+        make_samples(tmp_path / "sample_results", tmp_path / "out", POLICY, None)
+    assert not (tmp_path / "sample_results").exists()

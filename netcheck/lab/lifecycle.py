@@ -18,12 +18,16 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import secrets
 import shutil
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
+from netcheck.errors import NetcheckError
 from netcheck.lab import daemons, haproxy, nft, nginx, pki, profile, shaping, sites, squid, topology
 from netcheck.lab import unbound as unboundconf
 from netcheck.lab.scenarios import Scenario
@@ -38,7 +42,11 @@ CONFIG_FILES = (
     "haproxy.cfg",
     "unbound.conf",
     "nginx.conf",
+    "origin-nftables.conf",
 )
+#: daemons that run only while a scenario needs them
+INJECTOR = "dns-injector"
+RELAY = "dns-slow-relay"
 
 
 class Lab:
@@ -91,11 +99,23 @@ class Lab:
             "unbound-gateway",
             "squid",
             "haproxy",
+            "unbound-control",
+            "control",
         )
         return self.built() and all(self.daemons.alive(n) for n in names)
 
     def site_plan(self) -> list[sites.Site]:
         return sites.plan(sites.lab_targets())
+
+    @property
+    def control_token(self) -> Path:
+        return self.state / "control.token"
+
+    @staticmethod
+    def edges() -> dict[str, str]:
+        """Host -> its second (edge) address, for every host some scenario's ``geo`` names."""
+        hosts = sorted({h.lower() for s in load_scenarios().values() for h in s.geo})
+        return {host: topology.edge_ip(n) for n, host in enumerate(hosts)}
 
     # --- up --------------------------------------------------------------------------------
 
@@ -119,19 +139,30 @@ class Lab:
         web = self.state / "nginx"
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (web / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-        nginx_conf = nginx.render(plan, self.pki, web, www, large)
+        edges = self.edges()
+        nginx_conf = nginx.render(plan, self.pki, web, www, large, edges)
         (web / "nginx.conf").write_text(nginx_conf)
         dns_dir = self.state / "dns"
         dns_dir.mkdir(exist_ok=True)
         upstream = unboundconf.render_upstream(sites.dns_records(plan), dns_dir)
         (dns_dir / "upstream.conf").write_text(upstream)
         (dns_dir / "lame.conf").write_text(unboundconf.render_lame(dns_dir))
+        # the control's own resolver: the same names, but the geo hosts at their edge address
+        outside = {**sites.dns_records(plan), **edges}
+        (dns_dir / "control.conf").write_text(
+            unboundconf.render_upstream(
+                outside, dns_dir, topology.CONTROL_DNS_IP, "unbound-control.pid"
+            )
+        )
+        self.control_token.write_text(secrets.token_urlsafe(32) + "\n")
+        self.control_token.chmod(0o600)
         squid.prepare(self.state / "squid", self.pki.corporate_ca_key)
         (self.state / "haproxy").mkdir(exist_ok=True)
         for scenario in load_scenarios().values():
             self.render(scenario, plan, nginx_conf)
         resolv = f"# netcheck lab client\nnameserver {topology.GW_INSIDE_IP}\n"
-        extra_ips = [unboundconf.LAME_DNS_IP]
+        extra_ips = [unboundconf.LAME_DNS_IP, topology.CONTROL_DNS_IP, topology.SLOW_DNS_IP]
+        extra_ips += list(edges.values())
         topology.create([s.ip for s in plan] + extra_ips, resolv)
         self.daemons.start("nginx", topology.INTERNET, ["nginx", "-c", str(web / "nginx.conf")])
         self.daemons.start(
@@ -142,8 +173,26 @@ class Lab:
         self.daemons.start(
             "unbound-lame", topology.INTERNET, ["unbound", "-d", "-c", str(dns_dir / "lame.conf")]
         )
+        self.daemons.start(
+            "unbound-control",
+            topology.INTERNET,
+            ["unbound", "-d", "-c", str(dns_dir / "control.conf")],
+        )
+        self.daemons.start("control", topology.INTERNET, self._control_argv())
         daemons.ensure_listening(
             self.daemons, "nginx", topology.INTERNET, [("tcp", topology.BULK_IP, 443)]
+        )
+        daemons.ensure_listening(
+            self.daemons,
+            "unbound-control",
+            topology.INTERNET,
+            [("udp", topology.CONTROL_DNS_IP, 53)],
+        )
+        daemons.ensure_listening(
+            self.daemons,
+            "control",
+            topology.INTERNET,
+            [("tcp", topology.CONTROL_IP, topology.CONTROL_PORT)],
         )
         daemons.ensure_listening(
             self.daemons, "unbound-lame", topology.INTERNET, [("udp", unboundconf.LAME_DNS_IP, 53)]
@@ -157,6 +206,34 @@ class Lab:
         built = {"sites": {s.host: s.ip for s in plan}, "state": str(self.state)}
         (self.state / "built.json").write_text(json.dumps(built, indent=2) + "\n")
 
+    def _control_argv(self) -> list[str]:
+        """``netcheck control serve`` outside the agency: it resolves through its own view and
+        reaches the fake internet directly, never through the gateway."""
+        return [
+            sys.executable,
+            "-m",
+            "netcheck",
+            "control",
+            "serve",
+            "--bind",
+            f"{topology.CONTROL_IP}:{topology.CONTROL_PORT}",
+            "--token-file",
+            str(self.control_token),
+            "--allow-dest",
+            topology.LAB_NET,
+            "--resolver",
+            topology.CONTROL_DNS_IP,
+            "--ca-bundle",
+            str(self.pki.public_ca),
+            "--timeout",
+            "3",
+            # one lab client measures a whole catalogue at once: no pacing inside the lab
+            "--rate",
+            "100",
+            "--burst",
+            "500",
+        ]
+
     def render(self, scenario: Scenario, plan: list[sites.Site], nginx_conf: str) -> Path:
         """Write every config file of one scenario; returns its directory."""
         out = self.configs(scenario.name)
@@ -164,7 +241,13 @@ class Lab:
         rpz = out / "rpz.zone"
         rpz.write_text(unboundconf.render_rpz(scenario.dns))
         dns_dir = self.state / "dns"
-        (out / "unbound.conf").write_text(unboundconf.render_gateway(scenario.dns, dns_dir, rpz))
+        slow = [scenario.dns_inject.name] if scenario.dns_inject else []
+        (out / "unbound.conf").write_text(
+            unboundconf.render_gateway(scenario.dns, dns_dir, rpz, slow)
+        )
+        (out / "origin-nftables.conf").write_text(
+            nft.render_origin(sites.ips_for(plan, scenario.origin_down))
+        )
         fw = scenario.firewall
         ruleset = nft.render(
             sites.ips_for(plan, fw.reset),
@@ -189,7 +272,13 @@ class Lab:
         )
         (out / "nginx.conf").write_text(nginx_conf)
         (out / "upstream-unbound.conf").write_text((dns_dir / "upstream.conf").read_text())
-        prof = profile.build(scenario, self.pki.public_ca, self.pki.corporate_ca, self.targets_file)
+        prof = profile.build(
+            scenario,
+            self.pki.public_ca,
+            self.pki.corporate_ca,
+            self.targets_file,
+            self.control_token,
+        )
         profile.write(prof, out / "profile.json")
         return out
 
@@ -205,6 +294,8 @@ class Lab:
         plan = self.site_plan()
         out = self.render(scenario, plan, (self.state / "nginx" / "nginx.conf").read_text())
         topology.ns_run(topology.GATEWAY, ["nft", "-f", str(out / "nftables.conf")])
+        topology.ns_run(topology.INTERNET, ["nft", "-f", str(out / "origin-nftables.conf")])
+        self._injection(scenario)
         shaped, rate = self._shape(scenario, plan)
         shaping.apply(topology.GW_IN_IF, shaped, rate)
         self._restart(
@@ -228,6 +319,57 @@ class Lab:
         )
         shutil.copyfile(out / "profile.json", self.state / "profile.json")
         (self.state / "current").write_text(scenario.name + "\n")
+
+    def _injection(self, scenario: Scenario) -> None:
+        """Start the injector and its slow relay for a dns_inject scenario; else stop them."""
+        self.daemons.stop(INJECTOR)
+        self.daemons.stop(RELAY)
+        inj = scenario.dns_inject
+        if inj is None:
+            return
+        python = [sys.executable, "-m", "netcheck.lab.dnsinject"]
+        self.daemons.start(
+            RELAY,
+            topology.INTERNET,
+            [
+                *python,
+                "relay",
+                topology.SLOW_DNS_IP,
+                topology.UPSTREAM_DNS_IP,
+                str(inj.resolver_delay),
+            ],
+        )
+        mark = self._log_size(INJECTOR)
+        self.daemons.start(
+            INJECTOR, topology.GATEWAY, [*python, "inject", topology.GW_IN_IF, inj.name, inj.answer]
+        )
+        daemons.ensure_listening(
+            self.daemons, RELAY, topology.INTERNET, [("udp", topology.SLOW_DNS_IP, 53)]
+        )
+        self._wait_ready(INJECTOR, mark)
+
+    def _log_size(self, name: str) -> int:
+        try:
+            return (self.daemons.logs / f"{name}.log").stat().st_size
+        except OSError:
+            return 0
+
+    def _wait_ready(self, name: str, offset: int, timeout: float = 15.0) -> None:
+        """Wait for the daemon to print ``ready`` (a sniffer has no socket ``ss`` could show)."""
+        log = self.daemons.logs / f"{name}.log"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with log.open("rb") as fh:
+                    fh.seek(offset)
+                    if b"ready" in fh.read():
+                        return
+            except OSError:
+                pass
+            if not self.daemons.alive(name):
+                break
+            time.sleep(0.05)
+        raise NetcheckError(f"lab: {name} did not start\n{self.daemons.log_tail(name)}")
 
     def _restart(
         self,

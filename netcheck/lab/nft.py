@@ -48,3 +48,24 @@ def render(reset_ips: list[str], blackhole_ips: list[str], udp443: bool, sni_fil
         "}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def render_origin(down_ips: list[str]) -> str:
+    """The fake internet's own ruleset (``nclab-internet``): sites that are down at the origin.
+
+    Every TCP connection to a down site's address is refused, whoever makes it — the client
+    through the gateway and the control vantage next door alike (the input hook sees both:
+    local connections loop back through it too). That is what "down everywhere" means.
+    """
+    lines = [
+        "#!/usr/sbin/nft -f",
+        "# netcheck lab origin ruleset (namespace nclab-internet)",
+        "flush ruleset",
+        "table ip nclab_origin {",
+        "    chain input {",
+        "        type filter hook input priority filter; policy accept;",
+    ]
+    if down_ips:
+        lines.append(f"        ip daddr {_set(down_ips)} meta l4proto tcp reject with tcp reset")
+    lines += ["    }", "}"]
+    return "\n".join(lines) + "\n"

@@ -46,7 +46,7 @@ def write_pages(sites: list[Site], www: Path) -> Path:
 
 def _server(
     host: str,
-    ip: str,
+    ips: tuple[str, ...],
     tls_ports: tuple[int, ...],
     plain_ports: tuple[int, ...],
     pki: Pki,
@@ -55,8 +55,8 @@ def _server(
 ) -> list[str]:
     cert, key = pki.leaf(host)
     lines = ["    server {"]
-    lines += [f"        listen {ip}:{port} ssl;" for port in tls_ports]
-    lines += [f"        listen {ip}:{port};" for port in plain_ports]
+    lines += [f"        listen {ip}:{port} ssl;" for ip in ips for port in tls_ports]
+    lines += [f"        listen {ip}:{port};" for ip in ips for port in plain_ports]
     lines += [
         f"        server_name {host};",
         f"        ssl_certificate {cert};",
@@ -70,7 +70,16 @@ def _server(
     return lines
 
 
-def render(sites: list[Site], pki: Pki, workdir: Path, www: Path, large: Path) -> str:
+def render(
+    sites: list[Site],
+    pki: Pki,
+    workdir: Path,
+    www: Path,
+    large: Path,
+    edges: dict[str, str] | None = None,
+) -> str:
+    """``edges``: host -> a second address the same site also answers on (a CDN edge)."""
+    edges = edges or {}
     tmp = workdir / "tmp"
     lines = [
         "# netcheck lab fake internet (namespace nclab-internet)",
@@ -93,7 +102,8 @@ def render(sites: list[Site], pki: Pki, workdir: Path, www: Path, large: Path) -
         f"    scgi_temp_path {tmp}/scgi;",
     ]
     for site in sites:
-        lines += _server(site.host, site.ip, site.tls_ports, site.plain_ports, pki, www, large)
-    lines += _server(BULK_HOST, topology.BULK_IP, (443,), (80,), pki, www, large)
+        ips = (site.ip, edges[site.host]) if site.host in edges else (site.ip,)
+        lines += _server(site.host, ips, site.tls_ports, site.plain_ports, pki, www, large)
+    lines += _server(BULK_HOST, (topology.BULK_IP,), (443,), (80,), pki, www, large)
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -1,7 +1,8 @@
 """The probe profile: everything ``netcheck run`` needs to measure from inside the lab.
 
 In: a scenario and the lab's paths. Out: ``profile.json`` (resolver, CA files, allowed nets,
-proxy, targets file, services, timeout) and the ``netcheck run`` argv built from it, so that
+proxy, targets file, services, timeout, the control vantage when the scenario uses it) and the
+``netcheck run`` argv built from it, so that
 ``netcheck lab run`` — and anyone reproducing a lab run by hand — needs no extra flags.
 """
 
@@ -13,13 +14,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from netcheck.lab import topology
+from netcheck.lab import sites, topology
 from netcheck.lab.scenarios import Scenario
 
 PROBE_TIMEOUT = 3.0
 #: ssl_bump mints a certificate per host and doubles the handshakes: on two cores a burst of
 #: first-time bumps can stall a handshake past 2-3 s, which would read as tls-timeout
 BUMP_TIMEOUT = 6.0
+CONTROL_URL = f"http://{topology.CONTROL_IP}:{topology.CONTROL_PORT}"
 
 
 class Profile(BaseModel):
@@ -36,10 +38,29 @@ class Profile(BaseModel):
     services: list[str] = Field(default_factory=list, description="empty = whole catalogue")
     timeout: float = PROBE_TIMEOUT
     namespace: str = topology.CLIENT
+    bandwidth_control: str | None = Field(None, description="run --bandwidth against this")
+    bandwidth_urls: dict[str, str] = Field(default_factory=dict, description="service -> URL")
+    control: str | None = Field(None, description="run --control against this control vantage")
+    control_token_file: str | None = None
 
 
-def build(scenario: Scenario, public_ca: Path, corporate_ca: Path, targets: Path) -> Profile:
+def build(
+    scenario: Scenario,
+    public_ca: Path,
+    corporate_ca: Path,
+    targets: Path,
+    control_token: Path | None = None,
+) -> Profile:
     proxy = f"http://{topology.GW_INSIDE_IP}:{topology.PROXY_PORT}" if scenario.proxied else "none"
+    # a shaped scenario also measures goodput: the shaped service's media host against the
+    # unshaped bulk endpoint (both serve the sparse large object)
+    control = f"http://{sites.BULK_HOST}{sites.LARGE_PATH}" if scenario.shape else None
+    media = {"youtube": "i.ytimg.com", "facebook": "static.xx.fbcdn.net"}
+    urls = (
+        {scenario.shape.service: f"https://{media[scenario.shape.service]}{sites.LARGE_PATH}"}
+        if scenario.shape and scenario.shape.service in media
+        else {}
+    )
     return Profile(
         scenario=scenario.name,
         network=f"lab-{scenario.name}",
@@ -51,6 +72,10 @@ def build(scenario: Scenario, public_ca: Path, corporate_ca: Path, targets: Path
         targets=str(targets),
         services=list(scenario.services or []),
         timeout=BUMP_TIMEOUT if scenario.proxy.mode == "bump" else PROBE_TIMEOUT,
+        bandwidth_control=control,
+        bandwidth_urls=urls,
+        control=CONTROL_URL if scenario.control else None,
+        control_token_file=str(control_token) if scenario.control and control_token else None,
     )
 
 
@@ -74,5 +99,11 @@ def probe_argv(profile: Profile, out: Path) -> list[str]:
     argv += ["--network", profile.network, "--probe-id", "nclab-client"]
     for service in profile.services:
         argv += ["--service", service]
+    if profile.bandwidth_control is not None:
+        argv += ["--bandwidth", "--bandwidth-control", profile.bandwidth_control]
+        for service, url in profile.bandwidth_urls.items():
+            argv += ["--bandwidth-url", f"{service}={url}"]
+    if profile.control is not None and profile.control_token_file is not None:
+        argv += ["--control", profile.control, "--control-token-file", profile.control_token_file]
     argv += ["--out", str(out), "--json"]
     return topology.ns_argv(profile.namespace, argv)

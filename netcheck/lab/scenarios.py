@@ -5,8 +5,9 @@ of the gateway does (DNS policy, firewall, SNI filter, proxy, shaping), which se
 measures, and the outcomes the probe must report (``expect``; every other measured target must be
 accessible). ``check`` compares a run's records with those outcomes and returns the mismatches.
 
-A target is named by ``url`` or by ``service`` (+ ``function``); an expectation's ``vendor`` and
-``intercepted`` are checked only when given.
+A target is named by ``url``, ``host`` or ``service`` (+ ``function``); an expectation's
+``vendor`` and ``intercepted`` are checked only when given. Scenarios with ``control: true`` run
+the probe with the lab's control vantage (``netcheck control serve`` in ``nclab-internet``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -59,8 +61,19 @@ class Shape(_Model):
     rate: str = "5mbit"
 
 
+class DnsInjection(_Model):
+    """An on-path injector on the gateway answers A queries for ``name`` with ``answer``."""
+
+    name: str
+    answer: str = Field(description="the forged address (IPv4)")
+    #: the gateway resolver reaches ``name`` through a relay that delays each answer this long,
+    #: so the forgery wins the race and the real answer still arrives (as on a long path)
+    resolver_delay: float = Field(0.15, ge=0.0, le=1.0)
+
+
 class Expectation(_Model):
     url: str | None = None
+    host: str | None = None
     service: str | None = None
     function: str | None = None
     verdict: Verdict
@@ -73,6 +86,8 @@ class Expectation(_Model):
         if not isinstance(target, dict):
             return False
         if self.url is not None and target.get("url") != self.url:
+            return False
+        if self.host is not None and _host(str(target.get("url", ""))) != self.host.lower():
             return False
         if self.service is not None and target.get("service") != self.service:
             return False
@@ -88,6 +103,16 @@ class Scenario(_Model):
     sni_reject: list[str] = Field(default_factory=list)
     proxy: ProxyPolicy = Field(default_factory=ProxyPolicy)
     shape: Shape | None = None
+    dns_inject: DnsInjection | None = None
+    origin_down: list[str] = Field(
+        default_factory=list,
+        description="sites (domains) whose origin refuses every connection, control included",
+    )
+    geo: list[str] = Field(
+        default_factory=list,
+        description="hosts the control's resolver answers with another, equally valid address",
+    )
+    control: bool = Field(False, description="the probe asks the lab's control vantage")
     intercepted: bool = Field(
         False, description="what every measured TLS target reports (plain http:// never is)"
     )
@@ -96,6 +121,10 @@ class Scenario(_Model):
     @property
     def proxied(self) -> bool:
         return self.proxy.mode != "none"
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
 
 
 @dataclass(frozen=True)
@@ -150,7 +179,7 @@ def check(scenario: Scenario, records: Iterable[dict[str, object]]) -> list[Outc
     outcomes = [judge(scenario, r) for r in records]
     for rule in scenario.expect:
         if not any(rule.selects(r) for r in records):
-            name = rule.url or f"{rule.service}/{rule.function or '*'}"
+            name = rule.url or rule.host or f"{rule.service}/{rule.function or '*'}"
             expected = _label(rule.verdict, rule.technique, rule.vendor, rule.intercepted)
             outcomes.append(
                 Outcome(url=name, expected=expected, reported="(not measured)", ok=False)

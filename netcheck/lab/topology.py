@@ -8,6 +8,7 @@ helpers to run a command inside one (``ns_run``, ``ns_popen``) and to tear it al
     (the probe)             unbound :53, squid :3128,         upstream resolver 198.18.1.53
                             haproxy :8443, nftables, htb      sites 198.19.<service>.<n>
                                                               bulk 198.18.2.10, control 198.18.2.20
+                                                              control resolver 198.18.1.56
 
 Every route in every namespace covers 198.18.0.0/15 only: there is no default route and no link
 to the host's namespace, so a lab process can reach nothing but the lab. Interface and namespace
@@ -36,7 +37,10 @@ GW_OUTSIDE_IP = "198.18.1.1"
 INTERNET_IP = "198.18.1.2"
 UPSTREAM_DNS_IP = "198.18.1.53"
 BULK_IP = "198.18.2.10"  # the large-object endpoint
-CONTROL_IP = "198.18.2.20"  # reserved for a control vantage
+CONTROL_IP = "198.18.2.20"  # the control vantage (netcheck control serve)
+CONTROL_PORT = 8080
+CONTROL_DNS_IP = "198.18.1.56"  # the control's own resolver: the outside view of the names
+SLOW_DNS_IP = "198.18.1.55"  # a relay to the upstream that answers late (dns-injected)
 PROXY_PORT = 3128
 SNI_PORT = 8443  # haproxy, fed by an nft redirect of forwarded :443
 
@@ -57,6 +61,13 @@ def site_ip(service_index: int, host_index: int) -> str:
     if not (0 <= service_index < 250 and 0 <= host_index < 240):
         raise NetcheckError("lab address plan exhausted (250 services x 240 hosts)")
     return f"198.19.{service_index + 1}.{host_index + 10}"
+
+
+def edge_ip(index: int) -> str:
+    """A second address for a site (a CDN edge seen from elsewhere), outside every service /24."""
+    if not 0 <= index < 240:
+        raise NetcheckError("lab edge address plan exhausted (240 edges)")
+    return f"198.18.3.{index + 10}"
 
 
 def service_net(service_index: int) -> str:
@@ -118,6 +129,10 @@ def create(site_ips: Sequence[str], resolv_conf: str) -> None:
     ns_run(GATEWAY, ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
     for ns in NAMESPACES:  # the lab is IPv4 only: no link-local v6 chatter, no v6 leak
         ns_run(ns, ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"], check=False)
+        # the lab's sites have no HTTP/3: a QUIC probe learns "open, nothing listening" from an
+        # ICMP port unreachable, which the kernel would rate-limit per peer (one client, dozens
+        # of targets at once) and turn into false "UDP 443 dropped" timeouts
+        ns_run(ns, ["sysctl", "-qw", "net.ipv4.icmp_ratelimit=0"], check=False)
     # every fake host's address lives on the internet namespace's loopback
     batch = [f"addr add {ip}/32 dev lo" for ip in (UPSTREAM_DNS_IP, BULK_IP, CONTROL_IP)]
     batch += [f"addr add {ip}/32 dev lo" for ip in site_ips]

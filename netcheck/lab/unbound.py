@@ -10,6 +10,8 @@ How each DNS technique is made, the way agency resolvers do it:
 
 - NXDOMAIN: RPZ ``CNAME .``;  sinkhole: RPZ ``A 0.0.0.0``;  dropped query: RPZ ``CNAME rpz-drop.``
 - REFUSED: unbound ``local-zone: ... always_refuse`` (RPZ has no REFUSED action)
+- a late answer (behind the dns-injected scenario's forgery): a ``forward-zone`` to a relay in
+  ``nclab-internet`` that answers after a delay with TTL 0 (``dnsinject.relay``)
 - SERVFAIL: a ``forward-zone`` for the name whose only upstream refuses it (a second unbound in
   ``nclab-internet``, ``unbound-lame``, whose access-control refuses all). unbound treats an
   upstream's REFUSED as lame and answers SERVFAIL at once, like a broken or lamed forwarder.
@@ -57,8 +59,14 @@ def _quote(name: str) -> str:
     return name.rstrip(".") + "."
 
 
-def render_upstream(records: dict[str, str], directory: Path) -> str:
-    lines = _common(directory, topology.UPSTREAM_DNS_IP, "unbound-upstream.pid")
+def render_upstream(
+    records: dict[str, str],
+    directory: Path,
+    interface: str = topology.UPSTREAM_DNS_IP,
+    pidfile: str = "unbound-upstream.pid",
+) -> str:
+    """Static data for every lab name; also the control's own view (another interface)."""
+    lines = _common(directory, interface, pidfile)
     lines += [
         "    module-config: iterator",
         # nothing is recursed: every lab name is local data, everything else is NXDOMAIN
@@ -77,7 +85,10 @@ def render_lame(directory: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_gateway(policy: DnsPolicy, directory: Path, rpz_zone: Path) -> str:
+def render_gateway(
+    policy: DnsPolicy, directory: Path, rpz_zone: Path, slow: list[str] | None = None
+) -> str:
+    """The client's resolver; names in ``slow`` are forwarded to the late-answering relay."""
     lines = _common(directory, topology.GW_INSIDE_IP, "unbound-gateway.pid")
     lines += [
         '    module-config: "respip iterator"',
@@ -100,6 +111,12 @@ def render_gateway(policy: DnsPolicy, directory: Path, rpz_zone: Path) -> str:
             "forward-zone:",
             f'    name: "{_quote(name)}"',
             f"    forward-addr: {LAME_DNS_IP}",
+        ]
+    for name in slow or []:
+        lines += [
+            "forward-zone:",
+            f'    name: "{_quote(name)}"',
+            f"    forward-addr: {topology.SLOW_DNS_IP}",
         ]
     lines += ["forward-zone:", '    name: "."', f"    forward-addr: {topology.UPSTREAM_DNS_IP}"]
     return "\n".join(lines) + "\n"

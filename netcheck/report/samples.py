@@ -1,16 +1,17 @@
-"""Sample reports in one command: ``python -m netcheck.report.samples``.
+"""Sample reports from a real lab run: ``python -m netcheck.report.samples``.
 
-In: every ``sample_results/**/*.jsonl`` (the lab's results; ``sample_results/reports/`` is
-skipped, and so is ``sample_results/demo/`` when there are others). When there are none, a small
-demo fleet is written first to ``sample_results/demo/``
-(``write_scenario``: two probes, central office and comms office, three days; the ministry's
-official YouTube channel gets the proxy's block page at the central office from the second day).
+In: every ``sample_results/**/*.jsonl`` except ``sample_results/reports/`` — the JSONL that
+``netcheck lab run --scenario all --out sample_results/lab`` copied there (``scripts/make-samples``
+does both steps; samples are never written by hand nor synthesised). No results is an error.
 Out: in ``sample_results/reports/``: the comms report (es, en; HTML, Markdown), the audit tables
 (CSV and Parquet folders, HTML), IT's Prometheus text and JSON; and ``docs/comms-report.png``, a
 screenshot of the Spanish comms report by headless Chromium (when ``chromium`` is installed).
 
-The policy is ``policies/lab.yaml`` for the lab's results and ``policies/ministerio-ejemplo.yaml``
-for the demo fleet, unless ``--policy`` names another.
+The policy is ``policies/lab.yaml`` (one network per lab scenario, labelled ``lab-<scenario>`` as
+the lab's probe runs are), unless ``--policy`` names another.
+
+``scenario_results``/``write_scenario`` build a small synthetic fleet (two probes, three days) for
+the report tests only; it is never written into ``sample_results``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from netcheck.errors import InputError
 from netcheck.models import ProbeInfo, Result, Steps, Target, TcpStep
 from netcheck.output import dump_line
 from netcheck.report.make import load_table, write_report
@@ -47,7 +49,7 @@ OUTPUTS = (
     ("it", "json", "es", "it.json"),
 )
 
-DEMO_POLICY = "policies/ministerio-ejemplo.yaml"
+LAB_POLICY = "policies/lab.yaml"
 DAYS = ("2026-11-26", "2026-11-27", "2026-11-28")
 CHANNEL = "https://www.youtube.com/@MinisterioLab"
 
@@ -166,17 +168,14 @@ def screenshot(html: Path, png: Path, *, size: str = "1200,1600", timeout: float
 
 
 def make_samples(results: Path, out: Path, policy: str | None, png: Path | None) -> list[Path]:
-    demo = results / "demo"
-    files = [
-        f for f in result_files(results, out) if demo.resolve() not in Path(f).resolve().parents
-    ]
-    if not files:  # no lab results yet: the demo fleet stands in, with its own policy
-        if not demo.is_dir():
-            write_scenario(demo)
-        files = result_files(demo, out)
-        policy = policy or DEMO_POLICY
-    policy = policy or ("policies/lab.yaml" if (results / "lab").is_dir() else DEMO_POLICY)
-    frame, doc = load_table(files, policy)
+    files = result_files(results, out)
+    if not files:
+        raise InputError(
+            f"no results under {results}: run scripts/make-samples (netcheck lab run "
+            "--scenario all --out sample_results/lab) first",
+            field="--results",
+        )
+    frame, doc = load_table(files, policy or LAB_POLICY)
     written: list[Path] = []
     for audience, fmt, lang, name in OUTPUTS:
         target = out / name
@@ -198,7 +197,11 @@ def main() -> None:
     parser.add_argument("--policy", default=None)
     parser.add_argument("--screenshot", type=Path, default=Path("docs/comms-report.png"))
     args = parser.parse_args()
-    for path in make_samples(args.results, args.out, args.policy, args.screenshot):
+    try:
+        written = make_samples(args.results, args.out, args.policy, args.screenshot)
+    except InputError as exc:
+        raise SystemExit(f"netcheck: error: {exc}") from None
+    for path in written:
         print(path)
 
 

@@ -1,8 +1,10 @@
-"""The lab fixture: the real namespaces and daemons, built once per test session.
+"""The lab fixtures: the real namespaces and daemons, built once per test session, and each
+scenario's probe run, made once and shared by every lab test that needs it.
 
 Lab tests need root (CI runs as root). They are never skipped: without root they fail with a
 message saying so. The session uses its own state dir; the namespaces are the lab's fixed
-``nclab-`` names, so a test session replaces any lab a user had running.
+``nclab-`` names, so a test session replaces any lab a user had running (the lab's lock keeps
+the two from interleaving).
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from netcheck.lab import scenarios
 from netcheck.lab.lifecycle import Lab
+from netcheck.lab.runner import ScenarioRun, run_scenario
 
 STATE = Path("/run/netcheck-lab-test")
 NEEDED = ("squid", "unbound", "nginx", "haproxy", "nft", "tc", "ip", "curl")
@@ -34,3 +38,30 @@ def lab() -> Iterator[Lab]:
     yield instance
     with instance.locked():
         instance.down()
+
+
+class ScenarioRuns:
+    """Each scenario's probe run, made on first use. The results (and a copy of the scenario's
+    configs) are kept outside the lab's state dir, which a teardown test deletes."""
+
+    def __init__(self, lab: Lab, keep: Path) -> None:
+        self.lab = lab
+        self.keep = keep
+        self.runs: dict[str, ScenarioRun] = {}
+
+    def get(self, name: str) -> ScenarioRun:
+        if name not in self.runs:
+            scenario = scenarios.load()[name]
+            with self.lab.locked():
+                run = run_scenario(self.lab, scenario, self.keep / "results")
+                shutil.copytree(self.lab.configs(name), self.configs(name), dirs_exist_ok=True)
+            self.runs[name] = replace(run, results_file=self.keep / "results" / f"{name}.jsonl")
+        return self.runs[name]
+
+    def configs(self, name: str) -> Path:
+        return self.keep / "configs" / name
+
+
+@pytest.fixture(scope="session")
+def runs(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> ScenarioRuns:
+    return ScenarioRuns(lab, tmp_path_factory.mktemp("lab-runs"))

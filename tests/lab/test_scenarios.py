@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from netcheck.lab import scenarios, sites
-from netcheck.lab.lifecycle import Lab
-from netcheck.lab.runner import run_scenario
+from tests.lab.conftest import ScenarioRuns
 
 pytestmark = pytest.mark.lab
 
@@ -15,10 +14,9 @@ ALL = scenarios.load()
 
 
 @pytest.mark.parametrize("name", list(ALL))
-def test_scenario_reports_its_technique(lab: Lab, name: str) -> None:
+def test_scenario_reports_its_technique(runs: ScenarioRuns, name: str) -> None:
     scenario = ALL[name]
-    with lab.locked():
-        result = run_scenario(lab, scenario)
+    result = runs.get(name)
     wrong = [
         f"{o.url}: expected {o.expected}, got {o.reported}" for o in result.outcomes if not o.ok
     ]
@@ -40,9 +38,8 @@ def test_scenario_reports_its_technique(lab: Lab, name: str) -> None:
     assert used == {id(rule) for rule in scenario.expect}
 
 
-def test_clean_reports_whole_catalogue_accessible(lab: Lab) -> None:
-    with lab.locked():
-        result = run_scenario(lab, ALL["clean"])
+def test_clean_reports_whole_catalogue_accessible(runs: ScenarioRuns) -> None:
+    result = runs.get("clean")
     urls = {r["target"]["url"] for r in result.records}  # type: ignore[index]
     assert urls == {t.url for t in sites.lab_targets()}
     assert {r["verdict"] for r in result.records} == {"accessible"}

@@ -1,7 +1,8 @@
 """Diagnosis: where on the path a URL is blocked, and whether the block is a forgery.
 
 In: a URL, a resolver, a port, a TTL range. Out: a ``Diagnosis`` record ending in one sentence
-such as "blocked at hop 1 (198.19.200.1) by a forged TCP reset".
+such as "blocked at hop 1 (198.19.200.1, the first router: inside the agency's own network) by a
+forged TCP reset".
 
 Two layers:
 - always: the probe's own DNS, TCP and TLS stages (``netcheck.dns``/``tcp``/``tls``); the DNS
@@ -124,6 +125,38 @@ def _where(hop: int, hops: dict[int, str]) -> str:
     return f"hop {hop} ({ip})" if ip else f"hop {hop}"
 
 
+def _stopped_on_path(
+    unreachable: Sequence[Packet],
+    hops: dict[int, str],
+    what: str,
+    how_icmp: str,
+    how_dropped: str,
+    alive: str = "",
+) -> Finding | None:
+    """A block on the way, once the destination itself said nothing useful: a router's ICMP
+    unreachable (the first one), else silence past the last router that answered."""
+    if unreachable:
+        u = min(unreachable, key=lambda p: p.ttl_sent)
+        hop = next((t for t, r in hops.items() if r == u.src), u.ttl_sent)
+        return Finding(
+            blocked=True,
+            hop=hop,
+            hop_ip=u.src,
+            how=how_icmp,
+            detail=f"{u.src} answers {what} with ICMP unreachable ({u.detail})",
+        )
+    if hops:
+        last = max(hops)
+        return Finding(
+            blocked=True,
+            hop=last,
+            hop_ip=hops[last],
+            how=how_dropped,
+            detail=f"{what} get no answer past {_where(last, hops)}{alive}",
+        )
+    return None
+
+
 def analyse_tcp(packets: Sequence[Packet], ip: str, port: int) -> Finding:
     hops = hop_map(packets)
     traced = [p for p in packets if p.ttl_sent < REFERENCE]
@@ -187,26 +220,10 @@ def analyse_tcp(packets: Sequence[Packet], ip: str, port: int) -> Finding:
             detail=f"{ip}:{port} answers with a reset (IP TTL {rst.ip_ttl}); no evidence of "
             "forgery" + ("" if real_ttls else " (no reference packet from the server to compare)"),
         )
-    if unreachable:
-        u = unreachable[0]
-        hop = next((t for t, r in hops.items() if r == u.src), u.ttl_sent)
-        return Finding(
-            blocked=True,
-            hop=hop,
-            hop_ip=u.src,
-            how="icmp",
-            detail=f"{u.src} answers SYNs to {ip}:{port} with ICMP unreachable ({u.detail})",
-        )
-    if hops:
-        last = max(hops)
-        alive = f"; the server answers on other ports (hop {real_hop})" if reference else ""
-        return Finding(
-            blocked=True,
-            hop=last,
-            hop_ip=hops[last],
-            how="dropped",
-            detail=f"SYNs to {ip}:{port} get no answer past {_where(last, hops)}{alive}",
-        )
+    alive = f"; the server answers on other ports (hop {real_hop})" if reference else ""
+    stopped = _stopped_on_path(unreachable, hops, f"SYNs to {ip}:{port}", "icmp", "dropped", alive)
+    if stopped is not None:
+        return stopped
     return Finding(blocked=None, detail=f"nothing came back for SYNs to {ip}:{port}")
 
 
@@ -270,25 +287,11 @@ def analyse_quic(packets: Sequence[Packet], ip: str, port: int) -> Finding:
             hop_ip=ip,
             detail=f"UDP reaches {ip}:{port} but nothing serves QUIC there ({u.detail})",
         )
-    if unreachable:
-        u = unreachable[0]
-        hop = next((t for t, r in hops.items() if r == u.src), u.ttl_sent)
-        return Finding(
-            blocked=True,
-            hop=hop,
-            hop_ip=u.src,
-            how="quic-icmp",
-            detail=f"{u.src} answers UDP to {ip}:{port} with ICMP unreachable ({u.detail})",
-        )
-    if hops:
-        last = max(hops)
-        return Finding(
-            blocked=True,
-            hop=last,
-            hop_ip=hops[last],
-            how="quic-dropped",
-            detail=f"UDP datagrams to {ip}:{port} get no answer past {_where(last, hops)}",
-        )
+    stopped = _stopped_on_path(
+        unreachable, hops, f"UDP datagrams to {ip}:{port}", "quic-icmp", "quic-dropped"
+    )
+    if stopped is not None:
+        return stopped
     return Finding(blocked=None, detail=f"nothing came back for UDP to {ip}:{port}")
 
 
@@ -312,7 +315,7 @@ def _conclude_main(d: Diagnosis) -> str:
     for f, what in ((d.dns_finding, "DNS"), (d.tcp_finding, "TCP")):
         if f is None or not f.blocked:
             continue
-        at = f"hop {f.hop} ({f.hop_ip})" if f.hop and f.hop_ip else f"hop {f.hop}" if f.hop else ""
+        at = _hop_phrase(f.hop, f.hop_ip)
         how = {
             "forged-reset": "a forged TCP reset",
             "reset": "a TCP reset",
@@ -322,6 +325,17 @@ def _conclude_main(d: Diagnosis) -> str:
         }.get(f.how or "", what)
         return f"blocked at {at} by {how}: {f.detail}." if at else f"blocked by {how}: {f.detail}."
     return _unprivileged_conclusion(d)
+
+
+def _hop_phrase(hop: int | None, ip: str | None) -> str:
+    """ "hop 1 (198.18.0.1, the first router: inside the agency's own network)"."""
+    if not hop:
+        return ""
+    if not ip:
+        return f"hop {hop}"
+    if hop == 1:  # the staff machine's first router belongs to the network it sits in
+        return f"hop 1 ({ip}, the first router: inside the agency's own network)"
+    return f"hop {hop} ({ip})"
 
 
 def _unprivileged_conclusion(d: Diagnosis) -> str:

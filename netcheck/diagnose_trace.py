@@ -16,6 +16,7 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,8 +57,23 @@ def _listen(iface: str | None, keep: Any, window: float, send: Any) -> list[Any]
     return list(sniffer.results or [])
 
 
+def _seen(pkt: Any, ttl_sent: int, kind: str, start: float, detail: str, **extra: Any) -> Seen:
+    from scapy.layers.inet import IP
+
+    return Seen(
+        ttl_sent=ttl_sent,
+        kind=kind,
+        src=str(pkt[IP].src),
+        ip_ttl=int(pkt[IP].ttl),
+        ip_id=int(pkt[IP].id),
+        at_ms=round((float(pkt.time) - start) * 1000, 3),
+        detail=detail,
+        **extra,
+    )
+
+
 def _icmp(pkt: Any, base: int, start: float) -> Seen | None:
-    from scapy.layers.inet import ICMP, IP, IPerror, TCPerror, UDPerror
+    from scapy.layers.inet import ICMP, IPerror, TCPerror, UDPerror
 
     icmp = pkt[ICMP]
     inner = pkt.getlayer(TCPerror) or pkt.getlayer(UDPerror)
@@ -66,15 +82,8 @@ def _icmp(pkt: Any, base: int, start: float) -> Seen | None:
     kind = {11: "time-exceeded", 3: "unreachable"}.get(int(icmp.type))
     if kind is None:
         return None
-    return Seen(
-        ttl_sent=int(inner.sport) - base,
-        kind=kind,
-        src=str(pkt[IP].src),
-        ip_ttl=int(pkt[IP].ttl),
-        ip_id=int(pkt[IP].id),
-        at_ms=round((float(pkt.time) - start) * 1000, 3),
-        detail=f"icmp type {int(icmp.type)} code {int(icmp.code)}",
-    )
+    detail = f"icmp type {int(icmp.type)} code {int(icmp.code)}"
+    return _seen(pkt, int(inner.sport) - base, kind, start, detail)
 
 
 def tcp_trace(
@@ -113,33 +122,33 @@ def tcp_trace(
         elif TCP in pkt:
             flags = int(pkt[TCP].flags)
             kind = "syn-ack" if flags & 0x12 == 0x12 else "rst" if flags & 0x04 else "tcp"
-            found.append(
-                Seen(
-                    ttl_sent=int(pkt[TCP].dport) - base,
-                    kind=kind,
-                    src=str(pkt[IP].src),
-                    ip_ttl=int(pkt[IP].ttl),
-                    ip_id=int(pkt[IP].id),
-                    at_ms=round((float(pkt.time) - start) * 1000, 3),
-                    detail=f"from port {int(pkt[TCP].sport)}",
-                )
-            )
+            detail = f"from port {int(pkt[TCP].sport)}"
+            found.append(_seen(pkt, int(pkt[TCP].dport) - base, kind, start, detail))
     return found
 
 
-def dns_trace(resolver: str, port: int, name: str, *, max_hops: int, window: float) -> list[Seen]:
-    """The same A query with TTL 1..max_hops, plus one at full TTL (``REFERENCE``)."""
+def _udp_trace(
+    dst: str,
+    port: int,
+    payload: Callable[[int], Any],
+    reply: Callable[[Any, int, float], Seen | None],
+    *,
+    max_hops: int,
+    window: float,
+    from_port: bool = False,
+) -> list[Seen]:
+    """One UDP datagram per TTL 1..max_hops plus one at full TTL (``REFERENCE``), each from its
+    own source port; ICMP answers become ``Seen`` here, UDP answers through ``reply`` (None:
+    not an answer to us, ignored).
+    ``from_port``: accept replies by source port (a resolver) rather than by source address."""
     from scapy.all import conf, send
-    from scapy.layers.dns import DNS, DNSQR
     from scapy.layers.inet import ICMP, IP, UDP
 
     base = random.randint(20_000, 50_000)
-    iface = conf.route.route(resolver)[0]
+    iface = conf.route.route(dst)[0]
     ttls = [*range(1, max_hops + 1), REFERENCE]
     probes = [
-        IP(dst=resolver, ttl=min(ttl, 64))
-        / UDP(sport=base + ttl, dport=port)
-        / DNS(id=random.getrandbits(16), rd=1, qd=DNSQR(qname=name, qtype="A"))
+        IP(dst=dst, ttl=min(ttl, 64)) / UDP(sport=base + ttl, dport=port) / payload(ttl)
         for ttl in ttls
     ]
     ports = {base + ttl for ttl in ttls}
@@ -148,8 +157,10 @@ def dns_trace(resolver: str, port: int, name: str, *, max_hops: int, window: flo
         if IP not in p:
             return False
         if ICMP in p:
-            return str(p[IP].dst) != resolver
-        return UDP in p and int(p[UDP].dport) in ports and int(p[UDP].sport) == port
+            return str(p[IP].dst) != dst
+        if UDP not in p or int(p[UDP].dport) not in ports:
+            return False
+        return int(p[UDP].sport) == port if from_port else str(p[IP].src) == dst
 
     start = time.time()
     found: list[Seen] = []
@@ -158,72 +169,54 @@ def dns_trace(resolver: str, port: int, name: str, *, max_hops: int, window: flo
             seen = _icmp(pkt, base, start)
             if seen is not None and seen.ttl_sent in ttls:
                 found.append(seen)
-        elif DNS in pkt:
-            dns = pkt[DNS]
-            answers = tuple(
-                str(dns.an[i].rdata) for i in range(int(dns.ancount or 0)) if dns.an[i].type == 1
-            )
-            found.append(
-                Seen(
-                    ttl_sent=int(pkt[UDP].dport) - base,
-                    kind="dns",
-                    src=str(pkt[IP].src),
-                    ip_ttl=int(pkt[IP].ttl),
-                    ip_id=int(pkt[IP].id),
-                    at_ms=round((float(pkt.time) - start) * 1000, 3),
-                    detail=f"rcode {int(dns.rcode)}",
-                    answers=answers,
-                )
-            )
+        elif UDP in pkt and (seen := reply(pkt, int(pkt[UDP].dport) - base, start)):
+            found.append(seen)
     return found
+
+
+def dns_trace(resolver: str, port: int, name: str, *, max_hops: int, window: float) -> list[Seen]:
+    """The same A query with TTL 1..max_hops, plus one at full TTL (``REFERENCE``)."""
+    from scapy.layers.dns import DNS, DNSQR
+
+    def payload(ttl: int) -> Any:
+        return DNS(id=random.getrandbits(16), rd=1, qd=DNSQR(qname=name, qtype="A"))
+
+    def reply(pkt: Any, ttl: int, start: float) -> Seen | None:
+        if DNS not in pkt:
+            return None
+        dns = pkt[DNS]
+        count = int(dns.ancount or 0)
+        answers = tuple(str(dns.an[i].rdata) for i in range(count) if dns.an[i].type == 1)
+        return _seen(pkt, ttl, "dns", start, f"rcode {int(dns.rcode)}", answers=answers)
+
+    return _udp_trace(
+        resolver, port, payload, reply, max_hops=max_hops, window=window, from_port=True
+    )
 
 
 def quic_trace(ip: str, port: int, *, max_hops: int, window: float) -> list[Seen]:
     """The VN-forcing QUIC Initial (``netcheck.quic``) to ip:port over UDP with TTL 1..max_hops,
     plus one at full TTL (``REFERENCE``). A Version Negotiation answering our connection IDs is
     ``quic-vn``; any other UDP datagram from ip:port is ``udp``."""
-    from scapy.all import conf, send
-    from scapy.layers.inet import ICMP, IP, UDP
+    from scapy.layers.inet import UDP
 
     from netcheck.quic import make_probe, parse_version_negotiation
 
-    base = random.randint(20_000, 50_000)
-    iface = conf.route.route(ip)[0]
-    ttls = [*range(1, max_hops + 1), REFERENCE]
-    made = {ttl: make_probe() for ttl in ttls}
-    probes = [
-        IP(dst=ip, ttl=min(ttl, 64)) / UDP(sport=base + ttl, dport=port) / made[ttl].packet
-        for ttl in ttls
-    ]
-    ports = {base + ttl for ttl in ttls}
+    made: dict[int, Any] = {}
 
-    def keep(p: Any) -> bool:
-        if IP not in p:
-            return False
-        if ICMP in p:
-            return str(p[IP].dst) != ip
-        return UDP in p and int(p[UDP].dport) in ports and str(p[IP].src) == ip
+    def payload(ttl: int) -> Any:
+        made[ttl] = make_probe()
+        return made[ttl].packet
 
-    start = time.time()
-    found: list[Seen] = []
-    for pkt in _listen(iface, keep, window, lambda: send(probes, verbose=False)):
-        if ICMP in pkt:
-            seen = _icmp(pkt, base, start)
-            if seen is not None and seen.ttl_sent in ttls:
-                found.append(seen)
-        elif UDP in pkt:
-            ttl = int(pkt[UDP].dport) - base
-            versions = parse_version_negotiation(bytes(pkt[UDP].payload), made[ttl])
-            found.append(
-                Seen(
-                    ttl_sent=ttl,
-                    kind="quic-vn" if versions is not None else "udp",
-                    src=str(pkt[IP].src),
-                    ip_ttl=int(pkt[IP].ttl),
-                    ip_id=int(pkt[IP].id),
-                    at_ms=round((float(pkt.time) - start) * 1000, 3),
-                    detail=f"from port {int(pkt[UDP].sport)}",
-                    answers=tuple(f"0x{v:08x}" for v in versions or ()),
-                )
-            )
-    return found
+    def reply(pkt: Any, ttl: int, start: float) -> Seen:
+        versions = parse_version_negotiation(bytes(pkt[UDP].payload), made[ttl])
+        return _seen(
+            pkt,
+            ttl,
+            "quic-vn" if versions is not None else "udp",
+            start,
+            f"from port {int(pkt[UDP].sport)}",
+            answers=tuple(f"0x{v:08x}" for v in versions or ()),
+        )
+
+    return _udp_trace(ip, port, payload, reply, max_hops=max_hops, window=window)

@@ -17,6 +17,8 @@ import pytest
 from netcheck.diagnose import Packet, analyse_dns, analyse_tcp, origin_hops
 from tests.ctlnet import GW_IN_IP, SERVER_IP, CtlNet
 
+FIRST_ROUTER = "the first router: inside the agency's own network"
+
 URL = f"https://{SERVER_IP}/"
 NAMED = "https://blocked.test/"
 
@@ -50,7 +52,9 @@ def test_gateway_reset_is_located_and_found_forged(net: CtlNet) -> None:
     f = d["tcp_finding"]
     assert (f["blocked"], f["how"], f["hop"], f["hop_ip"]) == (True, "forged-reset", 1, GW_IN_IP)
     assert d["tcp"][0]["failure"] == "connection_refused"  # a RST to a SYN
-    assert d["conclusion"].startswith(f"blocked at hop 1 ({GW_IN_IP}) by a forged TCP reset")
+    assert d["conclusion"].startswith(
+        f"blocked at hop 1 ({GW_IN_IP}, {FIRST_ROUTER}) by a forged TCP reset"
+    )
 
 
 def test_gateway_black_hole_is_located(net: CtlNet) -> None:
@@ -69,7 +73,9 @@ def test_injected_dns_answer_is_detected_and_located(net: CtlNet) -> None:
     assert (f["how"], f["hop"], f["hop_ip"]) == ("injected-dns", 1, GW_IN_IP), f
     assert "198.19.200.66" in f["detail"] and SERVER_IP in f["detail"]  # forged, then the real
     assert any(s["replies"] > 1 for s in d["dns"])  # the plain DNS stage saw two replies too
-    assert d["conclusion"].startswith(f"blocked at hop 1 ({GW_IN_IP}) by an injected DNS answer")
+    assert d["conclusion"].startswith(
+        f"blocked at hop 1 ({GW_IN_IP}, {FIRST_ROUTER}) by an injected DNS answer"
+    )
 
 
 def test_without_raw_sockets_it_says_so_and_does_the_rest(net: CtlNet) -> None:

@@ -13,6 +13,8 @@ import pytest
 from netcheck.lab import scenarios, topology
 from netcheck.lab.lifecycle import Lab
 
+FIRST_ROUTER = "the first router: inside the agency's own network"
+
 pytestmark = pytest.mark.lab
 
 ALL = scenarios.load()
@@ -44,7 +46,9 @@ def test_tcp_reset_is_forged_at_hop_1(lab: Lab) -> None:
     assert finding["hop"] == 1
     assert finding["hop_ip"] == topology.GW_INSIDE_IP
     assert doc["hops"]["1"] == topology.GW_INSIDE_IP
-    assert doc["conclusion"].startswith(f"blocked at hop 1 ({topology.GW_INSIDE_IP}) by a forged")
+    assert doc["conclusion"].startswith(
+        f"blocked at hop 1 ({topology.GW_INSIDE_IP}, {FIRST_ROUTER}) by a forged"
+    )
     # the server's address itself is further than the gateway
     assert doc["ip"].startswith("198.19.")
 

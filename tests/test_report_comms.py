@@ -113,3 +113,23 @@ def test_catalogues_have_the_same_keys_and_placeholders() -> None:
     from netcheck.models import TECHNIQUES
 
     assert set(TECHNIQUES) <= set(es["techniques"])
+
+
+def test_problems_come_first_and_a_channel_fine_everywhere_is_one_line(
+    judged: tuple[object, object],
+) -> None:
+    frame, policy = judged
+    report = comms.build(frame, policy, "es")  # type: ignore[arg-type]
+    states = [c.state for c in report.channels]
+    assert states == sorted(
+        states, key=lambda s: {"blocked": 0, "degraded": 1, "unknown": 2}.get(s, 3)
+    )
+    ok_urls = [c.url for c in report.channels if c.state == "ok"]
+    assert len(ok_urls) == len(set(ok_urls))
+    many = [c for c in report.channels if c.state == "ok" and ", " in c.network]
+    assert many and all(
+        re.fullmatch(
+            r"El canal oficial \S+ se puede ver desde \d+ redes: «[^»]+»(, «[^»]+»)+\.", c.sentence
+        )
+        for c in many
+    )

@@ -10,7 +10,7 @@ CSS and SVG charts, no external URL, no script); ``render_markdown`` → Markdow
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -152,7 +152,32 @@ def _channels(now: pd.DataFrame, msgs: Messages) -> list[ChannelLine]:
                 ),
             )
         )
-    return out
+    return _problems_first(out, msgs)
+
+
+_STATE_ORDER = {"blocked": 0, "degraded": 1, "unknown": 2, "ok": 3}
+
+
+def _problems_first(lines: list[ChannelLine], msgs: Messages) -> list[ChannelLine]:
+    """What needs action comes first; a channel that works everywhere is one line, not one per
+    network, so the reader's eye goes to the problems."""
+    problems = sorted(
+        (c for c in lines if c.state != "ok"), key=lambda c: (_STATE_ORDER[c.state], c.url)
+    )
+    fine: dict[str, list[ChannelLine]] = {}
+    for c in lines:
+        if c.state == "ok":
+            fine.setdefault(c.url, []).append(c)
+    grouped = []
+    for url, group in sorted(fine.items()):
+        if len(group) == 1:
+            grouped.append(group[0])
+            continue
+        nets = sorted(c.network for c in group)
+        names = ", ".join(msgs.text("network_quoted", name=n) for n in nets)
+        sentence = msgs.text("channel_ok_many", url=url, count=len(group), networks=names)
+        grouped.append(replace(group[0], network=", ".join(nets), sentence=sentence))
+    return problems + grouped
 
 
 def _services(now: pd.DataFrame, msgs: Messages) -> list[ServiceLine]:

@@ -1,0 +1,132 @@
+"""What every stage of the classifier shares: the verdict record, the context of one target,
+and the checks against the target's own expectations (certificate names, page words).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+from netcheck import failures as f
+from netcheck.blockpage import (
+    Fingerprints,
+    extract_title,
+)
+from netcheck.models import (
+    HttpStep,
+    Steps,
+    Target,
+    TlsStep,
+)
+from netcheck.netaddr import IPNetwork
+
+CERT_FAILURES = {f.SSL_INVALID_HOSTNAME, f.SSL_UNKNOWN_AUTHORITY, f.SSL_INVALID_CERTIFICATE}
+RESET_FAILURES = {f.CONNECTION_RESET, f.EOF_ERROR, f.CONNECTION_ABORTED}
+REJECT_FAILURES = {f.CONNECTION_REFUSED, f.CONNECTION_RESET, f.HOST_UNREACHABLE}
+TLS_SCHEMES = {"https", "wss", "rtmps"}
+
+
+@dataclass(frozen=True)
+class Classification:
+    verdict: str
+    technique: str | None
+    vendor: str | None
+    intercepted: bool
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Ctx:
+    target: Target
+    steps: Steps
+    host: str
+    nets: tuple[IPNetwork, ...]
+    fps: Fingerprints
+    intercepted: bool
+    proxy: str | None
+
+
+def norm_host(host: str | None) -> str:
+    return (host or "").strip().rstrip(".").casefold()
+
+
+def host_of(url: str, base: str | None = None) -> str:
+    """The host of ``url`` (resolved against ``base``), or "" when the URL is malformed."""
+    try:
+        return norm_host(urlsplit(urljoin(base, url) if base else url).hostname)
+    except ValueError:
+        return ""
+
+
+def scheme_of(url: str) -> str:
+    try:
+        return urlsplit(url).scheme.casefold()
+    except ValueError:
+        return ""
+
+
+def block_verdict(technique: str, evidence: str, vendor: str | None = None) -> Classification:
+    return Classification("blocked", technique, vendor, False, evidence)
+
+
+def other_verdict(verdict: str, evidence: str) -> Classification:
+    return Classification(verdict, None, None, False, evidence)
+
+
+def is_intercepted(t: TlsStep) -> bool:
+    return t.trusted_local is True and t.trusted_public is not True
+
+
+# --- expectations --------------------------------------------------------------------------------
+
+
+def _covers(san: str, name: str) -> bool:
+    san, name = norm_host(san), norm_host(name)
+    if san == name:
+        return True
+    if san.startswith("*.") and not name.startswith("*."):
+        return name.partition(".")[2] == san[2:]
+    return False
+
+
+def cert_ok(ctx: Ctx, t: TlsStep) -> bool:
+    """Publicly trusted, right name, covering every name the catalogue expects."""
+    if t.failure is not None or t.trusted_public is False or t.hostname_matches is False:
+        return False
+    if not t.chain or not ctx.target.expect.cert_names:
+        return True
+    sans = t.chain[0].sans
+    return all(any(_covers(s, n) for s in sans) for n in ctx.target.expect.cert_names)
+
+
+def page_meets_expect(ctx: Ctx, h: HttpStep) -> bool | None:
+    """None when the catalogue gives nothing to check (or the excerpt is too short to tell)."""
+    exp = ctx.target.expect
+    title = (h.title or extract_title(h.body) or "").casefold()
+    body = (h.body or "").casefold()
+    verdicts: list[bool] = []
+    if exp.title_contains:
+        verdicts.append(any(x.casefold() in title for x in exp.title_contains))
+    if exp.body_contains:
+        found = any(x.casefold() in body for x in exp.body_contains)
+        if found or not h.body_truncated:
+            verdicts.append(found)
+    return all(verdicts) if verdicts else None
+
+
+def addresses_fail(ctx: Ctx, addrs: frozenset[str]) -> bool:
+    tls = [t for t in ctx.steps.tls if t.ip in addrs]
+    http = [h for h in ctx.steps.http if h.ip in addrs and h.status is not None]
+    if any(cert_ok(ctx, t) or is_intercepted(t) for t in tls):
+        return False
+    bad_tls = any(
+        t.failure in CERT_FAILURES or (t.failure is None and not cert_ok(ctx, t)) for t in tls
+    )
+    return bad_tls or any(page_meets_expect(ctx, h) is False for h in http)
+
+
+def addresses_pass(ctx: Ctx, addrs: frozenset[str]) -> bool:
+    if any(cert_ok(ctx, t) for t in ctx.steps.tls if t.ip in addrs):
+        return True
+    http = [h for h in ctx.steps.http if h.ip in addrs and h.status is not None]
+    return any(h.status is not None and h.status < 400 and page_meets_expect(ctx, h) for h in http)

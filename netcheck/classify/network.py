@@ -1,0 +1,206 @@
+"""The DNS, TCP and TLS stages of the classifier: the first of them that prevents access names
+the technique (dns-*, tcp-*, tls-*), or the stage lets the target through to HTTP.
+"""
+
+from __future__ import annotations
+
+from netcheck import failures as f
+from netcheck.blockpage import (
+    match_dns,
+    vendor_name,
+)
+from netcheck.classify.evidence import (
+    CERT_FAILURES,
+    REJECT_FAILURES,
+    RESET_FAILURES,
+    TLS_SCHEMES,
+    Classification,
+    Ctx,
+    addresses_fail,
+    addresses_pass,
+    block_verdict,
+    cert_ok,
+    is_intercepted,
+    norm_host,
+    other_verdict,
+    scheme_of,
+)
+from netcheck.models import (
+    DnsStep,
+)
+from netcheck.netaddr import is_sinkhole_address, parse_ip
+
+# --- DNS -----------------------------------------------------------------------------------------
+
+
+def _addrs(d: DnsStep) -> frozenset[str]:
+    return frozenset(
+        a.value for a in d.answers if a.type in ("A", "AAAA") and parse_ip(a.value) is not None
+    )
+
+
+def _who(d: DnsStep, first: bool = True) -> str:
+    who = f"the resolver {d.resolver}" if d.resolver else "the system resolver"
+    return who[0].upper() + who[1:] if first else who
+
+
+_DNS_KIND = [  # (technique, rcodes, failures, words), most telling first
+    ("dns-nxdomain", {"NXDOMAIN"}, {f.DNS_NXDOMAIN}, "answered NXDOMAIN for"),
+    ("dns-refused", {"REFUSED"}, {f.DNS_REFUSED}, "refused to resolve"),
+    (
+        "dns-servfail",
+        {"SERVFAIL"},
+        {f.DNS_SERVFAIL, f.DNS_NON_RECOVERABLE, f.DNS_TEMPORARY},
+        "answered SERVFAIL for",
+    ),
+    ("dns-nodata", {"NOERROR"}, {f.DNS_NO_ANSWER}, "returned no address for"),
+    ("dns-timeout", set(), {f.GENERIC_TIMEOUT}, "never answered queries for"),
+]
+
+
+def dns_stage(ctx: Ctx) -> Classification | None:
+    steps = [d for d in ctx.steps.dns if norm_host(d.hostname) == ctx.host]
+    if not steps or ctx.proxy is not None:
+        return None  # through a proxy, the proxy resolves: local answers do not decide access
+    usable = [(d, _addrs(d)) for d in steps if _addrs(d)]
+    if not usable:
+        for technique, rcodes, fails, words in _DNS_KIND:
+            hit = [d for d in steps if (d.rcode or "").upper() in rcodes or d.failure in fails]
+            if technique == "dns-nodata":
+                hit = [d for d in hit if d.failure in (None, f.DNS_NO_ANSWER)]
+            if hit:
+                tail = ", a name that exists" if technique == "dns-nxdomain" else ""
+                return block_verdict(
+                    technique,
+                    f"{_who(hit[0])} {words} {ctx.host}{tail}: the DNS filter blocks it.",
+                )
+        reason = ", ".join(sorted({d.failure or d.rcode or "no answer" for d in steps}))
+        return other_verdict(
+            "inconclusive", f"Resolving {ctx.host} failed ({reason}), cause unclear."
+        )
+    for d, addrs in usable:
+        vendor_hit = next(
+            (m for a in sorted(addrs) if (m := match_dns(ctx.fps, a)) and m.kind == "block"), None
+        )
+        if vendor_hit is not None:
+            return block_verdict(
+                "dns-sinkhole",
+                f"{_who(d)} answered {ctx.host} with {vendor_hit.where}, "
+                f"a {vendor_name(vendor_hit.vendor)} "
+                "block address: the name is sinkholed.",
+                vendor_hit.vendor,
+            )
+        if all(is_sinkhole_address(a, ctx.nets) for a in addrs):
+            ident = next((m for a in sorted(addrs) if (m := match_dns(ctx.fps, a))), None)
+            shown = ", ".join(sorted(addrs))
+            return block_verdict(
+                "dns-sinkhole",
+                f"{_who(d)} answered {ctx.host} with {shown}, a private or reserved address "
+                "outside --allow-net: the name is sinkholed.",
+                ident.vendor if ident else None,
+            )
+    return _dns_mismatch(ctx, usable)
+
+
+def _disjoint(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Two answer sets disagree: per address family present in both, no address in common."""
+    shared = False
+    for version in (4, 6):
+        fa = {x for x in a if (ip := parse_ip(x)) is not None and ip.version == version}
+        fb = {x for x in b if (ip := parse_ip(x)) is not None and ip.version == version}
+        if fa and fb:
+            shared = True
+            if not fa.isdisjoint(fb):
+                return False
+    return shared
+
+
+def _dns_mismatch(ctx: Ctx, usable: list[tuple[DnsStep, frozenset[str]]]) -> Classification | None:
+    for d, addrs in usable:
+        others = [a for o, a in usable if o is not d]
+        if d.replies > 1 and (
+            addresses_fail(ctx, addrs) or any(_disjoint(addrs, a) for a in others)
+        ):
+            return block_verdict(
+                "dns-mismatch",
+                f"{_who(d)} sent {d.replies} replies to one query for {ctx.host} "
+                f"(kept: {', '.join(sorted(addrs))}) that disagree with the real site: "
+                "a forged answer was injected.",
+            )
+    for d, addrs in usable:
+        for o, other in usable:
+            if (
+                _disjoint(addrs, other)
+                and addresses_fail(ctx, addrs)
+                and addresses_pass(ctx, other)
+            ):
+                return block_verdict(
+                    "dns-mismatch",
+                    f"{_who(d)} answered {ctx.host} with {', '.join(sorted(addrs))}, "
+                    f"which does not serve the real site, while {_who(o, first=False)} gave "
+                    f"{', '.join(sorted(other))}, which does: the DNS answer is tampered with.",
+                )
+    return None
+
+
+# --- TCP and TLS ---------------------------------------------------------------------------------
+
+
+def tcp_stage(ctx: Ctx) -> Classification | None:
+    tcp = ctx.steps.tcp
+    if not tcp or any(t.failure is None for t in tcp):
+        return None
+    where = ", ".join(sorted({f"{t.ip}:{t.port}" for t in tcp}))
+    fails = {t.failure for t in tcp}
+    if ctx.proxy is not None:
+        return other_verdict(
+            "unreachable", f"The probe could not connect to the proxy {ctx.proxy}."
+        )
+    if fails & REJECT_FAILURES:
+        kind = ", ".join(sorted(str(x) for x in fails & REJECT_FAILURES))
+        return block_verdict(
+            "tcp-reset", f"Connections to {ctx.host} at {where} were rejected ({kind})."
+        )
+    if f.GENERIC_TIMEOUT in fails:
+        return block_verdict(
+            "tcp-timeout", f"Connections to {ctx.host} at {where} timed out: packets are dropped."
+        )
+    if f.NETWORK_UNREACHABLE in fails:
+        return other_verdict("unreachable", f"The probe has no route to {ctx.host} at {where}.")
+    return other_verdict("inconclusive", f"Connecting to {ctx.host} at {where} failed ({fails}).")
+
+
+def tls_stage(ctx: Ctx) -> Classification | None:
+    tls = [t for t in ctx.steps.tls if norm_host(t.server_name) == ctx.host]
+    if not tls and scheme_of(ctx.target.url) in TLS_SCHEMES:
+        tls = ctx.steps.tls  # a handshake under another SNI still decides an https target
+    if not tls:
+        return None
+    if any(cert_ok(ctx, t) or is_intercepted(t) for t in tls):
+        return None
+    via = f" through the proxy {ctx.proxy}" if ctx.proxy else ""
+    t = tls[0]
+    at = f" at {t.ip}" if t.ip else ""
+    fails = [x.failure for x in tls]
+    if any(x in CERT_FAILURES or x is None for x in fails):
+        bad = next(x for x in tls if x.failure in CERT_FAILURES or x.failure is None)
+        issuer = f" issued by {bad.chain[0].issuer}" if bad.chain else ""
+        return block_verdict(
+            "tls-mismatch",
+            f"The certificate{issuer} presented for {ctx.host}{at}{via} is not trusted or does "
+            f"not cover the name ({bad.failure or 'wrong names'}): the connection is diverted.",
+        )
+    if any(x in RESET_FAILURES or x == f.SSL_FAILED_HANDSHAKE for x in fails):
+        return block_verdict(
+            "tls-reset",
+            f"The TLS handshake for {ctx.host}{at}{via} was cut ({t.failure}) after the "
+            "server name was sent: an SNI filter blocks it.",
+        )
+    if f.GENERIC_TIMEOUT in fails:
+        return block_verdict(
+            "tls-timeout",
+            f"The TLS handshake for {ctx.host}{at}{via} timed out after the server name was sent.",
+        )
+    return other_verdict(
+        "inconclusive", f"The TLS handshake for {ctx.host}{at} failed ({t.failure})."
+    )

@@ -1,0 +1,206 @@
+"""The HTTP stage of the classifier: proxy refusals, resets and timeouts, redirects to block
+URLs, vendor and generic block pages, and the real pages that only look blocked.
+"""
+
+from __future__ import annotations
+
+from netcheck import failures as f
+from netcheck.blockpage import (
+    extract_title,
+    generic_cues,
+    lookalike,
+    lookalike_description,
+    match_http,
+    vendor_name,
+)
+from netcheck.classify.evidence import (
+    CERT_FAILURES,
+    RESET_FAILURES,
+    TLS_SCHEMES,
+    Classification,
+    Ctx,
+    block_verdict,
+    cert_ok,
+    host_of,
+    norm_host,
+    other_verdict,
+    page_meets_expect,
+    scheme_of,
+)
+from netcheck.models import (
+    HttpStep,
+)
+from netcheck.netaddr import is_ip_literal, is_sinkhole_address
+
+# --- HTTP ----------------------------------------------------------------------------------------
+
+
+def _site(host: str) -> str:
+    """Registrable-domain guess without a suffix list: last two labels, three for ccSLDs."""
+    labels = host.split(".")
+    if len(labels) >= 3 and len(labels[-1]) == 2 and len(labels[-2]) <= 3:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def _vendor_of(ctx: Ctx, h: HttpStep) -> tuple[str | None, str | None]:
+    """(vendor from a block fingerprint, vendor from an identity fingerprint) for one response."""
+    title = h.title or extract_title(h.body)
+    found = match_http(ctx.fps, headers=h.headers, body=h.body, title=title, location=h.location)
+    block = next((m.vendor for m in found if m.kind == "block"), None)
+    ident = next(
+        (m.vendor for m in found if m.kind == "identity" and m.scope != "header:Via"), None
+    )
+    return block, ident
+
+
+def _blocky(ctx: Ctx, h: HttpStep) -> tuple[bool, str | None]:
+    block, ident = _vendor_of(ctx, h)
+    if block:
+        return True, block
+    if h.status is None or lookalike(h.status, h.headers, h.body, h.title):
+        return False, None
+    return generic_cues(h.body, h.title or extract_title(h.body)).strong, ident
+
+
+def _authenticated(ctx: Ctx, h: HttpStep) -> bool:
+    if scheme_of(h.url) not in TLS_SCHEMES or ctx.intercepted:
+        return False
+    host = host_of(h.url)
+    return all(cert_ok(ctx, t) for t in ctx.steps.tls if norm_host(t.server_name) == host)
+
+
+def _http_failure(ctx: Ctx, h: HttpStep) -> Classification:
+    what = ctx.host + (f" at {h.ip}" if h.ip else "")
+    what += f" through the proxy {h.proxy}" if h.proxy else ""
+    if h.failure == f.HTTP_PROXY_REFUSED:
+        return block_verdict(
+            "proxy-denied", f"The proxy {h.proxy or ctx.proxy} refused {ctx.host}."
+        )
+    if h.failure in RESET_FAILURES:
+        return block_verdict(
+            "http-reset", f"The HTTP exchange with {what} was cut ({h.failure}) after the request."
+        )
+    if h.failure == f.GENERIC_TIMEOUT:
+        return block_verdict("http-timeout", f"The HTTP request to {what} got no answer in time.")
+    if h.failure in CERT_FAILURES:
+        return block_verdict(
+            "tls-mismatch", f"The certificate for {what} is not trusted ({h.failure})."
+        )
+    if h.failure == f.SSL_FAILED_HANDSHAKE:
+        return block_verdict("tls-reset", f"The TLS handshake for {what} failed ({h.failure}).")
+    if h.failure in (f.CONNECTION_REFUSED, f.HOST_UNREACHABLE) and not h.proxy:
+        return block_verdict("tcp-reset", f"Connections to {what} were rejected ({h.failure}).")
+    if h.failure in (f.CONNECTION_REFUSED, f.HOST_UNREACHABLE, f.NETWORK_UNREACHABLE):
+        return other_verdict("unreachable", f"The probe could not reach {what} ({h.failure}).")
+    return other_verdict("inconclusive", f"The HTTP request to {what} failed ({h.failure}).")
+
+
+def _from_proxy(ctx: Ctx, h: HttpStep) -> Classification:
+    block, ident = _vendor_of(ctx, h)
+    vendor = block or ident
+    squid = next((v for k, v in h.headers if k.casefold() == "x-squid-error"), None)
+    detail = f" ({vendor_name(vendor)})" if vendor else ""
+    if squid:
+        detail = f" ({vendor_name(vendor or 'squid')}, X-Squid-Error {squid})"
+    proxy = h.proxy or ctx.proxy or "the proxy"
+    if h.status == 407:
+        return other_verdict(
+            "inconclusive",
+            f"The proxy {proxy} asked for credentials (407) before fetching {ctx.host}.",
+        )
+    if h.status is not None and h.status >= 500 and not block:
+        return other_verdict(
+            "unreachable",
+            f"The proxy {proxy} could not reach {ctx.host} itself ({h.status}{detail}).",
+        )
+    return block_verdict(
+        "proxy-denied",
+        f"The proxy {proxy} refused {ctx.host} with status {h.status}{detail}.",
+        vendor,
+    )
+
+
+def http_stage(ctx: Ctx) -> Classification | None:
+    http = ctx.steps.http
+    if not http:
+        return None
+    for h in http:
+        if h.from_proxy:
+            return _from_proxy(ctx, h)
+    final = http[-1]
+    for h in http:
+        if not h.location:
+            continue
+        block = next(
+            (m.vendor for m in match_http(ctx.fps, location=h.location) if m.kind == "block"), None
+        )
+        dest = host_of(h.location, base=h.url)
+        if block:
+            return block_verdict(
+                "http-redirect",
+                f"{ctx.host} was redirected to {h.location}, a {vendor_name(block)} block page.",
+                block,
+            )
+        if is_sinkhole_address(dest, ctx.nets):
+            return block_verdict(
+                "http-redirect",
+                f"{ctx.host} was redirected to {dest}, a private address outside --allow-net.",
+            )
+        if h is final or not (is_ip_literal(dest) or _site(dest) != _site(ctx.host)):
+            continue
+        blocky, vendor = _blocky(ctx, final) if final.failure is None else (False, None)
+        if blocky:
+            return block_verdict(
+                "http-redirect",
+                f"{ctx.host} was redirected to {dest}, which shows a block page"
+                + (f" from {vendor_name(vendor)}." if vendor else "."),
+                vendor,
+            )
+    if final.failure is not None:
+        return _http_failure(ctx, final)
+    return _final_page(ctx, final)
+
+
+def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
+    authentic = _authenticated(ctx, h)
+    page = f"{host_of(h.url) or ctx.host}" + (f" at {h.ip}" if h.ip else "")
+    how = "over authenticated HTTPS" if authentic else "over plain HTTP"
+    if ctx.intercepted and scheme_of(h.url) in TLS_SCHEMES:
+        how = "through TLS interception"
+    block, ident = _vendor_of(ctx, h)
+    if block and not authentic:
+        return block_verdict(
+            "http-blockpage",
+            f"{page} answered {h.status} {how} with a {vendor_name(block)} block page.",
+            block,
+        )
+    look = lookalike(h.status, h.headers, h.body, h.title)
+    if look:
+        return other_verdict(
+            "accessible", f"{page} answered {h.status} {how}: {lookalike_description(look)}."
+        )
+    cues = generic_cues(h.body, h.title or extract_title(h.body))
+    if cues.strong and not authentic:
+        said = "; ".join(f'"{p}"' for p in cues.phrases[:3])
+        return block_verdict(
+            "http-blockpage", f"{page} answered {how} with a block page saying {said}.", ident
+        )
+    if h.status is not None and h.status >= 400:
+        if authentic:
+            return other_verdict(
+                "inconclusive", f"{page} itself answered {h.status} {how}: the service refused."
+            )
+        return block_verdict(
+            "http-status", f"{page} answered {h.status} {how} instead of the page.", ident
+        )
+    redirect = h.status is not None and 300 <= h.status < 400
+    meets = None if redirect else page_meets_expect(ctx, h)  # a hop is not the page itself
+    if meets is False and not authentic:
+        return block_verdict(
+            "http-blockpage",
+            f"{page} answered {h.status} {how} with a page that is not the service's.",
+            ident,
+        )
+    note = ", though not the page the catalogue expects" if meets is False else ""
+    return other_verdict("accessible", f"{page} answered {h.status} {how}{note}.")

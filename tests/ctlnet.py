@@ -125,7 +125,8 @@ class CtlNet:
         self.nft("drop")
 
     def inject(self, name: str, answer: str) -> None:
-        argv = [sys.executable, "-m", "tests.ctlnet", "inject", self.gw_in, name, answer]
+        # the lab's own injector, run on this test path's gateway
+        argv = [sys.executable, "-m", "netcheck.lab.dnsinject", "inject", self.gw_in, name, answer]
         self.spawn(self.gateway, argv)
 
 
@@ -166,48 +167,6 @@ def _peer() -> None:
             continue
 
 
-def _inject(iface: str, name: str, answer: str) -> None:
-    """On the gateway: answer queries for ``name`` with ``answer``, spoofing the resolver."""
-    from scapy.all import AsyncSniffer, send
-    from scapy.layers.dns import DNS, DNSRR
-    from scapy.layers.inet import IP, UDP
-
-    want = name.rstrip(".").lower() + "."
-
-    def forge(p: object) -> None:
-        pkt: object = p
-        q = pkt[DNS]  # type: ignore[index]
-        reply = (
-            IP(src=pkt[IP].dst, dst=pkt[IP].src, ttl=64)  # type: ignore[index]
-            / UDP(sport=53, dport=pkt[UDP].sport)  # type: ignore[index]
-            / DNS(id=q.id, qr=1, aa=1, rd=q.rd, ra=1, qd=q.qd, an=DNSRR(rrname=want, rdata=answer))
-        )
-        send(reply, verbose=False)
-
-    def keep(p: object) -> bool:
-        try:
-            q = p[DNS]  # type: ignore[index]
-            return bool(
-                UDP in p  # type: ignore[operator]
-                and p[UDP].dport == 53  # type: ignore[index]
-                and q.qr == 0
-                and q.qd[0].qname.decode().lower() == want
-            )
-        except Exception:  # noqa: BLE001
-            return False
-
-    ready = threading.Event()
-    sniffer = AsyncSniffer(
-        iface=iface, lfilter=keep, prn=forge, store=False, started_callback=ready.set
-    )
-    sniffer.start()
-    ready.wait(5)
-    print("ready", flush=True)
-    sniffer.join()
-
-
 if __name__ == "__main__":
     if sys.argv[1] == "peer":
         _peer()
-    elif sys.argv[1] == "inject":
-        _inject(sys.argv[2], sys.argv[3], sys.argv[4])

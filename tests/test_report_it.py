@@ -40,7 +40,7 @@ def test_prometheus_text_parses_and_carries_the_latest_state(tmp_path: Path) -> 
     assert findings[("unenforced-block", "central")] == 1.0  # business.facebook.com
     last = dict((lab["network"], v) for lab, v in fams["netcheck_last_run_timestamp_seconds"])
     assert last["central"] == 1795856405.0  # 2026-11-28T09:00:05Z
-    assert "netcheck_goodput_mbps" not in fams  # records carry no goodput yet
+    assert "netcheck_goodput_mbps" not in fams  # no record here went through run --bandwidth
 
 
 def test_label_values_are_escaped() -> None:
@@ -78,3 +78,42 @@ def test_prometheus_text_is_written_atomically(tmp_path: Path, policy: str | Non
     it.write_atomic(out, it.prometheus_text(frame))
     assert _families(out.read_text())["netcheck_target_up"]
     assert [p.name for p in out.parent.iterdir()] == ["netcheck.prom"]
+
+
+def test_goodput_from_run_bandwidth_reaches_prometheus_and_the_comms_chart(tmp_path: Path) -> None:
+    from netcheck.models import BandwidthEvidence
+    from netcheck.output import dump_line
+    from netcheck.report import comms
+    from netcheck.report.samples import scenario_results
+
+    measured = BandwidthEvidence(
+        service_url="https://media.example/large.bin",
+        control_url="https://control.example/large.bin",
+        service_mbps=4.2,
+        control_mbps=90.0,
+        ratio=0.047,
+        ks_p=1e-11,
+        area=0.9,
+        confirmed=True,
+        bytes=1_400_000,
+        verdict="degraded",
+    )
+    results = scenario_results()
+    last_day = max(r.measured_at for r in results)[:10]
+    results = [  # the reports read the latest state: the last day's YouTube records carry it
+        r.model_copy(update={"bandwidth": measured})
+        if r.target.service == "youtube" and r.measured_at.startswith(last_day)
+        else r
+        for r in results
+    ]
+    path = tmp_path / "run.jsonl"
+    path.write_text("".join(dump_line(r) + "\n" for r in results), encoding="utf-8")
+    frame = judge(load([str(path)]), load_policy(POLICY))
+    fams = _families(it.prometheus_text(frame))
+    goodput = fams["netcheck_goodput_mbps"]
+    assert {(lab["service"], lab["network"], v) for lab, v in goodput} == {
+        ("youtube", "central", 4.2),
+        ("youtube", "comms-office", 4.2),
+    }
+    report = comms.build(frame, load_policy(POLICY), "en")
+    assert any("4.2" in chart for chart in report.charts)

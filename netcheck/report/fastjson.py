@@ -63,6 +63,10 @@ class Steps(msgspec.Struct, gc=False):
     tcp: list[TcpStep] | None = None
 
 
+class Bandwidth(msgspec.Struct, gc=False):
+    service_mbps: float | None = None
+
+
 class Record(msgspec.Struct, gc=False):
     """The slice of ``models.Result`` that reports read; every other field is skipped."""
 
@@ -73,7 +77,7 @@ class Record(msgspec.Struct, gc=False):
     vendor: str | None = None
     intercepted: bool | None = None
     evidence: str | None = None
-    goodput_mbps: float | None = None  # not in the 1.0 schema yet; null until records carry it
+    bandwidth: Bandwidth | None = None  # run --bandwidth: the service's measured goodput
     probe: Probe | None = None
     target: Target | None = None
     steps: Steps | None = None
@@ -178,6 +182,7 @@ class _Columns:
             values = list(zip(*map(astuple, structs), strict=True)) or [()] * len(kind)
             columns.update(zip(kind, values, strict=True))
         columns["tcp_ms"] = tuple(map(_fastest_connect, columns.pop("steps")))
+        columns["goodput_mbps"] = tuple(b and b.service_mbps for b in columns.pop("bandwidth"))
         columns["sha256"] = tuple(self.shas)
         columns["file_index"] = tuple(self.files)
         columns["line"] = tuple(self.lines)

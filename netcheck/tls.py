@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import functools
 import hashlib
-import ipaddress
 import ssl
 import time
 import warnings
@@ -46,6 +45,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
 from netcheck import failures
+from netcheck.certnames import as_ip, ascii_name, name_matches
 from netcheck.failures import failure_from_exception
 from netcheck.models import CertFacts, TlsStep
 from netcheck.tcp import open_tcp
@@ -307,54 +307,16 @@ def _san_names(cert: x509.Certificate) -> list[str]:
     return [*dns, *ips]
 
 
-def name_matches(pattern: str, server_name: str) -> bool:
-    """Does one SAN entry cover ``server_name``? RFC 6125 rules, as browsers apply them.
-
-    A wildcard is only the whole left-most label, stands for exactly one label, and needs two
-    labels after it (``*.com`` covers nothing). IP names match IP SANs only, exactly.
-    """
-    ip = _as_ip(server_name)
-    if ip is not None:
-        return _as_ip(pattern) == ip
-    name, pattern = _ascii(server_name), _ascii(pattern)
-    if not name or not pattern:
-        return False
-    if pattern == name:
-        return True
-    head, _, rest = pattern.partition(".")
-    if head != "*" or rest.count(".") < 1:
-        return False
-    name_head, _, name_rest = name.partition(".")
-    return bool(name_head) and name_rest == rest
-
-
-def _ascii(name: str) -> str:
-    name = name.strip().rstrip(".").lower()
-    if name.isascii():
-        return name
-    try:
-        return name.encode("idna").decode("ascii")
-    except UnicodeError:
-        return ""
-
-
-def _as_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        return None
-
-
 def _verification_subject(server_name: str | None, sans: list[str]) -> DNSName | IPAddress | None:
     # Trust is judged apart from the name: when the name does not match, verify as if we had
     # asked for a name the leaf does cover, so only the chain decides "trusted".
     candidates = [server_name] if server_name is not None else sans
     for candidate in candidates:
-        ip = _as_ip(candidate)
+        ip = as_ip(candidate)
         try:
             if ip is not None:
                 return IPAddress(ip)
-            return DNSName(_ascii(candidate).replace("*", "wildcard", 1))
+            return DNSName(ascii_name(candidate).replace("*", "wildcard", 1))
         except ValueError:
             continue
     return None

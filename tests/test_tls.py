@@ -13,10 +13,11 @@ import pytest
 from cryptography import x509
 
 from netcheck import failures
+from netcheck.certnames import name_matches
 from netcheck.errors import InputError
 from netcheck.models import TlsStep
 from netcheck.tcp import open_tcp
-from netcheck.tls import assess_chain, measure_tls, measure_tls_over, name_matches
+from netcheck.tls import assess_chain, measure_tls, measure_tls_over
 from netcheck.trust import Trust, anchor_stores, load_trust, local_anchors, public_anchors
 from tests.servers.tls import (
     DEFAULT_BODY,

@@ -12,6 +12,7 @@ from netcheck.blockpage import (
     Fingerprints,
     extract_title,
 )
+from netcheck.certnames import name_matches
 from netcheck.models import (
     HttpStep,
     Steps,
@@ -80,15 +81,6 @@ def is_intercepted(t: TlsStep) -> bool:
 # --- expectations --------------------------------------------------------------------------------
 
 
-def _covers(san: str, name: str) -> bool:
-    san, name = norm_host(san), norm_host(name)
-    if san == name:
-        return True
-    if san.startswith("*.") and not name.startswith("*."):
-        return name.partition(".")[2] == san[2:]
-    return False
-
-
 def cert_ok(ctx: Ctx, t: TlsStep) -> bool:
     """Publicly trusted, right name, covering every name the catalogue expects."""
     if t.failure is not None or t.trusted_public is False or t.hostname_matches is False:
@@ -96,7 +88,7 @@ def cert_ok(ctx: Ctx, t: TlsStep) -> bool:
     if not t.chain or not ctx.target.expect.cert_names:
         return True
     sans = t.chain[0].sans
-    return all(any(_covers(s, n) for s in sans) for n in ctx.target.expect.cert_names)
+    return all(any(name_matches(s, n) for s in sans) for n in ctx.target.expect.cert_names)
 
 
 def page_meets_expect(ctx: Ctx, h: HttpStep) -> bool | None:

@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 
 from netcheck.cli import stderr, stdout
+from netcheck.report import AUDIENCES
 from netcheck.report.i18n import LANGUAGES
-from netcheck.report.make import AUDIENCES, check_choice, load_table, write_report
 
 
 def report(
@@ -44,9 +44,11 @@ def report(
     ] = None,
 ) -> None:
     """Write a report for comms officers, auditors or IT from saved results."""
-    chosen = check_choice(audience, fmt)
+    # pandas and pyarrow load here, not at start-up: every other command would pay for them
     from netcheck.report.i18n import messages
+    from netcheck.report.make import check_choice, load_table, write_report
 
+    chosen = check_choice(audience, fmt)
     messages(lang)  # an unknown language is an input error before any reading
     frame, doc = load_table(results, policy)
     written = write_report(frame, doc, audience, chosen, lang, out)

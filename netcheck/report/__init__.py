@@ -11,11 +11,13 @@ network and date come from the records, not from the path). ``ingest.write_datas
 tree into a Parquet dataset partitioned ``date=YYYY-MM-DD/``, one flat row per record, which
 ``load.load`` reads back with only the columns a report needs.
 
-Nothing here builds a ``Result`` per record: ``load`` parses JSON with pyarrow against an explicit
-schema of the summary columns (the steps' evidence is skipped, except TCP connect times), the
+Nothing here builds a ``Result`` per record: ``load`` decodes JSON with msgspec into the summary
+fields only (the steps' evidence is skipped, except TCP connect times), the
 policy engine runs once per distinct (target, network, outcome) in ``judge``, and every
 aggregation is a pandas groupby over columns.
 
 Pipeline: ``load`` → ``judge`` (findings, when a policy is given) → ``comms`` / ``audit`` / ``it``
 (with ``charts`` and ``i18n``) → files.
 """
+
+AUDIENCES = ("comms", "audit", "it")

@@ -15,11 +15,10 @@ import pandas as pd
 
 from netcheck.errors import InputError
 from netcheck.policy.loader import PolicyDoc, load_policy
-from netcheck.report import audit, comms, ingest, it
+from netcheck.report import AUDIENCES, audit, comms, ingest, it
 from netcheck.report.judge import judge
 from netcheck.report.load import load
 
-AUDIENCES = ("comms", "audit", "it")
 FORMATS: dict[str, tuple[str, ...]] = {
     "comms": ("html", "md"),
     "audit": ("csv", "parquet", "html"),

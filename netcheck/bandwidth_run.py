@@ -17,13 +17,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from netcheck.models import BandwidthEvidence, Result
-from netcheck.speed import measure_download
-from netcheck.throttle import SERVICE_SECONDS, ThrottleEvidence, detect_throttling
+from netcheck.speed import SpeedResult, measure_download
+from netcheck.throttle import (
+    ThrottleEvidence,
+    detect_throttling,
+    needs_settled_run,
+    replay_figure,
+)
 
 #: target functions whose experience a throttle degrades (media, pages, channels, live ingest)
 APPLIES_TO = frozenset({"media", "view", "official_channel", "live_ingest"})
 
 Detect = Callable[[str, str], Awaitable[ThrottleEvidence]]
+Settle = Callable[[str], Awaitable[SpeedResult]]
 Note = Callable[[str], None]
 
 
@@ -46,23 +52,20 @@ async def measure_services(
     control_url: str,
     *,
     detect: Detect | None = None,
+    settle: Settle | None = None,
     note: Note | None = None,
     verify: bool | str = True,
 ) -> dict[str, ThrottleEvidence]:
     """Detect throttling for each measurable service that has a URL; ``note`` hears the skips.
-    ``verify`` is the TLS verification for the transfers (a CA file path, as in ``--ca-bundle``)."""
+    When the service's replay was too short to be its figure (a fast service on a long path),
+    one settled ``speed`` run (``settle``) gives it. ``verify`` is the TLS verification for the
+    transfers (a CA file path, as in ``--ca-bundle``)."""
 
     def default(service: str, control: str) -> Awaitable[ThrottleEvidence]:
-        return detect_throttling(
-            service,
-            control,
-            measure=lambda url: measure_download(url, verify=verify),
-            measure_service=lambda url: measure_download(
-                url, verify=verify, max_seconds=SERVICE_SECONDS
-            ),
-        )
+        return detect_throttling(service, control, verify=verify)
 
     run = detect or default
+    settled = settle or (lambda url: measure_download(url, verify=verify))
     out: dict[str, ThrottleEvidence] = {}
     for service in services_to_measure(results):
         url = urls.get(service)
@@ -73,13 +76,17 @@ async def measure_services(
                     f"(give --bandwidth-url {service}=URL); skipped"
                 )
             continue
-        out[service] = await run(url, control_url)
+        evidence = await run(url, control_url)
+        if needs_settled_run(evidence):
+            evidence = evidence.model_copy(update={"goodput": await settled(url)})
+        out[service] = evidence
     return out
 
 
 def to_record(evidence: ThrottleEvidence) -> BandwidthEvidence:
     """The figures a record keeps: the first comparison's, confirmed or not by the repeat."""
     d = evidence.decisions[0]
+    extra = evidence.goodput
     return BandwidthEvidence(
         service_url=evidence.service_url,
         control_url=evidence.control_url,
@@ -89,8 +96,9 @@ def to_record(evidence: ThrottleEvidence) -> BandwidthEvidence:
         ks_p=d.ks_p,
         area=d.area,
         confirmed=evidence.confirmed,
-        bytes=evidence.service_bytes,
+        bytes=evidence.service_bytes + (extra.bytes if extra else 0),
         verdict=evidence.verdict,
+        goodput_mbps=extra.goodput_mbps if extra else replay_figure(evidence.runs[0]),
     )
 
 

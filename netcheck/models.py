@@ -191,7 +191,9 @@ class ProbeInfo(_Model):
 class BandwidthEvidence(_Model):
     """A service's goodput against a control endpoint's (issue 5, ``run --bandwidth``): the
     figures ``netcheck classify`` re-applies offline. ``verdict`` is the throttling test's own
-    (accessible, degraded, inconclusive); ``bytes`` is what the service path moved."""
+    (accessible, degraded, inconclusive); ``bytes`` is what the service path moved.
+    ``service_mbps``/``control_mbps``/``ratio`` are the short replays the test compared; a
+    replay on a long path is mostly slow start, so the service's figure is ``goodput_mbps``."""
 
     service_url: str
     control_url: str
@@ -203,6 +205,11 @@ class BandwidthEvidence(_Model):
     confirmed: bool
     bytes: int
     verdict: Verdict
+    goodput_mbps: float | None = Field(
+        None,
+        description="the service's download goodput (policy and reports read this): its "
+        "replay's when that lasted 20 RTTs or more, else a settled `speed` run's",
+    )
 
 
 class Result(_Model):

@@ -64,7 +64,10 @@ class SpeedResult(BaseModel):
     http_status: int | None = None
     window_ms: float
     windows_mbps: list[float] = Field(default_factory=list)
-    slots_mbps: list[float] = Field(default_factory=list, description="50 ms rates, settled part")
+    slots_mbps: list[float] = Field(
+        default_factory=list,
+        description="50 ms rates over the settled part; a replay run: its K equal slots",
+    )
 
 
 def _status(est: Estimate, failure: str | None) -> Status:
@@ -150,11 +153,13 @@ async def measure_download(
     max_bytes: int | None = DEFAULT_MAX_BYTES,
     max_seconds: float = MAX_SECONDS,
     verify: bool | str = True,
+    even_slots: int | None = None,
 ) -> SpeedResult:
-    """Download ``url`` until the estimate settles or a cap is hit."""
+    """Download ``url`` until the estimate settles or a cap is hit. ``even_slots=K``: a replay
+    run for ``throttle`` (K equal slots over the transfer, goodput over its span)."""
     host, port = _host_port(url)
     rtt, rtt_failure = await tcp_rtt(host, port)
-    est = Estimator(rtt, max_bytes=max_bytes, max_seconds=max_seconds)
+    est = Estimator(rtt, max_bytes=max_bytes, max_seconds=max_seconds, even_slots=even_slots)
     if rtt is None:
         return _result(url, "download", est.finish("failed"), None, rtt_failure, None)
     failure: str | None = None

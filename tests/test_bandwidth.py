@@ -117,6 +117,24 @@ def test_byte_cap_stops_before_settling() -> None:
     assert 500_000 <= est.bytes < 500_000 + 1448
 
 
+def test_replay_run_cuts_a_short_transfer_into_equal_slots() -> None:
+    # 400 kB at 95 Mbit/s lasts ~34 ms: no 50 ms slot closes, the replay's 16 slots do
+    fast = estimate(stream(95.0, 1.0), rtt_s=0.0, max_bytes=400_000, even_slots=16)
+    assert fast.reason == "byte_cap" and len(fast.slots_mbps) == 16
+    assert fast.goodput_mbps == pytest.approx(95.0, rel=0.01)
+    assert all(r == pytest.approx(95.0, rel=0.05) for r in fast.slots_mbps)
+    # a rate that halves midway shows in the slots, not only in the mean
+    half = [(t, n) for t, n in stream(20.0, 0.2)] + [
+        (0.2 + t, n) for t, n in stream(10.0, 0.2, start=0.0)
+    ]
+    split = estimate(half, rtt_s=0.0, even_slots=16)
+    assert split.slots_mbps[1] == pytest.approx(20.0, rel=0.05)
+    assert split.slots_mbps[-2] == pytest.approx(10.0, rel=0.05)
+    # one read (or none) gives no slots: the KS test then makes no claim
+    one = estimate([(0.01, 400_000)], rtt_s=0.0, even_slots=16)
+    assert one.slots_mbps == () and ks_test(one.slots_mbps, fast.slots_mbps) == 1.0
+
+
 def test_short_object_ends_as_eof() -> None:
     est = estimate(stream(8.0, 0.5), rtt_s=0.0)
     assert not est.stable and est.reason == "eof"

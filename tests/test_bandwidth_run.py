@@ -26,11 +26,11 @@ def record(url: str, service: str, function: str, verdict: str = "accessible") -
     )
 
 
-def run(url: str, mbps: float, seed: int) -> SpeedResult:
+def run(url: str, mbps: float, seed: int, rtt_ms: float = 1.0) -> SpeedResult:
     rng = random.Random(seed)
     return SpeedResult(
         url=url, direction="download", goodput_mbps=mbps, bytes=700_000, seconds=1.2,
-        rtt_ms=1.0, stable=True, status="stable", reason="stable", window_ms=250.0,
+        rtt_ms=rtt_ms, stable=True, status="stable", reason="stable", window_ms=250.0,
         slots_mbps=[rng.gauss(mbps, mbps * 0.02) for _ in range(20)],
     )  # fmt: skip
 
@@ -113,3 +113,33 @@ async def test_measure_services_skips_services_without_url() -> None:
     assert list(out) == ["youtube"]
     assert calls == [("https://i.ytimg.com/big", "http://bulk/big")]
     assert len(notes) == 1 and "facebook" in notes[0]  # x is blocked: not measured, no note
+
+
+async def test_a_short_replay_gets_a_settled_run_for_the_service_figure() -> None:
+    settled: list[str] = []
+
+    async def settle(url: str) -> SpeedResult:
+        settled.append(url)
+        return run(url, 41.0, 9)
+
+    async def detect_on(rtt_ms: float) -> ThrottleEvidence:
+        s, c = run("https://i.ytimg.com/big", 12.0, 1, rtt_ms), run("http://bulk/big", 13.0, 2)
+        return summarise(s.url, c.url, [s, c], [decide(s, c)])
+
+    results = [record("https://www.youtube.com/", "youtube", "view")]
+    urls = {"youtube": "https://i.ytimg.com/big"}
+    # 1.2 s at 100 ms RTT is 12 RTTs, mostly slow start: the replay only bounds the rate
+    long_path = await measure_services(
+        results, urls, "http://bulk/big", detect=lambda s, c: detect_on(100.0), settle=settle
+    )
+    assert settled == ["https://i.ytimg.com/big"]
+    bw = apply_all(results, long_path)[0].bandwidth
+    assert bw is not None and bw.service_mbps == 12.0 and bw.goodput_mbps == 41.0
+    assert bw.bytes == 700_000 + 700_000  # the replay and the settled run, both on the service
+    # 1.2 s at 1 ms RTT: the replay stands as the figure, no extra transfer
+    short_path = await measure_services(
+        results, urls, "http://bulk/big", detect=lambda s, c: detect_on(1.0), settle=settle
+    )
+    assert settled == ["https://i.ytimg.com/big"]
+    bw = apply_all(results, short_path)[0].bandwidth
+    assert bw is not None and bw.goodput_mbps == 12.0 and bw.bytes == 700_000

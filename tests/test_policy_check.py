@@ -254,11 +254,11 @@ def test_validate_and_import_commands(tmp_path: Path) -> None:
     assert runner.invoke(_app(), ["policy", "import", "nope", "x"]).exit_code == 2
 
 
-def _with_bandwidth(res: Result, service_mbps: float) -> Result:
+def _with_bandwidth(res: Result, service_mbps: float, goodput_mbps: float | None = None) -> Result:
     bw = BandwidthEvidence(
         service_url="https://a.rtmps.youtube.com/big", control_url="http://control/big",
         service_mbps=service_mbps, control_mbps=90.0, ratio=service_mbps / 90.0, ks_p=0.5,
-        area=0.01, confirmed=False, bytes=10**6, verdict="accessible",
+        area=0.01, confirmed=False, bytes=10**6, verdict="accessible", goodput_mbps=goodput_mbps,
     )  # fmt: skip
     return res.model_copy(update={"bandwidth": bw})
 
@@ -271,3 +271,8 @@ def test_measured_goodput_is_compared_with_min_download_mbps() -> None:
     assert "10 Mbit/s" in slow.evidence
     [fast] = check_results([_with_bandwidth(live, 40.0)], doc, network="comms")
     assert fast.kind == "compliant"
+    # a short replay on a long path read 4.2 (slow start), the settled run 40: no shortfall
+    [settled] = check_results([_with_bandwidth(live, 4.2, 40.0)], doc, network="comms")
+    assert settled.kind == "compliant"
+    [short] = check_results([_with_bandwidth(live, 40.0, 4.2)], doc, network="comms")
+    assert short.kind == "bandwidth-shortfall" and "4.20 Mbit/s" in short.evidence

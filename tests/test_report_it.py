@@ -89,7 +89,7 @@ def test_goodput_from_run_bandwidth_reaches_prometheus_and_the_comms_chart(tmp_p
     measured = BandwidthEvidence(
         service_url="https://media.example/large.bin",
         control_url="https://control.example/large.bin",
-        service_mbps=4.2,
+        service_mbps=3.1,  # the short replay; the settled figure below is the service's
         control_mbps=90.0,
         ratio=0.047,
         ks_p=1e-11,
@@ -97,6 +97,7 @@ def test_goodput_from_run_bandwidth_reaches_prometheus_and_the_comms_chart(tmp_p
         confirmed=True,
         bytes=1_400_000,
         verdict="degraded",
+        goodput_mbps=4.2,
     )
     results = scenario_results()
     last_day = max(r.measured_at for r in results)[:10]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from netcheck.findings import FAILING_KINDS, Finding, FindingKind
-from netcheck.models import Result
+from netcheck.models import BandwidthEvidence, Result
 from netcheck.policy.decide import Decision, decide, request_for_target
 from netcheck.policy.importers import ConfigDecision, EffectiveConfig
 from netcheck.policy.loader import PolicyDoc, resolve_network
@@ -121,16 +121,23 @@ def classify(result: Result, decision: Decision) -> tuple[FindingKind, str]:
     return "compliant", f"{rule.capitalize()} allows it and it loads ({how})."
 
 
+def service_figure(bw: BandwidthEvidence) -> float | None:
+    """The service's goodput: ``goodput_mbps``; records from before that field existed carry
+    only the replay's ``service_mbps``."""
+    return bw.goodput_mbps if bw.goodput_mbps is not None else bw.service_mbps
+
+
 def _shortfall(result: Result, decision: Decision) -> str | None:
     need = decision.requirements
     if need is None:
         return None
     bw = result.bandwidth
-    if need.min_download_mbps is not None and bw is not None and bw.service_mbps is not None:
+    figure = None if bw is None else service_figure(bw)
+    if need.min_download_mbps is not None and figure is not None:
         # a measured figure (run --bandwidth) decides, throttled or merely slow
-        if bw.service_mbps < need.min_download_mbps:
+        if figure < need.min_download_mbps:
             return (
-                f"its media host gave {bw.service_mbps:.2f} Mbit/s, below the "
+                f"its media host gave {figure:.2f} Mbit/s, below the "
                 f"{need.min_download_mbps:g} Mbit/s the rule requires"
             )
     elif need.min_download_mbps is not None and (

@@ -65,6 +65,14 @@ class Steps(msgspec.Struct, gc=False):
 
 class Bandwidth(msgspec.Struct, gc=False):
     service_mbps: float | None = None
+    goodput_mbps: float | None = None
+
+
+def _goodput(b: Bandwidth | None) -> float | None:
+    # as policy.compare.service_figure: older records carry only the replay's figure
+    if b is None:
+        return None
+    return b.goodput_mbps if b.goodput_mbps is not None else b.service_mbps
 
 
 class Record(msgspec.Struct, gc=False):
@@ -182,7 +190,7 @@ class _Columns:
             values = list(zip(*map(astuple, structs), strict=True)) or [()] * len(kind)
             columns.update(zip(kind, values, strict=True))
         columns["tcp_ms"] = tuple(map(_fastest_connect, columns.pop("steps")))
-        columns["goodput_mbps"] = tuple(b and b.service_mbps for b in columns.pop("bandwidth"))
+        columns["goodput_mbps"] = tuple(map(_goodput, columns.pop("bandwidth")))
         columns["sha256"] = tuple(self.shas)
         columns["file_index"] = tuple(self.files)
         columns["line"] = tuple(self.lines)

@@ -6,7 +6,7 @@ gauges from the latest measurement per (target, network):
 - ``netcheck_target_up{service,function,network,technique,url}`` 1 when it loads (accessible or
   degraded), else 0; ``technique`` is empty when nothing was detected;
 - ``netcheck_goodput_mbps{service,network}`` only when records carry a goodput figure (``run
-  --bandwidth`` stores it under ``bandwidth.service_mbps``);
+  --bandwidth`` stores it under ``bandwidth.goodput_mbps``);
 - ``netcheck_findings{kind,network}`` findings per kind (only with a policy);
 - ``netcheck_last_run_timestamp_seconds{network}`` when the network was last measured.
 

@@ -10,7 +10,9 @@ Targets (issue 5): every cell within +-2% of the ceiling; bytes <= half of a 10 
 detected with < 2 MB moved (service and control paths together, repeat included); no false alarm
 in 20 repeats.
 RTT cells use the user-space delay element ``bench/delay.py`` (this kernel has no netem) on the
-client -> server direction (tests/shaped.py): RTT ~0 (veth), 50 and 150 ms.
+client -> server direction (tests/shaped.py): RTT ~0 (veth), 50 and 150 ms. Then uploads (not
+in the issue's targets, same ceiling) at 50 ms, delayed on the server -> client direction, with
+iperf3 -t 5 (no -R) side by side.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ print(json.dumps(asyncio.run(main(int(sys.argv[3])))))
 """
 
 
-def cells(link: ShapedLink, header: bool = True) -> list[bool]:
+def cells(link: ShapedLink, header: bool = True, direction: str = "download") -> list[bool]:
     head = (
         f"{'rate':>6} {'RTT':>5} {'ceiling':>8} {'measured':>9} {'m/ceil':>7} {'MB':>7} "
         f"{'MB/half10s':>10} {'s':>5} {'stable':>6} {'iperf3':>8} {'i/ceil':>7}"
@@ -46,10 +48,15 @@ def cells(link: ShapedLink, header: bool = True) -> list[bool]:
     if header:
         print(head)
     ok = []
+    upload = direction == "upload"
     for rate in RATES:
-        link.shape(rate)
-        r = link.measure(link.url)
-        iperf = link.iperf3_reverse(5)
+        if upload:
+            link.shape_upload(rate)
+            r = link.measure(link.upload_url, "upload")
+        else:
+            link.shape(rate)
+            r = link.measure(link.url)
+        iperf = link.iperf3_reverse(5, reverse=not upload)
         ceiling = rate * CEILING
         half10 = rate * 1e6 / 8 * 10 / 2
         ratio = (r.goodput_mbps or 0) / ceiling
@@ -97,10 +104,13 @@ def main() -> int:
             ok += cells(link, header=i == 0)
             if delay == 0:
                 throttle_ok, quiet = throttling(link)
+    print("uploads, RTT 50 ms (delayed ACKs; iperf3 without -R):")
+    with ShapedLink(delay_ms=50, delay_for="upload") as link:
+        up = cells(link, header=False, direction="upload")
     print(
-        f"summary: {sum(ok)}/{len(ok)} cells within +-2% of the ceiling and <= half a 10 s "
-        f"test's bytes; throttle detected under 2 MB: {throttle_ok}; no false alarm in "
-        f"{REPEATS}: {quiet}; RTT cells 0/50/150 ms; "
+        f"summary: {sum(ok)}/{len(ok)} download cells within +-2% of the ceiling and <= half a "
+        f"10 s test's bytes; throttle detected under 2 MB: {throttle_ok}; no false alarm in "
+        f"{REPEATS}: {quiet}; RTT cells 0/50/150 ms; uploads {sum(up)}/{len(up)}; "
         f"{time.monotonic() - started:.0f} s"
     )
     return 0 if all(ok) and throttle_ok and quiet else 1

@@ -10,7 +10,10 @@ A service is called throttled only when three things agree (a ratio alone would 
 CDN node, a test alone would flag any tiny but significant difference):
 - the ratio service / control goodput is at most ``ratio_max`` (0.7);
 - the two-sample KS test on the runs' slot rates has p < ``ks_alpha``;
-- the area between the two slot-rate CDFs, over the largest rate, is at least ``area_min``.
+- the area between the two slot-rate CDFs, over the faster path's mean rate, is at least
+  ``area_min`` (0.2). That area is at least 1 - ratio, so at the default ``ratio_max`` it never
+  vetoes on its own; it is kept as evidence of how far apart the distributions are, and as a
+  gate for callers that loosen ``ratio_max`` past 0.8.
 A positive is then repeated (control first this time, so order does not favour either side) and
 the verdict is ``degraded`` / ``throttled`` only if the repeat is positive too.
 

@@ -10,7 +10,8 @@ this kernel has no netem) in a third namespace, on the client -> server directio
 
 The client routes the server's addresses via eth1 (through the bridge), the server answers via
 eth0 (direct): the data path of a download stays in the kernel and only SYNs, requests and ACKs
-cross Python. Uploads on a delayed link cross the bridge too (use ``delay_ms=0`` for them).
+cross Python. ``delay_for="upload"`` turns it round (the server routes the client via the
+bridge, the client sends direct), so an upload's data stays in the kernel and its ACKs are late.
 
 The server side's egress carries the downloads: ``tbf`` at one rate (``shape``), or ``htb`` with
 one class per server address (``shape_per_address``: a throttled service next to a control).
@@ -35,7 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from netcheck.speed import SpeedResult
 
@@ -93,9 +94,12 @@ def require_root() -> None:
 class ShapedLink:
     """Build with ``ShapedLink()``; use as a context manager or call ``close``."""
 
-    def __init__(self, delay_ms: float = 0.0) -> None:
+    def __init__(
+        self, delay_ms: float = 0.0, delay_for: Literal["download", "upload"] = "download"
+    ) -> None:
         require_root()
         self.delay_ms = delay_ms
+        self.delay_for = delay_for
         self.k = random.randint(1, 254)
         tag = f"{os.getpid()}-{self.k}-{random.randint(0, 9999)}"
         self.srv = f"ncbw-srv-{tag}"
@@ -164,13 +168,21 @@ class ShapedLink:
             # asymmetric routes: strict reverse-path filtering would drop every packet
             for key in ("all", "default", "eth0", "eth1"):
                 self.ns(ns, "sysctl", "-qw", f"net.ipv4.conf.{key}.rp_filter=0")
-        for ip in (self.srv_ip, self.control_ip):
-            self.ns(self.cli, "ip", "route", "add", f"{ip}/32", "dev", "eth1", "src", self.cli_ip)
+        # the delayed direction carries the ACKs of the transfer being measured
+        if self.delay_for == "download":
+            for ip in (self.srv_ip, self.control_ip):
+                self.ns(
+                    self.cli, "ip", "route", "add", f"{ip}/32", "dev", "eth1", "src", self.cli_ip
+                )
+            late_first = ("ncbw-a", "ncbw-b")  # frames from the client side are held
+        else:
+            self.ns(self.srv, "ip", "route", "add", f"{self.cli_ip}/32", "dev", "eth1")
+            late_first = ("ncbw-b", "ncbw-a")  # frames from the server side are held
         script = Path(__file__).resolve().parent.parent / "bench" / "delay.py"
         for ns, dev in ((self.cli, "eth1"), (self.srv, "eth1")):
             self.ns(ns, sys.executable, str(script), dev, "--offloads-off")
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.dly, sys.executable, str(script), "ncbw-a", "ncbw-b",
+            ["ip", "netns", "exec", self.dly, sys.executable, str(script), *late_first,
              "--delay-ms", str(self.delay_ms), "--one-way"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
         )  # fmt: skip
@@ -303,14 +315,15 @@ class ShapedLink:
         """Run ``code`` with the client namespace's network; its stdout."""
         return _run("ip", "netns", "exec", self.cli, sys.executable, "-c", code, *args).stdout
 
-    def iperf3_reverse(self, seconds: int = 5) -> float:
-        """iperf3 -R -t ``seconds`` on the same link (server -> client): Mbit/s received."""
+    def iperf3_reverse(self, seconds: int = 5, *, reverse: bool = True) -> float:
+        """iperf3 -R -t ``seconds`` on the same link (server -> client; client -> server with
+        ``reverse=False``): Mbit/s received."""
         server = self.spawn(self.srv, "iperf3", "-s", "-1", "-B", self.srv_ip)
         try:
             self._wait_port(self.srv_ip, 5201)
             out = _run(
-                "ip", "netns", "exec", self.cli, "iperf3", "-c", self.srv_ip, "-R",
-                "-t", str(seconds), "-J",
+                "ip", "netns", "exec", self.cli, "iperf3", "-c", self.srv_ip,
+                *(["-R"] if reverse else []), "-t", str(seconds), "-J",
             ).stdout  # fmt: skip
         finally:
             server.wait(10)

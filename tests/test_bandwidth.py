@@ -170,6 +170,11 @@ def test_ks_and_area_tests() -> None:
     assert ks_test(fast, fast2) > 0.01
     assert area_test(fast, fast2) < 0.05
     assert ks_test([1.0], [2.0]) == 1.0  # too few samples: no claim
+    # a replay on a Gbit/s path: one slot holds a burst of reads at 10x the mean; the area is
+    # scaled by the mean, so the burst does not hide a 5 Mbit/s throttle
+    bursty = [90.0] * 15 + [900.0]
+    assert area_test([5.0] * 16, bursty) > 0.9
+    assert area_test(bursty, list(reversed(bursty))) == 0.0
 
 
 def result(url: str, mbps: float | None, slots: list[float], nbytes: int = 10**6) -> SpeedResult:

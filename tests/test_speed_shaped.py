@@ -119,3 +119,27 @@ def test_download_on_delayed_20_mbit_link() -> None:
     assert r.failure is None and r.rtt_ms is not None and 45 <= r.rtt_ms <= 80
     assert r.stable and r.goodput_mbps == pytest.approx(20 * CEILING, rel=0.15)
     assert r.bytes < 0.5 * 20e6 / 8 * 10
+
+
+def test_download_on_a_150_ms_link_widens_the_windows() -> None:
+    require_root()
+    with ShapedLink(delay_ms=150) as slow:
+        slow.shape(5)
+        r = slow.measure(slow.url)
+    assert r.failure is None and r.stable
+    assert r.rtt_ms is not None and 145 < r.rtt_ms < 200
+    assert r.window_ms == pytest.approx(2 * r.rtt_ms, abs=1.0)  # max(250 ms, 2 x RTT)
+    assert r.goodput_mbps == pytest.approx(5 * CEILING, rel=0.15)
+    assert r.bytes < 0.5 * 5e6 / 8 * 10
+
+
+def test_upload_on_a_50_ms_link_counts_acknowledged_bytes() -> None:
+    require_root()
+    with ShapedLink(delay_ms=50, delay_for="upload") as slow:
+        slow.shape_upload(20)
+        r = slow.measure(slow.upload_url, "upload")
+    assert r.failure is None and r.http_status == 204 and r.stable
+    assert r.rtt_ms is not None and 45 < r.rtt_ms < 100
+    # bytes handed to the kernel would run ahead of the link by the send buffer; acked bytes
+    # track it
+    assert r.goodput_mbps == pytest.approx(20 * CEILING, rel=0.15)

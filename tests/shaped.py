@@ -253,10 +253,14 @@ class ShapedLink:
     # --- shaping ----------------------------------------------------------------------------
 
     def _tbf(self, rate_mbit: float) -> list[str]:
-        # burst: 4 ms of tokens (a 250 Hz kernel tick) and at least two full frames; queue:
-        # 100 ms, or two RTTs on a delayed link (a bottleneck buffer of at least one BDP, so
-        # the ceiling is reachable by CUBIC as well as BBR)
-        burst = max(int(rate_mbit * 1e6 / 8 * 0.004), 2 * 1514)
+        # burst: 4 ms of tokens (a 250 Hz kernel tick) and at least four full frames: below
+        # 12 Mbit/s a paced sender hands tbf 2-segment GSO packets (3028 B), and a bucket of
+        # exactly one packet throws away the tokens that arrive while a dequeue runs late, so
+        # every packet left ~1% late and the 5 Mbit/s 50 ms link carried 0.97 of its rate
+        # (packet spacing 2.021 frame times, not 2.000; no drops); four frames leave two of
+        # slack. Queue: 100 ms, or two RTTs on a delayed link (a bottleneck buffer of at least
+        # one BDP, so the ceiling is reachable by CUBIC as well as BBR)
+        burst = max(int(rate_mbit * 1e6 / 8 * 0.004), 4 * 1514)
         latency = max(100.0, 2 * self.delay_ms)
         return ["tbf", "rate", f"{rate_mbit}mbit", "burst", str(burst), "latency", f"{latency:g}ms"]
 
@@ -278,6 +282,11 @@ class ShapedLink:
             )  # fmt: skip
             self._ifb = True
         self.ns(self.srv, "tc", "qdisc", "replace", "dev", "ifb0", "root", *self._tbf(rate_mbit))
+
+    def upload_wire_bytes(self) -> int:
+        """Bytes the upload shaper has passed so far (frames, headers included)."""
+        out = self.ns(self.srv, "tc", "-s", "qdisc", "show", "dev", "ifb0").stdout
+        return int(out.split("Sent ", 1)[1].split(" ", 1)[0])
 
     def shape_per_address(self, service_mbit: float, control_mbit: float) -> None:
         """htb: the service address (.1) at one rate, the control address (.3) at another."""

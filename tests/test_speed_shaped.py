@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -137,9 +138,22 @@ def test_upload_on_a_50_ms_link_counts_acknowledged_bytes() -> None:
     require_root()
     with ShapedLink(delay_ms=50, delay_for="upload") as slow:
         slow.shape_upload(20)
+        before = slow.upload_wire_bytes()
         r = slow.measure(slow.upload_url, "upload")
+        at_return = slow.upload_wire_bytes() - before
+        time.sleep(1.0)
+        after = slow.upload_wire_bytes() - before
+        slow.shape_upload(1)
+        one = slow.measure(slow.upload_url, "upload")
     assert r.failure is None and r.http_status == 204 and r.stable
     assert r.rtt_ms is not None and 45 < r.rtt_ms < 100
     # bytes handed to the kernel would run ahead of the link by the send buffer; acked bytes
     # track it
     assert r.goodput_mbps == pytest.approx(20 * CEILING, rel=0.15)
+    # what it cost is what it says: the body's tail is counted and nothing drains after the
+    # return (an autotuned send buffer put 25% more on the link than was counted, after it)
+    assert after - at_return < 50_000
+    assert r.bytes >= 0.9 * after * 1448 / 1514
+    # at 1 Mbit/s an ACK (2 segments) comes every 23 ms: counting only polls that saw new ACKs
+    # keeps 250 ms windows from reading 10 or 11 ACKs (+-4.6%, never settling)
+    assert one.stable and one.goodput_mbps == pytest.approx(1 * CEILING, rel=0.15)

@@ -11,7 +11,7 @@ from ``failures.ALL_FAILURES``. Every attempted step is recorded, failed or not.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -210,6 +210,20 @@ class BandwidthEvidence(_Model):
         description="the service's download goodput (policy and reports read this): its "
         "replay's when that lasted 20 RTTs or more, else a settled `speed` run's",
     )
+
+
+class _Figures(Protocol):
+    @property
+    def goodput_mbps(self) -> float | None: ...
+    @property
+    def service_mbps(self) -> float | None: ...
+
+
+def service_figure(bw: _Figures) -> float | None:
+    """A service's goodput as policy and reports read it (a ``BandwidthEvidence``, or the
+    reports' msgspec slice of one): ``goodput_mbps``; records from before that field existed
+    carry only the replay's ``service_mbps``."""
+    return bw.goodput_mbps if bw.goodput_mbps is not None else bw.service_mbps
 
 
 class Result(_Model):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from netcheck.findings import FAILING_KINDS, Finding, FindingKind
-from netcheck.models import BandwidthEvidence, Result
+from netcheck.models import Result, service_figure
 from netcheck.policy.decide import Decision, decide, request_for_target
 from netcheck.policy.importers import ConfigDecision, EffectiveConfig
 from netcheck.policy.loader import PolicyDoc, resolve_network
@@ -119,12 +119,6 @@ def classify(result: Result, decision: Decision) -> tuple[FindingKind, str]:
             f"{rule.capitalize()} allows it and it loads, but {shortfall}.",
         )
     return "compliant", f"{rule.capitalize()} allows it and it loads ({how})."
-
-
-def service_figure(bw: BandwidthEvidence) -> float | None:
-    """The service's goodput: ``goodput_mbps``; records from before that field existed carry
-    only the replay's ``service_mbps``."""
-    return bw.goodput_mbps if bw.goodput_mbps is not None else bw.service_mbps
 
 
 def _shortfall(result: Result, decision: Decision) -> str | None:

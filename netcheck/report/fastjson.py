@@ -33,6 +33,7 @@ import pyarrow as pa
 from msgspec.structs import astuple
 
 from netcheck.errors import InputError
+from netcheck.models import service_figure
 
 MAX_LINE_BYTES = 8 * 1024 * 1024
 MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
@@ -69,10 +70,7 @@ class Bandwidth(msgspec.Struct, gc=False):
 
 
 def _goodput(b: Bandwidth | None) -> float | None:
-    # as policy.compare.service_figure: older records carry only the replay's figure
-    if b is None:
-        return None
-    return b.goodput_mbps if b.goodput_mbps is not None else b.service_mbps
+    return None if b is None else service_figure(b)
 
 
 class Record(msgspec.Struct, gc=False):

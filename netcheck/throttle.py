@@ -163,16 +163,10 @@ def summarise(
     )
 
 
-def replay(
-    url: str,
-    *,
-    verify: bool | str = True,
-    run_bytes: int = RUN_BYTES,
-    run_seconds: float = RUN_SECONDS,
-) -> Awaitable[SpeedResult]:
+def replay(url: str, *, verify: bool | str = True) -> Awaitable[SpeedResult]:
     """One capped replay run of ``url`` (the default ``measure`` of ``detect_throttling``)."""
     return measure_download(
-        url, max_bytes=run_bytes, max_seconds=run_seconds, verify=verify, even_slots=RUN_SLOTS
+        url, max_bytes=RUN_BYTES, max_seconds=RUN_SECONDS, verify=verify, even_slots=RUN_SLOTS
     )
 
 

@@ -94,7 +94,7 @@ def speed(
     ] = MAX_SECONDS,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
-    """Measure goodput; stops once four windows agree: far fewer bytes than a 10 s test."""
+    """Measure goodput; stops once the windows agree: far fewer bytes than a 10 s test."""
     urls = [_check_url(u, "--url") for u in (url or [])]
     if not urls and upload_url is None:
         urls = [u for u in catalogue.bandwidth_hints().values() if u]

@@ -10,6 +10,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.shaped import ShapedLink, require_root  # noqa: E402
+from tests.support.shaped import ShapedLink, require_root  # noqa: E402
 
 __all__ = ["ShapedLink", "require_root"]

@@ -78,7 +78,7 @@ OUTCOMES = {
 
 
 def _targets() -> list[tuple[str, str, str, str | None, bool]]:
-    from netcheck.catalogue import builtin_targets
+    from netcheck.targets.catalogue import builtin_targets
 
     out = [(s, f, u, c, True) for s, f, u, c in OFFICIAL]
     out += [(t.service, t.function, t.url, t.category, False) for t in builtin_targets()]

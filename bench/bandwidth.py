@@ -29,7 +29,7 @@ REPEATS = 20
 
 _THROTTLE = """\
 import asyncio, json, sys
-from netcheck.throttle import detect_throttling
+from netcheck.bandwidth.throttle import detect_throttling
 async def main(n):
     out = []
     for _ in range(n):

@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers.dns import DnsServer  # noqa: E402
-from tests.servers.tls import tcp_black_hole  # noqa: E402
+from tests.support.servers.dns import DnsServer  # noqa: E402
+from tests.support.servers.tls import tcp_black_hole  # noqa: E402
 
 
 def main() -> None:

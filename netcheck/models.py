@@ -11,6 +11,7 @@ from ``failures.ALL_FAILURES``. Every attempted step is recorded, failed or not.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,14 +45,21 @@ VERDICTS: tuple[str, ...] = Verdict.__args__  # type: ignore[attr-defined]
 FUNCTIONS = ("view", "official_channel", "login", "admin", "media", "api", "live_ingest", "upload")
 
 
-class _Model(BaseModel):
+class Frozen(BaseModel):
+    """The base of every record: immutable, and unknown fields are an error."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def utc_now() -> str:
+    """Now, as records write time: UTC, milliseconds, a trailing ``Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # --- the target ---------------------------------------------------------------------------------
 
 
-class Expect(_Model):
+class Expect(Frozen):
     """What the real service shows, usable without a control vantage."""
 
     title_contains: list[str] = Field(default_factory=list, description="any one must appear")
@@ -62,7 +70,7 @@ class Expect(_Model):
     )
 
 
-class Target(_Model):
+class Target(Frozen):
     url: str
     service: str
     function: str
@@ -75,13 +83,13 @@ class Target(_Model):
 # --- the steps ----------------------------------------------------------------------------------
 
 
-class DnsAnswer(_Model):
+class DnsAnswer(Frozen):
     type: str  # "A", "AAAA", "CNAME"
     value: str
     ttl: int | None = None
 
 
-class DnsStep(_Model):
+class DnsStep(Frozen):
     hostname: str
     engine: Literal["system", "dnspython"]
     resolver: str | None = Field(None, description="ip:port asked; None for the system resolver")
@@ -94,7 +102,7 @@ class DnsStep(_Model):
     runtime_ms: float = 0.0
 
 
-class TcpStep(_Model):
+class TcpStep(Frozen):
     ip: str
     port: int
     failure: str | None = None
@@ -105,7 +113,7 @@ class TcpStep(_Model):
     runtime_ms: float = 0.0
 
 
-class CertFacts(_Model):
+class CertFacts(Frozen):
     subject: str
     issuer: str
     sans: list[str] = Field(default_factory=list)
@@ -114,7 +122,7 @@ class CertFacts(_Model):
     not_after: str | None = None
 
 
-class TlsStep(_Model):
+class TlsStep(Frozen):
     ip: str | None = Field(None, description="None when tunnelled through a proxy")
     port: int
     server_name: str
@@ -130,7 +138,7 @@ class TlsStep(_Model):
     runtime_ms: float = 0.0
 
 
-class HttpStep(_Model):
+class HttpStep(Frozen):
     """One request/response exchange: one redirect hop, or a proxy's answer to CONNECT."""
 
     url: str
@@ -153,7 +161,7 @@ class HttpStep(_Model):
     runtime_ms: float = 0.0
 
 
-class Steps(_Model):
+class Steps(Frozen):
     dns: list[DnsStep] = Field(default_factory=list)
     tcp: list[TcpStep] = Field(default_factory=list)
     tls: list[TlsStep] = Field(default_factory=list)
@@ -161,7 +169,7 @@ class Steps(_Model):
     quic: list[TcpStep] = Field(default_factory=list, description="UDP 443 reachability, if probed")
 
 
-class ControlEvidence(_Model):
+class ControlEvidence(Frozen):
     """What a control vantage outside the network measured for the same URL (issue 7).
 
     ``steps`` are the control's own DNS/TCP/TLS/HTTP steps, measured with the same stage code.
@@ -178,7 +186,7 @@ class ControlEvidence(_Model):
     error: str | None = None
 
 
-class ProbeInfo(_Model):
+class ProbeInfo(Frozen):
     id: str
     software_version: str
     started_at: str = Field(description="UTC, ISO 8601")
@@ -188,7 +196,7 @@ class ProbeInfo(_Model):
     allow_nets: list[str] = Field(default_factory=list)
 
 
-class BandwidthEvidence(_Model):
+class BandwidthEvidence(Frozen):
     """A service's goodput against a control endpoint's (issue 5, ``run --bandwidth``): the
     figures ``netcheck classify`` re-applies offline. ``verdict`` is the throttling test's own
     (accessible, degraded, inconclusive); ``bytes`` is what the service path moved.
@@ -226,7 +234,7 @@ def service_figure(bw: _Figures) -> float | None:
     return bw.goodput_mbps if bw.goodput_mbps is not None else bw.service_mbps
 
 
-class Result(_Model):
+class Result(Frozen):
     schema_version: str = SCHEMA_VERSION
     id: str = Field(description="unique id of this record")
     probe: ProbeInfo
@@ -244,4 +252,34 @@ class Result(_Model):
     )
     bandwidth: BandwidthEvidence | None = Field(
         None, description="service vs control goodput, when run --bandwidth measured it"
+    )
+
+
+# --- bandwidth -----------------------------------------------------------------------------------
+
+
+Direction = Literal["download", "upload"]
+Status = Literal["stable", "inconclusive", "failed"]
+StopReason = Literal["stable", "time_cap", "byte_cap", "eof", "failed"]
+
+
+class SpeedResult(Frozen):
+    """One measured transfer. ``stable`` False with bytes moved = inconclusive, not wrong."""
+
+    url: str
+    direction: Direction
+    goodput_mbps: float | None
+    bytes: int
+    seconds: float
+    rtt_ms: float | None
+    stable: bool
+    status: Status
+    reason: StopReason
+    failure: str | None = None
+    http_status: int | None = None
+    window_ms: float
+    windows_mbps: list[float] = Field(default_factory=list)
+    slots_mbps: list[float] = Field(
+        default_factory=list,
+        description="50 ms rates over the settled part; a replay run: its K equal slots",
     )

@@ -1,7 +1,12 @@
-"""Address facts the classifier needs: is this answer a bogon, is it inside an allowed range.
+"""Addresses and host names: is this answer a bogon, is it inside an allowed range, which host.
 
-In: IP address strings (as recorded in DNS answers, TCP steps, redirect hosts) and CIDR specs
-from ``--allow-net``. Out: booleans and parsed networks. Pure, no sockets.
+In: IP address strings (as recorded in DNS answers, TCP steps, redirect hosts), CIDR specs from
+``--allow-net``, URLs and host names. Out: booleans, parsed networks, and host names in the one
+form every stage compares (``host_key``). Pure, no sockets.
+
+Host case has one rule, ``host_key``: strip spaces and the trailing dot, then ``str.lower()``,
+which is what ``urlsplit().hostname`` does. Not ``casefold()``: it maps "ß" to "ss" where IDNA
+does not, so two stages could disagree about one name.
 
 A *bogon* here is any address that cannot be the public address of an internet service:
 private, loopback, link-local, CGNAT, multicast, reserved, documentation and benchmarking ranges.
@@ -15,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from typing import TypeAlias
+from urllib.parse import urljoin, urlsplit
 
 from netcheck.errors import InputError
 
@@ -109,3 +115,36 @@ def in_nets(ip: str, nets: Iterable[str | IPNetwork]) -> bool:
 def is_sinkhole_address(ip: str, allow_nets: Iterable[str | IPNetwork] = ()) -> bool:
     """A bogon that the operator did not declare legitimate with ``--allow-net``."""
     return is_bogon(ip) and not in_nets(ip, allow_nets)
+
+
+# --- host names and URLs ------------------------------------------------------------------------
+
+
+def host_key(name: str | None) -> str:
+    """``name`` as every stage compares it: stripped, without the trailing dot, lower case."""
+    return (name or "").strip().rstrip(".").lower()
+
+
+def url_host(url: str, base: str | None = None) -> str:
+    """The host of ``url`` (resolved against ``base``) as ``host_key`` gives it; "" when the
+    URL is malformed or has no host."""
+    try:
+        return host_key(urlsplit(urljoin(base, url) if base else url).hostname)
+    except ValueError:
+        return ""
+
+
+def url_scheme(url: str) -> str:
+    """The scheme of ``url`` in lower case; "" when the URL is malformed."""
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError:
+        return ""
+
+
+def split_url(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an http(s) URL, the port defaulting by scheme. Raises
+    ``ValueError`` on a malformed URL (a bad port)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, host_key(parts.hostname), parts.port or (443 if scheme == "https" else 80)

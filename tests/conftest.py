@@ -4,7 +4,7 @@ Failure coverage: every failure string the probe can emit must be produced by at
 against a real peer. A spy on the step models notes each ``failure`` a test creates; at the end
 of a full run (``scripts/test`` sets NETCHECK_FAILURE_COVERAGE=1) any string never produced
 fails the session. Strings created by hand in golden files or model tests do not count: only
-steps built by measurement code (``netcheck.dns``/``tcp``/``tls``/``http``/``probe``) do.
+steps built by measurement code (``netcheck.measure.dns``/``tcp``/``tls``/``http``/``probe``) do.
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ from netcheck import failures, models
 
 PRODUCED: set[str] = set()
 _MEASURING_MODULES = {
-    "netcheck.dns",
-    "netcheck.tcp",
-    "netcheck.tls",
-    "netcheck.http",
-    "netcheck.probe",
+    "netcheck.measure.dns",
+    "netcheck.measure.tcp",
+    "netcheck.measure.tls",
+    "netcheck.measure.http",
+    "netcheck.measure.pipeline",
 }
 _STEP_TYPES = (models.DnsStep, models.TcpStep, models.TlsStep, models.HttpStep)
-_original_init = models._Model.__init__
+_original_init = models.Frozen.__init__
 
 
-def _spy_init(self: models._Model, /, **data: Any) -> None:
+def _spy_init(self: models.Frozen, /, **data: Any) -> None:
     _original_init(self, **data)
     if isinstance(self, _STEP_TYPES) and data.get("failure"):
         caller = sys._getframe(1).f_globals.get("__name__", "")
@@ -37,10 +37,10 @@ def _spy_init(self: models._Model, /, **data: Any) -> None:
             PRODUCED.add(data["failure"])
 
 
-_original_copy = models._Model.model_copy
+_original_copy = models.Frozen.model_copy
 
 
-def _spy_copy(self: models._Model, *, update: Any = None, deep: bool = False) -> Any:
+def _spy_copy(self: models.Frozen, *, update: Any = None, deep: bool = False) -> Any:
     copy = _original_copy(self, update=update, deep=deep)
     if isinstance(copy, _STEP_TYPES) and update and update.get("failure"):
         caller = sys._getframe(1).f_globals.get("__name__", "")
@@ -49,8 +49,8 @@ def _spy_copy(self: models._Model, *, update: Any = None, deep: bool = False) ->
     return copy
 
 
-models._Model.__init__ = _spy_init  # type: ignore[method-assign]
-models._Model.model_copy = _spy_copy  # type: ignore[method-assign]
+models.Frozen.__init__ = _spy_init  # type: ignore[method-assign]
+models.Frozen.model_copy = _spy_copy  # type: ignore[method-assign]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -25,14 +25,13 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from netcheck import failures as f
-from netcheck.blockpage import (
+from netcheck.classify.blockpage import (
     Fingerprints,
     load_fingerprints,
 )
 from netcheck.classify.evidence import (
     Classification,
     Ctx,
-    host_of,
     is_intercepted,
     other_verdict,
 )
@@ -50,7 +49,7 @@ from netcheck.models import (
     Target,
     TcpStep,
 )
-from netcheck.netaddr import parse_cidr
+from netcheck.netaddr import parse_cidr, url_host
 
 __all__ = ["Classification", "classify", "classify_jsonl", "classify_result"]
 
@@ -106,14 +105,14 @@ def classify(
     """Name the verdict and the first stage that prevented access, from evidence alone.
 
     With ``control`` (a control vantage's evidence for the same URL), the verdict reached from
-    the probe's evidence is then reviewed by ``netcheck.control.judge.second_opinion``.
+    the probe's evidence is then reviewed by ``netcheck.classify.control.second_opinion``.
     """
     proxies = [h.proxy for h in steps.http] + [t.proxy for t in steps.tls]
     proxy = next((p for p in proxies if p), None)
     ctx = Ctx(
         target=target,
         steps=steps,
-        host=host_of(target.url),
+        host=url_host(target.url),
         nets=tuple(parse_cidr(n) for n in allow_nets),
         fps=fingerprints or load_fingerprints(),
         intercepted=any(is_intercepted(t) for t in steps.tls),
@@ -131,7 +130,7 @@ def classify(
 
 
 def _with_control(ctx: Ctx, found: Classification, control: ControlEvidence) -> Classification:
-    from netcheck.control.judge import SecondOpinion, second_opinion
+    from netcheck.classify.control import SecondOpinion, second_opinion
 
     review = second_opinion(
         SecondOpinion(found.verdict, found.technique, found.vendor, found.evidence),
@@ -166,7 +165,7 @@ def classify_result(result: Result, *, fingerprints: Fingerprints | None = None)
     if result.bandwidth is None:
         return redone
     # a confirmed throttle (run --bandwidth) is re-applied from the record's own figures
-    from netcheck.bandwidth_run import reapply_throttling
+    from netcheck.classify.throttling import reapply_throttling
 
     return reapply_throttling(redone)
 

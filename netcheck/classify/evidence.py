@@ -5,14 +5,13 @@ and the checks against the target's own expectations (certificate names, page wo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
 
 from netcheck import failures as f
-from netcheck.blockpage import (
+from netcheck.certnames import name_matches
+from netcheck.classify.blockpage import (
     Fingerprints,
     extract_title,
 )
-from netcheck.certnames import name_matches
 from netcheck.models import (
     HttpStep,
     Steps,
@@ -45,25 +44,6 @@ class Ctx:
     fps: Fingerprints
     intercepted: bool
     proxy: str | None
-
-
-def norm_host(host: str | None) -> str:
-    return (host or "").strip().rstrip(".").casefold()
-
-
-def host_of(url: str, base: str | None = None) -> str:
-    """The host of ``url`` (resolved against ``base``), or "" when the URL is malformed."""
-    try:
-        return norm_host(urlsplit(urljoin(base, url) if base else url).hostname)
-    except ValueError:
-        return ""
-
-
-def scheme_of(url: str) -> str:
-    try:
-        return urlsplit(url).scheme.casefold()
-    except ValueError:
-        return ""
 
 
 def block_verdict(technique: str, evidence: str, vendor: str | None = None) -> Classification:

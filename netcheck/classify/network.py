@@ -5,7 +5,7 @@ the technique (dns-*, tcp-*, tls-*), or the stage lets the target through to HTT
 from __future__ import annotations
 
 from netcheck import failures as f
-from netcheck.blockpage import (
+from netcheck.classify.blockpage import (
     match_dns,
     vendor_name,
 )
@@ -21,14 +21,12 @@ from netcheck.classify.evidence import (
     block_verdict,
     cert_ok,
     is_intercepted,
-    norm_host,
     other_verdict,
-    scheme_of,
 )
 from netcheck.models import (
     DnsStep,
 )
-from netcheck.netaddr import is_sinkhole_address, parse_ip
+from netcheck.netaddr import host_key, is_sinkhole_address, parse_ip, url_scheme
 
 # --- DNS -----------------------------------------------------------------------------------------
 
@@ -59,7 +57,7 @@ _DNS_KIND = [  # (technique, rcodes, failures, words), most telling first
 
 
 def dns_stage(ctx: Ctx) -> Classification | None:
-    steps = [d for d in ctx.steps.dns if norm_host(d.hostname) == ctx.host]
+    steps = [d for d in ctx.steps.dns if host_key(d.hostname) == ctx.host]
     if not steps or ctx.proxy is not None:
         return None  # through a proxy, the proxy resolves: local answers do not decide access
     usable = [(d, _addrs(d)) for d in steps if _addrs(d)]
@@ -171,8 +169,8 @@ def tcp_stage(ctx: Ctx) -> Classification | None:
 
 
 def tls_stage(ctx: Ctx) -> Classification | None:
-    tls = [t for t in ctx.steps.tls if norm_host(t.server_name) == ctx.host]
-    if not tls and scheme_of(ctx.target.url) in TLS_SCHEMES:
+    tls = [t for t in ctx.steps.tls if host_key(t.server_name) == ctx.host]
+    if not tls and url_scheme(ctx.target.url) in TLS_SCHEMES:
         tls = ctx.steps.tls  # a handshake under another SNI still decides an https target
     if not tls:
         return None

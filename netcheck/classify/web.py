@@ -5,7 +5,7 @@ URLs, vendor and generic block pages, and the real pages that only look blocked.
 from __future__ import annotations
 
 from netcheck import failures as f
-from netcheck.blockpage import (
+from netcheck.classify.blockpage import (
     extract_title,
     generic_cues,
     lookalike,
@@ -21,16 +21,13 @@ from netcheck.classify.evidence import (
     Ctx,
     block_verdict,
     cert_ok,
-    host_of,
-    norm_host,
     other_verdict,
     page_meets_expect,
-    scheme_of,
 )
 from netcheck.models import (
     HttpStep,
 )
-from netcheck.netaddr import is_ip_literal, is_sinkhole_address
+from netcheck.netaddr import host_key, is_ip_literal, is_sinkhole_address, url_host, url_scheme
 
 # --- HTTP ----------------------------------------------------------------------------------------
 
@@ -64,10 +61,10 @@ def _blocky(ctx: Ctx, h: HttpStep) -> tuple[bool, str | None]:
 
 
 def _authenticated(ctx: Ctx, h: HttpStep) -> bool:
-    if scheme_of(h.url) not in TLS_SCHEMES or ctx.intercepted:
+    if url_scheme(h.url) not in TLS_SCHEMES or ctx.intercepted:
         return False
-    host = host_of(h.url)
-    return all(cert_ok(ctx, t) for t in ctx.steps.tls if norm_host(t.server_name) == host)
+    host = url_host(h.url)
+    return all(cert_ok(ctx, t) for t in ctx.steps.tls if host_key(t.server_name) == host)
 
 
 def _http_failure(ctx: Ctx, h: HttpStep) -> Classification:
@@ -135,7 +132,7 @@ def http_stage(ctx: Ctx) -> Classification | None:
         block = next(
             (m.vendor for m in match_http(ctx.fps, location=h.location) if m.kind == "block"), None
         )
-        dest = host_of(h.location, base=h.url)
+        dest = url_host(h.location, base=h.url)
         if block:
             return block_verdict(
                 "http-redirect",
@@ -164,9 +161,9 @@ def http_stage(ctx: Ctx) -> Classification | None:
 
 def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
     authentic = _authenticated(ctx, h)
-    page = f"{host_of(h.url) or ctx.host}" + (f" at {h.ip}" if h.ip else "")
+    page = f"{url_host(h.url) or ctx.host}" + (f" at {h.ip}" if h.ip else "")
     how = "over authenticated HTTPS" if authentic else "over plain HTTP"
-    if ctx.intercepted and scheme_of(h.url) in TLS_SCHEMES:
+    if ctx.intercepted and url_scheme(h.url) in TLS_SCHEMES:
         how = "through TLS interception"
     block, ident = _vendor_of(ctx, h)
     if block and not authentic:

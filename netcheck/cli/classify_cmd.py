@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from netcheck import output
-from netcheck.blockpage import load_fingerprints
 from netcheck.classify import classify_result
+from netcheck.classify.blockpage import load_fingerprints
 from netcheck.cli import stderr, stdout
 
 

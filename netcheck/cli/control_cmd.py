@@ -14,14 +14,14 @@ from typing import Annotated
 
 import typer
 
-from netcheck import dns
 from netcheck.cli import guard
 from netcheck.control.client import read_token
 from netcheck.control.limits import DestinationPolicy
 from netcheck.control.measure import ControlConfig
 from netcheck.control.server import ControlServer
 from netcheck.errors import InputError
-from netcheck.trust import load_trust
+from netcheck.measure import dns
+from netcheck.measure.trust import load_trust
 
 app = typer.Typer(
     help="A control vantage: measures URLs from outside the agency, for `run --control`.",

@@ -12,12 +12,12 @@ from typing import Annotated
 
 import typer
 
-from netcheck import dns
 from netcheck.cli import stderr, stdout
 from netcheck.diagnose import Diagnosis
 from netcheck.diagnose import diagnose as run_diagnosis
 from netcheck.errors import InputError
-from netcheck.trust import load_trust
+from netcheck.measure import dns
+from netcheck.measure.trust import load_trust
 
 
 def diagnose(

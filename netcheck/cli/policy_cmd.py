@@ -12,32 +12,22 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from netcheck import output
 from netcheck.cli import guard, stderr, stdout
+from netcheck.cli.tables import print_findings
 from netcheck.errors import InputError
-from netcheck.findings import Finding
 from netcheck.models import FUNCTIONS
 from netcheck.policy.compare import check_results, findings_exit_code
 from netcheck.policy.decide import decide_url
 from netcheck.policy.importers import FORMATS, load_config, parse_config_spec
-from netcheck.policy.loader import PolicyDoc, load_policy, resolve_network
+from netcheck.policy.loader import load_policy, require_network, resolve_network
 from netcheck.policy.validate import validate_file
 
 app = typer.Typer(
     help="The agency's declared policy: validate it, explain a decision, import real configs.",
     no_args_is_help=True,
 )
-
-KIND_STYLE = {
-    "self-blocking": "bold red",
-    "unenforced-block": "bold yellow",
-    "bandwidth-shortfall": "yellow",
-    "compliant": "green",
-    "undeclared": "cyan",
-    "inconclusive": "dim",
-}
 
 
 @app.command("validate")
@@ -74,7 +64,7 @@ def explain(
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
 ) -> None:
     """Print the decision for URL and the rule (file:line) that makes it."""
-    from netcheck.catalogue import url_problem
+    from netcheck.targets.catalogue import url_problem
 
     problem = url_problem(url)
     if problem:
@@ -96,7 +86,7 @@ def explain(
         }
     else:
         doc = load_policy(policy)
-        net = known_network(doc, network)
+        net = require_network(doc, network)
         data = decide_url(
             doc, url, network=net, group=group, function=function, service=service
         ).as_json()
@@ -146,7 +136,7 @@ def check(
     """Compare results with the policy; exit 1 on self-blocking or an unenforced block."""
     doc = load_policy(policy)
     if network is not None:
-        known_network(doc, network)
+        require_network(doc, network)
     configs = [parse_config_spec(spec) for spec in config or []]
     records = [r for path in results for r in output.read_results(path)]
     if not records:
@@ -166,53 +156,3 @@ def check(
     else:
         print_findings(findings)
     raise typer.Exit(findings_exit_code(findings))
-
-
-def known_network(doc: PolicyDoc, label: str | None) -> str | None:
-    if label is None:
-        return None
-    if resolve_network(doc.policy, label) is None:
-        known = ", ".join(n.id for n in doc.policy.networks) or "none defined"
-        raise InputError(
-            f"network {label!r} is not in the policy; known: {known}", field="--network"
-        )
-    return label
-
-
-def findings_table(findings: list[Finding]) -> Table:
-    table = Table(title="netcheck: policy versus measurement")
-    for name in (
-        "kind",
-        "service",
-        "function",
-        "url",
-        "network",
-        "rule",
-        "verdict",
-        "technique",
-        "evidence",
-    ):
-        table.add_column(name, overflow="fold")
-    for f in findings:
-        rule = f"{f.rule} ({f.rule_file}:{f.rule_line})" if f.rule_line else f.rule
-        table.add_row(
-            f"[{KIND_STYLE[f.kind]}]{f.kind}[/]",
-            f.target.service,
-            f.target.function + (" *" if f.official_channel else ""),
-            f.target.url,
-            f.network or "",
-            rule,
-            f.verdict,
-            f.technique or "",
-            f.evidence,
-        )
-    return table
-
-
-def print_findings(findings: list[Finding]) -> None:
-    stdout.print(findings_table(findings))
-    counts: dict[str, int] = {}
-    for f in findings:
-        counts[f.kind] = counts.get(f.kind, 0) + 1
-    parts = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-    stdout.print(f"{len(findings)} findings: {parts}.  (* = official channel)", highlight=False)

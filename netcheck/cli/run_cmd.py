@@ -14,27 +14,21 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from netcheck import bandwidth_run, catalogue, dns, netaddr, output, proxy
-from netcheck.blockpage import load_fingerprints
-from netcheck.cli import policy_cmd, stderr, stdout
+from netcheck import netaddr, output
+from netcheck.bandwidth import run as bandwidth_run
+from netcheck.classify.blockpage import load_fingerprints
+from netcheck.cli import stderr, stdout
+from netcheck.cli.tables import print_findings
 from netcheck.control.client import ControlClient, read_token
 from netcheck.errors import InputError
+from netcheck.measure import dns, proxy
+from netcheck.measure.pipeline import Probe, ProbeConfig
+from netcheck.measure.probeid import probe_id as default_probe_id
+from netcheck.measure.trust import load_trust
 from netcheck.models import Result, Target
 from netcheck.policy.compare import check_results, findings_exit_code
-from netcheck.policy.loader import load_policy
-from netcheck.probe import Probe, ProbeConfig
-from netcheck.probeid import probe_id as default_probe_id
-from netcheck.trust import load_trust
-
-
-def load_targets(
-    targets_files: list[str], services: list[str], functions: list[str]
-) -> list[Target]:
-    """The built-in catalogue plus each targets file, narrowed by --service/--function."""
-    merged = catalogue.builtin_targets()
-    for path in targets_files:
-        merged = catalogue.merge(merged, catalogue.load_targets_file(path))
-    return catalogue.select(merged, services=services, functions=functions)
+from netcheck.policy.loader import load_policy, require_network
+from netcheck.targets import catalogue, load_targets
 
 
 def run(
@@ -126,7 +120,7 @@ def run(
     """Measure every target through DNS, TCP, TLS and HTTP and name what blocked it."""
     doc = load_policy(policy) if policy else None  # a bad policy stops us before any packet
     if doc is not None and network is not None:
-        policy_cmd.known_network(doc, network)
+        require_network(doc, network)
     selected = load_targets(targets or [], service or [], function or [])
     if not selected:
         raise InputError("no targets left after --service/--function", field="--service")
@@ -170,7 +164,7 @@ def run(
     stderr.print(f"results: {path}", highlight=False)
     if doc is not None:
         findings = check_results(results, doc, network=network)
-        policy_cmd.print_findings(findings)
+        print_findings(findings)
         raise typer.Exit(findings_exit_code(findings))
     raise typer.Exit(output.exit_code(results))
 

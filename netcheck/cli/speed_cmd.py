@@ -16,11 +16,12 @@ from urllib.parse import urlsplit
 import typer
 from rich.table import Table
 
-from netcheck import catalogue
-from netcheck.bandwidth import MAX_SECONDS
+from netcheck.bandwidth.estimate import MAX_SECONDS
+from netcheck.bandwidth.speed import DEFAULT_MAX_BYTES, measure_download, measure_upload
 from netcheck.cli import stderr, stdout
 from netcheck.errors import InputError
-from netcheck.speed import DEFAULT_MAX_BYTES, SpeedResult, measure_download, measure_upload
+from netcheck.models import SpeedResult
+from netcheck.targets import catalogue
 
 MAX_SECONDS_LIMIT = 60.0
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from netcheck.cli import guard, stdout
-from netcheck.cli.run_cmd import load_targets
+from netcheck.targets import load_targets
 
 app = typer.Typer(help="The target catalogue.", no_args_is_help=True)
 

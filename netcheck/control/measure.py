@@ -3,7 +3,7 @@
 In: a URL, a ``ControlConfig`` (trust, resolvers, caps, destination policy). Out: a
 ``Measured`` record: the control's ``Steps`` (DNS, TCP, TLS, HTTP, capped), or a refusal.
 
-The stages are the probe's own (``netcheck.dns``, ``tcp``, ``tls``, ``http``), so both sides
+The stages are the probe's own (``netcheck.measure.dns``, ``tcp``, ``tls``, ``http``), so both sides
 measure alike. The guards sit at the two places where a destination enters the HTTP stage:
 ``proxy_for`` is asked for every hop's URL before anything is sent (scheme, credentials and
 literal addresses are checked there), and ``addresses`` resolves every new host name (resolved
@@ -19,12 +19,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from netcheck import dns, http, tcp, tls
 from netcheck.control.limits import DestinationPolicy
+from netcheck.measure import dns, http, tcp, tls
+from netcheck.measure.pipeline import pick_tls_addresses
+from netcheck.measure.trust import Trust
 from netcheck.models import DnsStep, Steps
-from netcheck.netaddr import parse_ip
-from netcheck.probe import pick_tls_addresses, split_url
-from netcheck.trust import Trust
+from netcheck.netaddr import host_key, parse_ip, split_url
 
 #: addresses of one name the control connects to (TCP), and handshakes with (TLS)
 MAX_ADDRESSES = 4
@@ -137,10 +137,10 @@ async def _measure(
                 )
             )
         )
-    known = {host.casefold(): reachable}
+    known = {host_key(host): reachable}
 
     async def addresses(name: str) -> list[str]:
-        key = name.casefold()
+        key = host_key(name)
         if key not in known:
             known[key] = await _resolve(name, cfg, t0, dns_steps, refused, "redirect: ")
         return known[key]

@@ -31,12 +31,12 @@ import hmac
 import json
 import logging
 import math
-from datetime import UTC, datetime
 from typing import Any
 
 from netcheck import __version__
 from netcheck.control.limits import TokenBucket
 from netcheck.control.measure import ControlConfig, Measured, measure_url
+from netcheck.models import utc_now
 
 log = logging.getLogger("netcheck.control")
 
@@ -65,10 +65,6 @@ class _Reply(Exception):
         self.status = status
         self.error = error
         self.headers = headers
-
-
-def _utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class ControlServer:
@@ -177,7 +173,7 @@ class ControlServer:
         results = await asyncio.gather(*(self._measure(u) for u in urls))
         return {
             "control": f"netcheck {__version__}",
-            "measured_at": _utc_now(),
+            "measured_at": utc_now(),
             "results": [
                 {"url": m.url, "refused": m.refused, "steps": m.steps.model_dump(mode="json")}
                 for m in results

@@ -12,10 +12,11 @@ import json
 import sys
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from netcheck.lab import sites, topology
 from netcheck.lab.scenarios import Scenario
+from netcheck.models import Frozen
 
 PROBE_TIMEOUT = 3.0
 #: ssl_bump mints a certificate per host and doubles the handshakes: on two cores a burst of
@@ -24,9 +25,7 @@ BUMP_TIMEOUT = 6.0
 CONTROL_URL = f"http://{topology.CONTROL_IP}:{topology.CONTROL_PORT}"
 
 
-class Profile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Profile(Frozen):
     scenario: str
     network: str
     resolver: list[str]

@@ -19,19 +19,15 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from netcheck.errors import InputError
-from netcheck.models import Technique, Verdict
+from netcheck.models import Frozen, Technique, Verdict
 
 SCENARIO_FILE = "scenarios.yaml"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class DnsPolicy(_Model):
+class DnsPolicy(Frozen):
     """Names (each with its subdomains) and what the gateway resolver does to them."""
 
     nxdomain: list[str] = Field(default_factory=list)
@@ -41,13 +37,13 @@ class DnsPolicy(_Model):
     servfail: list[str] = Field(default_factory=list)
 
 
-class Firewall(_Model):
+class Firewall(Frozen):
     reset: list[str] = Field(default_factory=list, description="TCP to these hosts gets a RST")
     blackhole: list[str] = Field(default_factory=list, description="packets to these are dropped")
     udp443: bool = Field(False, description="drop every forwarded UDP 443 datagram (QUIC)")
 
 
-class ProxyPolicy(_Model):
+class ProxyPolicy(Frozen):
     mode: Literal["none", "explicit", "bump"] = "none"
     deny_connect: list[str] = Field(default_factory=list, description="CONNECT refused (403)")
     deny_http: list[str] = Field(
@@ -56,12 +52,12 @@ class ProxyPolicy(_Model):
     deny_url: list[str] = Field(default_factory=list, description="url_regex patterns denied")
 
 
-class Shape(_Model):
+class Shape(Frozen):
     service: str
     rate: str = "5mbit"
 
 
-class DnsInjection(_Model):
+class DnsInjection(Frozen):
     """An on-path injector on the gateway answers A queries for ``name`` with ``answer``."""
 
     name: str
@@ -71,7 +67,7 @@ class DnsInjection(_Model):
     resolver_delay: float = Field(0.15, ge=0.0, le=1.0)
 
 
-class Expectation(_Model):
+class Expectation(Frozen):
     url: str | None = None
     host: str | None = None
     service: str | None = None
@@ -94,7 +90,7 @@ class Expectation(_Model):
         return self.function is None or target.get("function") == self.function
 
 
-class Scenario(_Model):
+class Scenario(Frozen):
     name: str
     description: str
     services: list[str] | None = Field(None, description="measured services; None = catalogue")

@@ -1,10 +1,11 @@
 """What the lab's fake internet serves, derived from the target catalogue.
 
-In: the built-in catalogue (``netcheck.catalogue.builtin_targets``) plus the lab's own targets
-(``lab_targets.yaml``: the lab agency's official channel and a plain-HTTP page). Out: one ``Site``
-per host — its service, its address (one /24 per service, see ``topology.site_ip``), the names its
-certificate must cover and the pages it serves — so that nginx, the upstream resolver and the PKI
-all follow the catalogue: a new catalogue host is served by the next ``lab up`` with no lab edit.
+In: the built-in catalogue (``netcheck.targets.catalogue.builtin_targets``) plus the lab's own
+targets (``lab_targets.yaml``: the lab agency's official channel and a plain-HTTP page). Out:
+one ``Site`` per host — its service, its address (one /24 per service, see ``topology.site_ip``),
+the names its certificate must cover and the pages it serves — so that nginx, the upstream
+resolver and the PKI all follow the catalogue: a new catalogue host is served by the next
+``lab up`` with no lab edit.
 
 Pages satisfy the target's expectations (first ``title_contains`` word in the title, first
 ``body_contains`` word in the body), so an untouched page reads as the real service.
@@ -21,6 +22,7 @@ import yaml
 
 from netcheck.lab import topology
 from netcheck.models import Target
+from netcheck.netaddr import url_host
 
 BULK_HOST = "bulk.nclab.example"
 CONTROL_HOST = "control.nclab.example"
@@ -47,7 +49,7 @@ class Site:
 
 
 def _catalogue_targets() -> list[Target]:
-    from netcheck.catalogue import builtin_targets
+    from netcheck.targets.catalogue import builtin_targets
 
     return list(builtin_targets())
 
@@ -67,10 +69,6 @@ def lab_targets() -> list[Target]:
             seen.add(target.url)
             merged.append(target)
     return merged
-
-
-def host_of(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
 
 
 def matches(host: str, domain: str) -> bool:
@@ -93,7 +91,7 @@ def plan(targets: list[Target]) -> list[Site]:
     """One site per host, addresses grouped by service (sorted, so the plan is stable)."""
     by_host: dict[str, list[Target]] = {}
     for target in targets:
-        by_host.setdefault(host_of(target.url), []).append(target)
+        by_host.setdefault(url_host(target.url), []).append(target)
     services = sorted({ts[0].service for ts in by_host.values()})
     counters = dict.fromkeys(services, 0)
     sites: list[Site] = []

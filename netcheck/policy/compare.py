@@ -2,8 +2,8 @@
 
 In: ``Result`` records, a ``PolicyDoc``, the network (a ``--network`` label or address that
 overrides each record's ``probe.network``), a user group, and the agency's real configs as
-``EffectiveConfig`` objects. Out: one ``Finding`` per result (see ``netcheck.findings``), and the
-exit code ``netcheck check`` uses (1 when any self-blocking or unenforced block, else 0).
+``EffectiveConfig`` objects. Out: one ``Finding`` per result (see ``netcheck.policy.findings``),
+and the exit code ``netcheck check`` uses (1 when any self-blocking or unenforced block, else 0).
 
 For a blocked target, the config line that most likely blocked it is looked for first among the
 configs acting at the layer the technique points to (DNS techniques → RPZ and hosts files; proxy
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netcheck.findings import FAILING_KINDS, Finding, FindingKind
 from netcheck.models import Result, service_figure
 from netcheck.policy.decide import Decision, decide, request_for_target
+from netcheck.policy.findings import FAILING_KINDS, Finding, FindingKind
 from netcheck.policy.importers import ConfigDecision, EffectiveConfig
 from netcheck.policy.loader import PolicyDoc, resolve_network
 

@@ -17,11 +17,12 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from netcheck import catalogue
 from netcheck.models import Target
+from netcheck.netaddr import host_key, url_host
 from netcheck.policy.loader import PolicyDoc, resolve_network
-from netcheck.policy.match import host_matches, normalise_host, url_host, url_matches
+from netcheck.policy.match import host_matches, url_matches
 from netcheck.policy.model import Action, Match, OfficialChannel, Requirements
+from netcheck.targets import catalogue
 
 
 @dataclass(frozen=True)
@@ -199,12 +200,12 @@ def _channel_url_matches(channel: OfficialChannel, url: str) -> bool:
         parts = urlsplit(url)
     except ValueError:
         return False
-    host = _bare(normalise_host(parts.hostname or ""))
+    host = _bare(host_key(parts.hostname or ""))
     path = parts.path.rstrip("/").lower()
     if channel.url:
         want = urlsplit(channel.url)
         want_path = want.path.rstrip("/").lower()
-        if _bare(normalise_host(want.hostname or "")) == host and (
+        if _bare(host_key(want.hostname or "")) == host and (
             path == want_path or path.startswith(want_path + "/")
         ):
             return True

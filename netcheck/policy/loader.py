@@ -20,9 +20,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from netcheck.catalogue import _compose
 from netcheck.errors import InputError
 from netcheck.policy.model import Policy
+from netcheck.targets.catalogue import _compose
 from netcheck.textfile import read_text
 
 MAX_NODES = 500_000
@@ -237,3 +237,16 @@ def resolve_network(policy: Policy, label: str | None) -> str | None:
         if any(address in ipaddress.ip_network(cidr) for cidr in net.cidrs):
             return net.id
     return None
+
+
+def require_network(doc: PolicyDoc, label: str | None) -> str | None:
+    """``label`` when the policy knows it (as a network id, label or address), else an
+    ``InputError`` naming ``--network`` and the networks the policy defines."""
+    if label is None:
+        return None
+    if resolve_network(doc.policy, label) is None:
+        known = ", ".join(n.id for n in doc.policy.networks) or "none defined"
+        raise InputError(
+            f"network {label!r} is not in the policy; known: {known}", field="--network"
+        )
+    return label

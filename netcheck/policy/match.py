@@ -16,20 +16,10 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
-from urllib.parse import urlsplit
+
+from netcheck.netaddr import host_key
 
 _GLOB_CHARS = frozenset("*?[")
-
-
-def normalise_host(host: str) -> str:
-    return host.strip().lower().rstrip(".")
-
-
-def url_host(url: str) -> str:
-    try:
-        return normalise_host(urlsplit(url).hostname or "")
-    except ValueError:
-        return ""
 
 
 def is_glob(pattern: str) -> bool:
@@ -43,8 +33,8 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
 
 def host_matches(pattern: str, host: str) -> bool:
     """Does ``host`` fall under ``pattern``? (Both are normalised here.)"""
-    pattern = normalise_host(pattern)
-    host = normalise_host(host)
+    pattern = host_key(pattern)
+    host = host_key(host)
     if not host:
         return False
     if pattern.startswith(".") and not is_glob(pattern):
@@ -79,7 +69,7 @@ def _under(name: str, domain: str) -> bool:
 
 def covers(outer: str, inner: str) -> bool:
     """Every host ``inner`` matches is matched by ``outer`` (conservative)."""
-    outer, inner = normalise_host(outer), normalise_host(inner)
+    outer, inner = host_key(outer), host_key(inner)
     if outer == inner:
         return True
     o, i = _suffix_kind(outer), _suffix_kind(inner)

@@ -18,18 +18,14 @@ import ipaddress
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from netcheck.models import FUNCTIONS
+from netcheck.models import FUNCTIONS, Frozen
 
 Action = Literal["allow", "block"]
 ACTIONS: tuple[str, ...] = ("allow", "block")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$")
 _HOST_PATTERN = re.compile(r"^[A-Za-z0-9*?\[\]!._-]+$")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 def _check_id(value: str) -> str:
@@ -55,7 +51,7 @@ def _check_regex(value: str) -> str:
     return value
 
 
-class Match(_Model):
+class Match(Frozen):
     """What a rule applies to. Keys are ANDed; values within a key are ORed."""
 
     all: bool = Field(False, description="match every request (other keys must be absent)")
@@ -90,7 +86,7 @@ class Match(_Model):
     @field_validator("services")
     @classmethod
     def _services(cls, values: list[str]) -> list[str]:
-        from netcheck.catalogue import known_services
+        from netcheck.targets.catalogue import known_services
 
         known = known_services()
         for value in values:
@@ -122,12 +118,12 @@ class Match(_Model):
         return self
 
 
-class Requirements(_Model):
+class Requirements(Frozen):
     min_download_mbps: float | None = Field(None, gt=0, description="Mbit/s the path must carry")
     max_rtt_ms: float | None = Field(None, gt=0, description="round trip the path must stay under")
 
 
-class Rule(_Model):
+class Rule(Frozen):
     id: str = Field(description="short name shown in findings")
     description: str | None = None
     match: Match
@@ -147,7 +143,7 @@ class Rule(_Model):
         return _check_id(value)
 
 
-class Network(_Model):
+class Network(Frozen):
     id: str
     name: str | None = None
     labels: list[str] = Field(
@@ -174,7 +170,7 @@ class Network(_Model):
         return out
 
 
-class Group(_Model):
+class Group(Frozen):
     id: str
     name: str | None = None
     description: str | None = None
@@ -185,7 +181,7 @@ class Group(_Model):
         return _check_id(value)
 
 
-class OfficialChannel(_Model):
+class OfficialChannel(Frozen):
     """The agency's own account on a service: reachable wherever ``networks`` says."""
 
     service: str
@@ -213,7 +209,7 @@ class OfficialChannel(_Model):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        from netcheck.catalogue import url_problem
+        from netcheck.targets.catalogue import url_problem
 
         if value is not None and (problem := url_problem(value)):
             raise ValueError(problem)
@@ -226,7 +222,7 @@ class OfficialChannel(_Model):
         return self
 
 
-class Policy(_Model):
+class Policy(Frozen):
     organisation: str
     version: str
     date: datetime.date

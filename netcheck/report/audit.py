@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from netcheck.errors import InputError
-from netcheck.findings import FAILING_KINDS, FINDING_KINDS
+from netcheck.policy.findings import FAILING_KINDS, FINDING_KINDS
 from netcheck.policy.loader import PolicyDoc
 from netcheck.report import charts
 from netcheck.report.comms import findings_chart, overview, policy_line

@@ -259,7 +259,7 @@ def _charts(frame: pd.DataFrame, now: pd.DataFrame, msgs: Messages) -> list[str]
 
 def goodput_chart(now: pd.DataFrame, msgs: Messages) -> list[str]:
     """Drawn only when records carry a goodput figure."""
-    from netcheck.catalogue import live_ingest_thresholds
+    from netcheck.targets.catalogue import live_ingest_thresholds
 
     measured = now[now["goodput_mbps"].notna()]
     if measured.empty:

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from netcheck.findings import Finding
 from netcheck.models import ProbeInfo, Result, Steps, Target, TcpStep
 from netcheck.policy.compare import compare_one
 from netcheck.policy.decide import decide, request_for_target
+from netcheck.policy.findings import Finding
 from netcheck.policy.loader import PolicyDoc, resolve_network
 
 FINDING_COLUMNS = (

@@ -16,8 +16,9 @@ import re
 from dataclasses import dataclass
 
 from netcheck.errors import InputError
+from netcheck.netaddr import url_host
 from netcheck.policy.importers import ConfigDecision, EffectiveConfig
-from netcheck.policy.match import host_matches, url_host
+from netcheck.policy.match import host_matches
 from netcheck.policy.model import Action, Match, Rule
 from netcheck.textfile import read_text
 

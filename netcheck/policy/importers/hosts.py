@@ -10,8 +10,8 @@ from __future__ import annotations
 import ipaddress
 
 from netcheck.errors import InputError
+from netcheck.netaddr import host_key, url_host
 from netcheck.policy.importers import ConfigDecision, EffectiveConfig
-from netcheck.policy.match import normalise_host, url_host
 from netcheck.policy.model import Action, Match, Rule
 from netcheck.textfile import read_text
 
@@ -74,7 +74,7 @@ def parse(text: str, file: str) -> HostsConfig:
         if len(words) < 2:
             raise InputError("an address with no host name", file=file, line=number)
         for name in words[1:]:
-            host = normalise_host(name)
+            host = host_key(name)
             if host in _LOCAL_NAMES or host in config.entries:
                 continue
             if len(config.entries) >= MAX_ENTRIES:

@@ -17,12 +17,12 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from netcheck import catalogue
 from netcheck.errors import InputError
+from netcheck.netaddr import url_host
 from netcheck.pacjs import PacError, SandboxedPac
 from netcheck.policy.importers import ConfigDecision, EffectiveConfig
-from netcheck.policy.match import url_host
 from netcheck.policy.model import Action, Match, Rule
+from netcheck.targets import catalogue
 from netcheck.textfile import read_text
 
 _BLACKHOLE_HOSTS = ("0.0.0.0", "localhost", "[::]", "[::1]")

@@ -19,8 +19,8 @@ import dns.rdatatype
 import dns.zone
 
 from netcheck.errors import InputError
+from netcheck.netaddr import host_key, url_host
 from netcheck.policy.importers import ConfigDecision, EffectiveConfig
-from netcheck.policy.match import normalise_host, url_host
 from netcheck.policy.model import Action, Match, Rule
 from netcheck.textfile import read_text
 
@@ -90,7 +90,7 @@ def parse(text: str, file: str) -> RpzConfig:
     config = RpzConfig(file)
     lines = _owner_lines(text)
     for name, node in zone.nodes.items():
-        trigger = normalise_host(name.to_text())
+        trigger = host_key(name.to_text())
         if trigger in ("@", "") or name == dns.name.empty:
             continue
         if any(part in trigger.split(".") for part in _SPECIAL):

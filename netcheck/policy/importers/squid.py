@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from netcheck.errors import InputError
+from netcheck.netaddr import host_key
 from netcheck.policy.importers import ConfigDecision, EffectiveConfig
-from netcheck.policy.match import normalise_host
 from netcheck.policy.model import Action, Match, Rule
 from netcheck.textfile import read_text
 
@@ -116,7 +116,7 @@ class SquidConfig(EffectiveConfig):
     def decide(self, url: str) -> ConfigDecision:
         try:
             parts = urlsplit(url)
-            host = normalise_host(parts.hostname or "")
+            host = host_key(parts.hostname or "")
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             raise InputError(f"not a URL: {url[:80]!r}", field="URL") from None

@@ -1,0 +1,1 @@
+"""Bandwidth: goodput estimation, speed runs, throttling detection."""

@@ -1,0 +1,1 @@
+"""The measure stage: the only code that sends packets."""

@@ -1,0 +1,134 @@
+"""Reading results for reports: JSON Lines files and folders, hive Parquet datasets, bad input.
+
+The small fleet every ``test_report_*`` file uses is ``netcheck.report.samples.write_scenario``
+(re-exported here): two probes (central office, comms office) over three days, with the
+ministry's official YouTube channel blocked by the proxy's block page at the central office from
+the second day on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from netcheck.errors import InputError
+from netcheck.output import dump_line
+from netcheck.report import ingest
+from netcheck.report.load import load
+from netcheck.report.samples import BLOCKPAGE, CHANNEL, DAYS, scenario_results, write_scenario
+from tests.support.paths import ROOT
+
+POLICY = str(ROOT / "policies" / "ministerio-ejemplo.yaml")
+__all__ = ["BLOCKPAGE", "CHANNEL", "DAYS", "POLICY", "scenario_results", "write_scenario"]
+
+
+def test_folder_tree_gives_one_row_per_record_with_line_hashes(tmp_path: Path) -> None:
+    root = write_scenario(tmp_path / "results")
+    frame = load([str(root)], workers=2)
+    assert len(frame) == len(scenario_results()) == 42
+    row = frame[frame["id"] == "probe-central-01-2026-11-27-youtube-official_channel"].iloc[0]
+    assert (row["verdict"], row["technique"], row["vendor"]) == BLOCKPAGE
+    assert row["network"] == "central" and bool(row["official"]) is True
+    assert row["tcp_ms"] == 20.0 and row["date"] == "2026-11-27"
+    # sha256 is the hash of the stored line's exact bytes, checkable with sha256sum
+    lines = Path(row["file"]).read_bytes().split(b"\n")
+    assert hashlib.sha256(lines[row["line"] - 1]).hexdigest() == row["sha256"]
+    assert json.loads(lines[row["line"] - 1])["id"] == row["id"]
+
+
+def test_parquet_dataset_round_trip(tmp_path: Path) -> None:
+    frame = load([str(write_scenario(tmp_path / "results"))])
+    ingest.write_dataset(frame, tmp_path / "ds")
+    assert sorted(p.name for p in (tmp_path / "ds").iterdir()) == [f"date={d}" for d in DAYS]
+    again = load([str(tmp_path / "ds")])
+    cols = ["id", "sha256", "verdict", "technique", "network", "date", "tcp_ms", "line"]
+    left = frame[cols].astype(str).sort_values("id").reset_index(drop=True)
+    right = again[cols].astype(str).sort_values("id").reset_index(drop=True)
+    assert left.equals(right)
+
+
+def test_bad_line_is_named_by_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    good = dump_line(scenario_results()[0])
+    path.write_text(good + "\n\n" + good[:-5] + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load([str(path)])
+    assert err.value.file == str(path) and err.value.line == 3
+
+
+def test_record_missing_a_required_field_is_named(tmp_path: Path) -> None:
+    data = json.loads(dump_line(scenario_results()[0]))
+    del data["verdict"]
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(data) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load([str(path)])
+    assert (err.value.line, err.value.field) == (1, "verdict")
+
+
+def test_missing_path_and_empty_folder_are_input_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError):
+        load([str(tmp_path / "nope")])
+    with pytest.raises(InputError):
+        load([str(tmp_path)])
+
+
+def test_truncated_and_wrong_typed_lines_are_named_by_file_line_and_field(tmp_path: Path) -> None:
+    good = dump_line(scenario_results()[0])
+    truncated = tmp_path / "truncated.jsonl"
+    truncated.write_text(good + "\n" + good + "\n" + good[: len(good) // 2] + "\n", "utf-8")
+    with pytest.raises(InputError) as err:
+        load([str(truncated)])
+    assert (err.value.file, err.value.line) == (str(truncated), 3)
+    assert "not JSON" in err.value.message
+
+    data = json.loads(good)
+    data["probe"]["id"] = 17
+    wrong = tmp_path / "wrong.jsonl"
+    wrong.write_text(good + "\n" + json.dumps(data) + "\n", "utf-8")
+    with pytest.raises(InputError) as err:
+        load([str(wrong)])
+    assert (err.value.file, err.value.line, err.value.field) == (str(wrong), 2, "probe.id")
+    assert str(err.value).startswith(f"{wrong}:2: probe.id: not a netcheck result")
+
+    data = json.loads(good)
+    data["steps"]["tcp"][0]["runtime_ms"] = "fast"
+    wrong.write_text(json.dumps(data) + "\n", "utf-8")
+    with pytest.raises(InputError) as err:
+        load([str(wrong)])
+    assert (err.value.line, err.value.field) == (1, "steps.tcp[0].runtime_ms")
+
+
+def test_crlf_and_blank_lines_keep_line_numbers_and_hashes(tmp_path: Path) -> None:
+    lines = [dump_line(r) for r in scenario_results()[:3]]
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(("\r\n".join([lines[0], "", "  ", lines[1], lines[2]]) + "\r\n").encode())
+    frame = load([str(path)]).sort_values("line")
+    assert frame["line"].tolist() == [1, 4, 5]
+    expected = [hashlib.sha256(line.encode()).hexdigest() for line in lines]
+    assert frame["sha256"].tolist() == expected
+
+
+def test_worker_processes_give_the_same_table_and_locate_bad_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netcheck.report import load as loader
+
+    root = write_scenario(tmp_path / "results")
+    alone = load([str(root)], workers=1)
+    monkeypatch.setattr(loader, "POOL_MIN_BYTES", 0)
+    monkeypatch.setattr(loader, "TASK_BYTES", 1)  # one file per task: several tasks per worker
+    pooled = load([str(root)], workers=2)
+    assert alone.astype(str).equals(pooled.astype(str))
+    assert len(pooled) == 42 and pooled["file"].nunique() > 2
+
+    bad = sorted(root.rglob("*.jsonl"))[-1]
+    text = bad.read_text("utf-8").splitlines()
+    text[1] = text[1].replace('"verdict":"', '"verdict":1,"x":"', 1)
+    bad.write_text("\n".join(text) + "\n", "utf-8")
+    with pytest.raises(InputError) as err:
+        load([str(root)], workers=2)
+    assert (err.value.file, err.value.line, err.value.field) == (str(bad), 2, "verdict")

@@ -1,0 +1,1 @@
+"""Shared test servers and helpers: real local peers, namespaces, shaped links."""

@@ -8,7 +8,7 @@ import typer
 
 from netcheck import output
 from netcheck.classify import classify_result
-from netcheck.classify.blockpage import load_fingerprints
+from netcheck.classify.fingerprints import load_fingerprints
 from netcheck.cli import stderr, stdout
 
 

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from netcheck import netaddr, output
 from netcheck.bandwidth import run as bandwidth_run
-from netcheck.classify.blockpage import load_fingerprints
+from netcheck.classify.fingerprints import load_fingerprints
 from netcheck.cli import stderr, stdout
 from netcheck.cli.tables import print_findings
 from netcheck.control.client import ControlClient, read_token

@@ -23,7 +23,7 @@ from typing import Protocol
 
 from netcheck import __version__
 from netcheck.classify import classify
-from netcheck.classify.blockpage import Fingerprints
+from netcheck.classify.fingerprints import Fingerprints
 from netcheck.failures import GENERIC_TIMEOUT
 from netcheck.measure import dns, http, quic, tcp, tls
 from netcheck.measure.proxy import PacEvaluator, ProxySettings, proxy_for_url

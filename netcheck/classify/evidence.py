@@ -13,12 +13,14 @@ from netcheck.classify.blockpage import (
     extract_title,
 )
 from netcheck.models import (
+    Expect,
     HttpStep,
     Steps,
     Target,
     TlsStep,
 )
-from netcheck.netaddr import IPNetwork
+from netcheck.netaddr import IPNetwork, url_host
+from netcheck.targets.catalogue import service_expect
 
 CERT_FAILURES = {f.SSL_INVALID_HOSTNAME, f.SSL_UNKNOWN_AUTHORITY, f.SSL_INVALID_CERTIFICATE}
 RESET_FAILURES = {f.CONNECTION_RESET, f.EOF_ERROR, f.CONNECTION_ABORTED}
@@ -61,19 +63,32 @@ def is_intercepted(t: TlsStep) -> bool:
 # --- expectations --------------------------------------------------------------------------------
 
 
+def expect_of(target: Target) -> Expect:
+    """The target's own expectations, else those of the catalogue service its host belongs to.
+
+    An entry that names any expectation keeps exactly its own; one that names none (an agency's
+    channel on youtube.com, a URL from a test list) is checked like the service's own pages.
+    """
+    own = target.expect
+    if own.title_contains or own.body_contains or own.cert_names:
+        return own
+    return service_expect(url_host(target.url)) or own
+
+
 def cert_ok(ctx: Ctx, t: TlsStep) -> bool:
     """Publicly trusted, right name, covering every name the catalogue expects."""
     if t.failure is not None or t.trusted_public is False or t.hostname_matches is False:
         return False
-    if not t.chain or not ctx.target.expect.cert_names:
+    names = expect_of(ctx.target).cert_names
+    if not t.chain or not names:
         return True
     sans = t.chain[0].sans
-    return all(any(name_matches(s, n) for s in sans) for n in ctx.target.expect.cert_names)
+    return all(any(name_matches(s, n) for s in sans) for n in names)
 
 
 def page_meets_expect(ctx: Ctx, h: HttpStep) -> bool | None:
     """None when the catalogue gives nothing to check (or the excerpt is too short to tell)."""
-    exp = ctx.target.expect
+    exp = expect_of(ctx.target)
     title = (h.title or extract_title(h.body) or "").casefold()
     body = (h.body or "").casefold()
     verdicts: list[bool] = []

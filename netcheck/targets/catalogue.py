@@ -91,6 +91,45 @@ def service_for_host(host: str) -> str:
     return _registrable_domain(host)
 
 
+#: which catalogue entry of a host speaks for a page the catalogue does not list, best first
+_PAGE_FUNCTIONS = ("official_channel", "view", "login", "admin")
+
+
+@functools.cache
+def service_expect(host: str) -> Expect | None:
+    """What a page on ``host`` must show when its target names no expectations of its own.
+
+    A host of a catalogue service inherits the service's expectations: the catalogue entry for
+    the same host (an agency's channel on www.youtube.com is checked like the catalogue's
+    YouTube pages), else the brand words of the service's view pages with no certificate names
+    (the catalogue cannot say which certificate an unlisted host presents). None for a host
+    outside the catalogue.
+    """
+    host = host.lower().rstrip(".")
+    service = next(
+        (s for s, ds in _builtin().domains.items() if any(_under(host, d) for d in ds)), None
+    )
+    if service is None:
+        return None
+    mine = [t for t in _builtin().targets if t.service == service]
+    rank = {f: i for i, f in enumerate(_PAGE_FUNCTIONS)}
+    same_host = sorted(
+        (t for t in mine if (urlsplit(t.url).hostname or "") == host),
+        key=lambda t: rank.get(t.function, len(rank)),
+    )
+    if same_host:
+        return same_host[0].expect
+    views = [t for t in mine if t.function == "view"]
+    return Expect(
+        title_contains=list(dict.fromkeys(w for t in views for w in t.expect.title_contains)),
+        body_contains=list(dict.fromkeys(w for t in views for w in t.expect.body_contains)),
+    )
+
+
+def _under(host: str, domain: str) -> bool:
+    return host == domain or host.endswith("." + domain)
+
+
 def load_targets_file(path: str) -> list[Target]:
     """Read a YAML targets file or a Citizen Lab CSV (by extension, else by content)."""
     text = read_text(path, "targets file")

@@ -140,7 +140,9 @@ def test_tls_step_under_other_sni_does_not_decide_plain_http_target() -> None:
     other = TlsStep(
         ip="198.18.0.40", port=443, server_name="cdn.example", failure="connection_reset"
     )
-    ok = HttpStep(url="http://www.facebook.com/", status=200, ip="198.18.0.11", body="<p>hi</p>")
+    # the target names no expectation, so it inherits Facebook's: the page must say Facebook
+    page = "<title>Facebook</title><p>hi</p>"
+    ok = HttpStep(url="http://www.facebook.com/", status=200, ip="198.18.0.11", body=page)
     c = classify(target, Steps(dns=steps.dns, tls=[other], http=[ok]), allow_nets=nets)
     assert c.verdict == "accessible", c.evidence
 

@@ -1,38 +1,115 @@
 """The ``netcheck`` command: a thin typer shell over the library.
 
-Each sub-command lives in its own module. Tool errors (``NetcheckError``) are caught once, by
-``guard``, and printed as one line on stderr with exit code 2. stdout carries machine output only.
+In: ``sys.argv``. Out: machine output on stdout, people's output and errors on stderr, and the
+exit code of the contract: 0 all well, 1 something blocked or self-blocking, 2 bad input or flags
+(one line naming file, line and field), 3 an internal error (one line; the traceback goes to a
+file under the user's log directory, never the current one).
+
+Each sub-command lives in its own module, imported only when that command runs: ``netcheck
+--help`` lists the commands from ``COMMANDS`` below and loads none of them, so start-up does not
+pay for httpx, dnspython, cryptography or pydantic. ``guard`` turns tool errors
+(``NetcheckError``) into the exit-2 line; ``main`` turns everything else into the exit-3 line.
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
+import importlib
 import sys
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
+import typer.core
+import typer.main
 
+from netcheck import __version__
 from netcheck.errors import NetcheckError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-stderr = Console(stderr=True)
-stdout = Console(soft_wrap=True)
+EXIT_INTERNAL = 3
 
-app = typer.Typer(
-    name="netcheck",
-    help="Measure what the network does to the services the agency says staff may use.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+
+class Entry(NamedTuple):
+    """Where a sub-command lives, and the one line ``netcheck --help`` shows for it."""
+
+    module: str
+    attr: str
+    help: str
+
+
+# The top-level listing reads this table, so `netcheck --help` imports no command module.
+# tests/cli/test_help.py fails when a line here drifts from the command's own help.
+COMMANDS: dict[str, Entry] = {
+    "run": Entry(
+        "netcheck.cli.run_cmd",
+        "run",
+        "Measure every target through DNS, TCP, TLS and HTTP and name what blocked it.",
+    ),
+    "classify": Entry(
+        "netcheck.cli.classify_cmd",
+        "classify",
+        "Re-classify saved records; exit 1 when something is blocked or degraded.",
+    ),
+    "check": Entry(
+        "netcheck.cli.policy_cmd",
+        "check",
+        "Compare results with the policy; exit 1 on self-blocking or an unenforced block.",
+    ),
+    "report": Entry(
+        "netcheck.cli.report_cmd",
+        "report",
+        "Write a report for comms officers, auditors or IT from saved results.",
+    ),
+    "speed": Entry(
+        "netcheck.cli.speed_cmd",
+        "speed",
+        "Measure goodput; stops once the windows agree: far fewer bytes than a 10 s test.",
+    ),
+    "schema": Entry(
+        "netcheck.cli.schema_cmd", "schema", "Print the JSON Schema of the records netcheck writes."
+    ),
+    "targets": Entry("netcheck.cli.targets_cmd", "app", "The target catalogue."),
+    "policy": Entry(
+        "netcheck.cli.policy_cmd",
+        "app",
+        "The agency's declared policy: validate it, explain a decision, import real configs.",
+    ),
+    "control": Entry(
+        "netcheck.cli.control_cmd",
+        "app",
+        "A control vantage: measures URLs from outside the agency, for `run --control`.",
+    ),
+    "diagnose": Entry(
+        "netcheck.cli.diagnose_cmd",
+        "diagnose",
+        "Locate the hop that blocks URL; detect forged resets and injected DNS answers.",
+    ),
+    "lab": Entry("netcheck.cli.lab", "app", "The agency-network lab (root, Linux)."),
+}
+
+
+def __getattr__(name: str) -> Console:
+    """``stdout`` and ``stderr``: rich consoles, made on first use (rich costs start-up time)."""
+    if name not in ("stdout", "stderr"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rich.console import Console
+
+    console = Console(stderr=True) if name == "stderr" else Console(soft_wrap=True)
+    globals()[name] = console
+    return console
 
 
 def guard(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn tool errors into one clear line and exit code 2; never a traceback."""
+    if getattr(fn, "__netcheck_guarded__", False):
+        return fn
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -42,40 +119,145 @@ def guard(fn: Callable[P, R]) -> Callable[P, R]:
             print(f"netcheck: error: {exc}", file=sys.stderr, flush=True)  # one line, unwrapped
             raise typer.Exit(2) from None
 
+    wrapper.__netcheck_guarded__ = True  # type: ignore[attr-defined]
     return wrapper
 
 
-def _register() -> None:
-    from netcheck.cli import (
-        classify_cmd,
-        control_cmd,
-        diagnose_cmd,
-        policy_cmd,
-        report_cmd,
-        run_cmd,
-        schema_cmd,
-        speed_cmd,
-        targets_cmd,
-    )
+def _plain_flags(command: Any) -> None:
+    """Flags show no value type in help (typer would print ``<bool>``), the help option too."""
+    for param in command.params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    help_option = command.get_help_option(typer.Context(command))
+    if help_option is not None and help_option.metavar is None:
+        help_option.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _plain_flags(sub)
 
-    app.command("run")(guard(run_cmd.run))
-    app.command("classify")(guard(classify_cmd.classify))
-    app.command("check")(policy_cmd.check)  # guarded in its module
-    app.command("report")(guard(report_cmd.report))
-    app.command("speed")(guard(speed_cmd.speed))
-    app.command("schema")(guard(schema_cmd.schema))
-    app.add_typer(targets_cmd.app, name="targets")
-    app.add_typer(policy_cmd.app, name="policy")
-    app.add_typer(control_cmd.app, name="control")
-    app.command("diagnose")(guard(diagnose_cmd.diagnose))
+
+_BUILT: dict[str, Any] = {}
+
+
+def load_command(name: str) -> Any:
+    """The click command for ``name``, importing its module now (None when not installed)."""
+    if name in _BUILT:
+        return _BUILT[name]
+    entry = COMMANDS[name]
     try:
-        from netcheck.cli import lab
-    except ImportError:  # the lab is optional at import time (Linux only)
-        return
-    app.add_typer(lab.app, name="lab", help="The agency-network lab (root, Linux).")
+        module = importlib.import_module(entry.module)
+    except ImportError:
+        if name == "lab":  # the lab is optional (Linux only)
+            return None
+        raise
+    target = getattr(module, entry.attr)
+    if isinstance(target, typer.Typer):
+        command: Any = typer.main.get_group(target)
+    else:
+        holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        holder.command(name)(guard(target))
+        command = typer.main.get_command(holder)
+    command.name = name
+    _plain_flags(command)
+    _BUILT[name] = command
+    return command
 
 
-_register()
+class LazyGroup(typer.core.TyperGroup):
+    """The top-level group: lists commands from ``COMMANDS``, imports one only to run it."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        _plain_flags(self)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*COMMANDS, *(n for n in super().list_commands(ctx) if n not in COMMANDS)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in COMMANDS:
+            return load_command(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = [(name, entry.help) for name, entry in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in COMMANDS and not args[0].startswith("-"):
+            close = difflib.get_close_matches(args[0], list(COMMANDS))
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            ctx.fail(f"No such command {args[0]!r}.{hint}")
+        return super().resolve_command(ctx, args)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"netcheck {__version__}")
+        raise typer.Exit(0)
+
+
+app = typer.Typer(
+    name="netcheck",
+    cls=LazyGroup,
+    help="Measure what the network does to the services the agency says staff may use.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,  # plain help at the top: rich's renderer would load every command
+)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Measure what the network does to the services the agency says staff may use."""
+
+
+def internal_error(exc: BaseException) -> int:
+    """Keep the traceback in a file, say one line on stderr, and return exit code 3."""
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    where = _save_details(text)
+    message = " ".join(str(exc).split())[:300]
+    detail = f"details in {where}" if where else "no details saved (no writable log directory)"
+    print(
+        f"netcheck: internal error: {type(exc).__name__}: {message}; {detail}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return EXIT_INTERNAL
+
+
+def _save_details(text: str) -> str | None:
+    import os
+    import tempfile
+    import time
+    from pathlib import Path
+
+    name = f"crash-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}.txt"
+    folders: list[Callable[[], str]] = [tempfile.gettempdir]
+    try:
+        import platformdirs
+
+        folders.insert(0, lambda: platformdirs.user_log_dir("netcheck", appauthor=False))
+    except ImportError:  # a bare install without platformdirs still reports the crash
+        pass
+    for folder in folders:
+        try:
+            path = Path(folder()) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"netcheck {__version__}\nargv: {sys.argv!r}\n\n{text}", "utf-8")
+        except OSError:
+            continue
+        return str(path)
+    return None
 
 
 def main() -> None:
@@ -84,3 +266,5 @@ def main() -> None:
     except NetcheckError as exc:  # raised outside a guarded command (e.g. a callback)
         print(f"netcheck: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - the one place that turns any crash into exit 3
+        sys.exit(internal_error(exc))

@@ -8,6 +8,11 @@ The YAML is composed into a node tree (as ``catalogue.py`` does) so every value 
 the tree is turned into plain data with a map from each path to its line, pydantic validates the
 data, and each pydantic error location is looked up in that map. The walk counts nodes, so YAML
 aliases cannot multiply a small file into an unbounded amount of work.
+
+Limits, each reported at the line where it is crossed: ``textfile.read_text``'s (size, UTF-8, no
+NUL or other binary byte), nesting ``MAX_DEPTH`` deep (checked while composing, so a file of ten
+thousand ``[`` ends in an ``InputError``, never in Python's recursion limit), ``MAX_NODES``
+values, ``MAX_FIELD_CHARS`` characters in one value and ``MAX_RULES`` rules.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ from pydantic import ValidationError
 
 from netcheck.errors import InputError
 from netcheck.policy.model import Policy
-from netcheck.targets.catalogue import _compose
-from netcheck.textfile import read_text
+from netcheck.textfile import compose_yaml, read_text
 
 MAX_NODES = 500_000
 MAX_DEPTH = 32
+MAX_FIELD_CHARS = 8192
+MAX_RULES = 10_000
 
 Path_ = tuple[str | int, ...]
 _TAG = "tag:yaml.org,2002:"
@@ -80,7 +86,7 @@ def problems(path: str) -> list[InputError]:
 
 def _load(text: str, file: str) -> tuple[PolicyDoc | None, list[InputError]]:
     try:
-        root = _compose(text, file)
+        root = compose_yaml(text, file, max_depth=MAX_DEPTH + 2)
     except InputError as exc:
         return None, [exc]
     if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == _TAG + "null"):
@@ -92,6 +98,11 @@ def _load(text: str, file: str) -> tuple[PolicyDoc | None, list[InputError]]:
         return None, [exc]
     if not isinstance(data, dict):
         return None, [InputError("expected a mapping at the top", file=file, line=1)]
+    rules = data.get("rules")
+    if isinstance(rules, list) and len(rules) > MAX_RULES:
+        line = _line_for(lines, ("rules", MAX_RULES))
+        message = f"more than {MAX_RULES} rules"
+        return None, [InputError(message, file=file, line=line, field=f"rules[{MAX_RULES}]")]
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
@@ -129,6 +140,8 @@ class _Data:
                 if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _TAG + "str":
                     raise self.fail(key_node, path, "keys must be words")
                 key = str(key_node.value)
+                if len(key) > 100:
+                    raise self.fail(key_node, path, "a key longer than 100 characters")
                 if key in out:
                     raise self.fail(key_node, (*path, key), f"duplicate key {key!r}")
                 # an unknown key is reported at the key's own line
@@ -138,6 +151,8 @@ class _Data:
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
+        if len(node.value) > MAX_FIELD_CHARS:
+            raise self.fail(node, path, f"a value longer than {MAX_FIELD_CHARS} characters")
         try:
             constructor = yaml.constructor.SafeConstructor()
             return constructor.construct_object(node, deep=True)
@@ -250,3 +265,11 @@ def require_network(doc: PolicyDoc, label: str | None) -> str | None:
             f"network {label!r} is not in the policy; known: {known}", field="--network"
         )
     return label
+
+
+def require_group(doc: PolicyDoc, group: str | None) -> str | None:
+    """``group`` when the policy defines it, else an ``InputError`` naming ``--group``."""
+    if group is None or any(g.id == group for g in doc.policy.groups):
+        return group
+    known = ", ".join(g.id for g in doc.policy.groups) or "none defined"
+    raise InputError(f"group {group!r} is not in the policy; known: {known}", field="--group")

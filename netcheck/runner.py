@@ -1,0 +1,229 @@
+"""A probe run, from its options to its records: what ``netcheck run`` (and an agent) drives.
+
+In: ``RunOptions``, the values a user gave (flags, or an agent's configuration), and the
+environment (proxy variables). Out: ``plan_run`` checks every input and returns a ``RunPlan``
+(the probe's configuration, the targets, the declared policy, the goodput URLs) or raises
+``InputError`` naming the flag or file, before any packet is sent or any file written;
+``measure`` and ``measure_goodput`` run the plan; ``compare`` sets the records against the policy.
+
+Nothing here prints or parses flags: the command module keeps the progress bar and the tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from netcheck import netaddr
+from netcheck.bandwidth import run as bandwidth_run
+from netcheck.classify.fingerprints import load_fingerprints
+from netcheck.control.client import ControlClient, read_token
+from netcheck.errors import InputError
+from netcheck.measure import dns, proxy
+from netcheck.measure.pipeline import Probe, ProbeConfig
+from netcheck.measure.probeid import probe_id as default_probe_id
+from netcheck.measure.trust import load_trust
+from netcheck.models import Result, Target
+from netcheck.policy.compare import check_results
+from netcheck.policy.loader import PolicyDoc, load_policy, require_group, require_network
+from netcheck.targets import catalogue, load_targets
+
+if TYPE_CHECKING:
+    from netcheck.policy.findings import Finding
+
+HTTP_SCHEMES = ("http://", "https://")
+Callback = Callable[[Result], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """A run as the user asked for it; field names follow ``netcheck run``'s flags."""
+
+    targets: Sequence[str] = ()
+    no_catalogue: bool = False
+    services: Sequence[str] = ()
+    functions: Sequence[str] = ()
+    resolvers: Sequence[str] = ()
+    ca_bundle: str | None = None
+    local_ca: str | None = None
+    allow_nets: Sequence[str] = ()
+    proxy: str | None = None
+    pac: str | None = None
+    timeout: float = 5.0
+    concurrency: int = 16
+    per_host: int = 4
+    fingerprints: Sequence[str] = ()
+    network: str | None = None
+    max_body: int = 262_144
+    probe_id: str | None = None
+    policy: str | None = None
+    group: str | None = None
+    control: str | None = None
+    control_token_file: str | None = None
+    bandwidth: bool = False
+    bandwidth_control: str | None = None
+    bandwidth_urls: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Goodput:
+    """``--bandwidth``: the large object per service and the control's, for the throttling test."""
+
+    urls: dict[str, str | None]
+    control_url: str
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything a run needs, checked: nothing in it can still be a user's mistake."""
+
+    config: ProbeConfig
+    targets: list[Target]
+    policy: PolicyDoc | None = None
+    group: str | None = None
+    goodput: Goodput | None = None
+
+
+def plan_run(options: RunOptions, environ: Mapping[str, str]) -> RunPlan:
+    """Check every option and file, in the order a user would fix them; raise ``InputError``."""
+    doc = policy_for(options)  # a bad policy stops us before anything else is read
+    selected = select_targets(
+        options.targets, options.services, options.functions, catalogue_too=not options.no_catalogue
+    )
+    goodput = goodput_for(options.bandwidth, options.bandwidth_control, options.bandwidth_urls)
+    return RunPlan(
+        config=probe_config(options, environ),
+        targets=selected,
+        policy=doc,
+        group=options.group,
+        goodput=goodput,
+    )
+
+
+def policy_for(options: RunOptions) -> PolicyDoc | None:
+    """The declared policy, with ``--network`` and ``--group`` known to it."""
+    if options.policy is None:
+        if options.group is not None:
+            raise InputError("given without --policy", field="--group")
+        return None
+    doc = load_policy(options.policy)
+    require_network(doc, options.network)
+    require_group(doc, options.group)
+    return doc
+
+
+def select_targets(
+    files: Sequence[str],
+    services: Sequence[str],
+    functions: Sequence[str],
+    *,
+    catalogue_too: bool = True,
+) -> list[Target]:
+    """The catalogue (unless left out) plus the targets files, narrowed; never empty."""
+    if catalogue_too:
+        selected = load_targets(list(files), list(services), list(functions))
+    else:
+        if not files:
+            raise InputError(
+                "needs --targets: without the catalogue there is nothing to measure",
+                field="--no-catalogue",
+            )
+        merged: list[Target] = []
+        for path in files:
+            merged = catalogue.merge(merged, catalogue.load_targets_file(path))
+        selected = catalogue.select(merged, services=services, functions=functions)
+    if not selected:
+        raise InputError("no targets left after --service/--function", field="--service")
+    return selected
+
+
+def probe_config(options: RunOptions, environ: Mapping[str, str]) -> ProbeConfig:
+    """The probe's settings: resolvers, trust anchors, fingerprints, proxy and PAC, control."""
+    resolvers = [dns.parse_resolver(spec) for spec in options.resolvers] or None
+    nets = [str(netaddr.parse_cidr(spec)) for spec in options.allow_nets]
+    trust = load_trust(options.ca_bundle, options.local_ca)
+    fps = load_fingerprints(list(options.fingerprints))
+    settings = proxy.proxy_settings(options.proxy, options.pac, environ)
+    pac_eval = asyncio.run(proxy.load_pac(settings))
+    return ProbeConfig(
+        trust=trust,
+        proxy=settings,
+        pac=pac_eval,
+        resolvers=resolvers,
+        allow_nets=nets,
+        fingerprints=fps,
+        timeout=options.timeout,
+        concurrency=options.concurrency,
+        per_host=options.per_host,
+        max_body=options.max_body,
+        network=options.network,
+        probe_id=options.probe_id or default_probe_id(),
+        control=control_client(options.control, options.control_token_file),
+    )
+
+
+def control_client(url: str | None, token_file: str | None) -> ControlClient | None:
+    """The control vantage of ``--control`` and its token, or None."""
+    if url is None:
+        if token_file is not None:
+            raise InputError("given without --control", field="--control-token-file")
+        return None
+    if not url.startswith(HTTP_SCHEMES):
+        raise InputError(f"expected an http(s) URL, got {url!r}", field="--control")
+    if token_file is None:
+        raise InputError("required with --control", field="--control-token-file")
+    return ControlClient(url=url, token=read_token(token_file))
+
+
+def goodput_for(enabled: bool, control_url: str | None, specs: Sequence[str]) -> Goodput | None:
+    """The large-object URL per service (catalogue hints, then ``--bandwidth-url``), or None."""
+    if not enabled:
+        if control_url is not None or specs:
+            raise InputError("given without --bandwidth", field="--bandwidth-control")
+        return None
+    if control_url is None:
+        raise InputError("required with --bandwidth", field="--bandwidth-control")
+    if not control_url.startswith(HTTP_SCHEMES):
+        raise InputError(
+            f"expected an http(s) URL, got {control_url!r}", field="--bandwidth-control"
+        )
+    urls = catalogue.bandwidth_hints()
+    for spec in specs:
+        service, sep, url = spec.partition("=")
+        if not sep or not service or not url.startswith(HTTP_SCHEMES):
+            raise InputError(f"expected SERVICE=http(s)-URL, got {spec!r}", field="--bandwidth-url")
+        urls[service.strip()] = url
+    return Goodput(urls=urls, control_url=control_url)
+
+
+async def measure(plan: RunPlan, done: Callback) -> list[Result]:
+    """Measure every target of the plan; ``done`` hears each record as it settles."""
+    return await Probe(plan.config).run(plan.targets, done)
+
+
+def measure_goodput(
+    plan: RunPlan, results: list[Result], note: Callable[[str], None]
+) -> list[Result]:
+    """After the page measurements, each service's goodput against the control, one at a time;
+    the records come back with their bandwidth evidence (unchanged without ``--bandwidth``)."""
+    if plan.goodput is None:
+        return results
+    per_service = asyncio.run(
+        bandwidth_run.measure_services(
+            results,
+            plan.goodput.urls,
+            plan.goodput.control_url,
+            note=note,
+            verify=plan.config.trust.public_ca,
+        )
+    )
+    return bandwidth_run.apply_all(results, per_service)
+
+
+def compare(plan: RunPlan, results: list[Result]) -> list[Finding] | None:
+    """The findings of ``--policy`` (None without a policy)."""
+    if plan.policy is None:
+        return None
+    return check_results(results, plan.policy, network=plan.config.network, group=plan.group)

@@ -133,6 +133,11 @@ class TlsStep(Frozen):
     trusted_public: bool | None = Field(None, description="verifies against --ca-bundle")
     trusted_local: bool | None = Field(None, description="verifies against --local-ca only")
     hostname_matches: bool | None = None
+    cert_names_missing: list[str] | None = Field(
+        None,
+        description="names of the target's expect.cert_names the leaf does not list "
+        "(recorded, never a block on its own); None when not checked",
+    )
     failure: str | None = None
     t0_ms: float = 0.0
     runtime_ms: float = 0.0
@@ -146,7 +151,14 @@ class HttpStep(Frozen):
     ip: str | None = Field(None, description="address connected to; None through a proxy")
     proxy: str | None = None
     from_proxy: bool = Field(
-        False, description="the response was the proxy's own (CONNECT refused)"
+        False, description="the response was the proxy's own (CONNECT refused, or a 407)"
+    )
+    proxy_auth: str | None = Field(
+        None, description="scheme the probe answered the proxy's 407 with (never credentials)"
+    )
+    proxy_skipped: list[str] = Field(
+        default_factory=list,
+        description="PAC entries passed over before this one, and why (browser fallback)",
     )
     status: int | None = None
     headers: list[tuple[str, str]] = Field(default_factory=list)

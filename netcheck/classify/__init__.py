@@ -36,6 +36,7 @@ from netcheck.classify.evidence import (
     other_verdict,
 )
 from netcheck.classify.network import (
+    cert_names_note,
     dns_stage,
     tcp_stage,
     tls_stage,
@@ -89,6 +90,7 @@ def _finish(ctx: Ctx, c: Classification) -> Classification:
             (t.chain[0].issuer for t in ctx.steps.tls if is_intercepted(t) and t.chain), None
         )
         evidence += "; TLS is intercepted by a local CA" + (f" ({issuer})" if issuer else "")
+    evidence += cert_names_note(ctx)
     if c.verdict == "accessible":
         evidence += _quic_note(ctx.steps.quic)
     return Classification(c.verdict, c.technique, c.vendor, ctx.intercepted, evidence + ".")

@@ -76,14 +76,19 @@ def expect_of(target: Target) -> Expect:
 
 
 def cert_ok(ctx: Ctx, t: TlsStep) -> bool:
-    """Publicly trusted, right name, covering every name the catalogue expects."""
-    if t.failure is not None or t.trusted_public is False or t.hostname_matches is False:
-        return False
+    """Publicly trusted and valid for the host. Names of ``expect.cert_names`` the certificate
+    does not list are not held against it (``uncovered_cert_names``): only the origin gets a
+    publicly trusted certificate for its name, so a change there is the service's, not a filter."""
+    return t.failure is None and t.trusted_public is not False and t.hostname_matches is not False
+
+
+def uncovered_cert_names(ctx: Ctx, t: TlsStep) -> list[str]:
+    """Names the target expects (``expect.cert_names``) that ``t``'s leaf does not cover."""
     names = expect_of(ctx.target).cert_names
     if not t.chain or not names:
-        return True
+        return []
     sans = t.chain[0].sans
-    return all(any(name_matches(s, n) for s in sans) for n in names)
+    return [n for n in names if not any(name_matches(s, n) for s in sans)]
 
 
 def page_meets_expect(ctx: Ctx, h: HttpStep) -> bool | None:

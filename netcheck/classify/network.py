@@ -22,6 +22,7 @@ from netcheck.classify.evidence import (
     cert_ok,
     is_intercepted,
     other_verdict,
+    uncovered_cert_names,
 )
 from netcheck.models import (
     DnsStep,
@@ -202,3 +203,20 @@ def tls_stage(ctx: Ctx) -> Classification | None:
     return other_verdict(
         "inconclusive", f"The TLS handshake for {ctx.host}{at} failed ({t.failure})."
     )
+
+
+def cert_names_note(ctx: Ctx) -> str:
+    """A clause for a publicly trusted certificate, valid for the host, that does not list every
+    name the target expects (e.g. ``*.facebook.com`` missing from Meta's certificate for
+    www.facebook.com): worth telling, never a block, since only the origin can get one."""
+    for t in ctx.steps.tls:
+        if host_key(t.server_name) != ctx.host or not cert_ok(ctx, t) or is_intercepted(t):
+            continue
+        missing = uncovered_cert_names(ctx, t)
+        if missing:
+            shown = ", ".join(missing)
+            return (
+                f"; the publicly trusted certificate for {ctx.host} does not list {shown}, "
+                "which the catalogue expects: a certificate change at the service, not a block"
+            )
+    return ""

@@ -23,6 +23,7 @@ from typing import Protocol
 
 from netcheck import __version__
 from netcheck.classify import classify
+from netcheck.classify.evidence import expect_of
 from netcheck.classify.fingerprints import Fingerprints
 from netcheck.failures import GENERIC_TIMEOUT
 from netcheck.measure import dns, http, quic, tcp, tls
@@ -135,7 +136,8 @@ class Probe:
         finally:
             if control_task is not None:
                 control_task.cancel()  # no-op once done; stops it if we are cancelled
-        return self._finish(target, steps.freeze(), measured_at, t0, control)
+        noted = tls.note_cert_names(steps.freeze(), expect_of(target).cert_names)
+        return self._finish(target, noted, measured_at, t0, control)
 
     def _finish(
         self,

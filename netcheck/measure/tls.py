@@ -49,7 +49,7 @@ from netcheck.certnames import as_ip, ascii_name, name_matches
 from netcheck.measure.errmap import failure_from_exception
 from netcheck.measure.tcp import open_tcp
 from netcheck.measure.trust import Trust, anchor_stores
-from netcheck.models import CertFacts, TlsStep
+from netcheck.models import CertFacts, Steps, TlsStep
 
 #: bytes asked of the stream per read while handshaking
 READ_CHUNK = 16 * 1024
@@ -248,6 +248,27 @@ def _chain_der(tls: ssl.SSLObject) -> list[bytes]:
     for item in (getter() or [])[:MAX_CHAIN]:
         ders.append(item if isinstance(item, bytes) else item.public_bytes(_ssl.ENCODING_DER))
     return ders
+
+
+def note_cert_names(steps: Steps, expected: Sequence[str]) -> Steps:
+    """``steps`` with every handshake's ``cert_names_missing`` filled: the names of ``expected``
+    (the target's ``expect.cert_names``) that its leaf does not list. A fact about the
+    certificate, recorded for the reader; the classifier never blocks on it alone."""
+    if not expected or not steps.tls:
+        return steps
+    noted = [
+        t.model_copy(
+            update={
+                "cert_names_missing": [
+                    n for n in expected if not any(name_matches(s, n) for s in t.chain[0].sans)
+                ]
+            }
+        )
+        if t.chain
+        else t
+        for t in steps.tls
+    ]
+    return steps.model_copy(update={"tls": noted})
 
 
 # --- the offline verdict on a chain -------------------------------------------------------------

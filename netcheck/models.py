@@ -11,12 +11,18 @@ from ``failures.ALL_FAILURES``. Every attempted step is recorded, failed or not.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION = "1.0"
+#: the record versions this netcheck reads; a newer one may mean fields it cannot judge
+SCHEMA_VERSIONS = ("1.0",)
+#: what records write as time: ISO 8601 with date, time and a UTC offset (``Z`` or ``+00:00``)
+UTC_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]00:?00)$"
+_UTC_TIMESTAMP = re.compile(UTC_TIMESTAMP)
 
 Verdict = Literal["accessible", "blocked", "degraded", "unreachable", "inconclusive"]
 Technique = Literal[
@@ -54,6 +60,17 @@ class Frozen(BaseModel):
 def utc_now() -> str:
     """Now, as records write time: UTC, milliseconds, a trailing ``Z``."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utc_timestamp_problem(value: str) -> str | None:
+    """Why ``value`` is not a UTC ISO 8601 time as records write it, or None."""
+    if len(value) > 40 or not _UTC_TIMESTAMP.fullmatch(value):
+        return f"not an ISO 8601 UTC time like 2026-11-28T09:00:00Z: {value[:40]!r}"
+    try:
+        datetime.fromisoformat(value[:19])
+    except ValueError as exc:
+        return f"not a real date and time: {value!r} ({exc})"
+    return None
 
 
 # --- the target ---------------------------------------------------------------------------------
@@ -265,6 +282,25 @@ class Result(Frozen):
     bandwidth: BandwidthEvidence | None = Field(
         None, description="service vs control goodput, when run --bandwidth measured it"
     )
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, value: str) -> str:
+        # a record from a newer netcheck may carry facts this one would misjudge: refuse it
+        if value not in SCHEMA_VERSIONS:
+            raise ValueError(
+                f"unknown schema_version {value[:20]!r}; this netcheck reads "
+                + ", ".join(SCHEMA_VERSIONS)
+            )
+        return value
+
+    @field_validator("measured_at")
+    @classmethod
+    def _utc_time(cls, value: str) -> str:
+        problem = utc_timestamp_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 # --- bandwidth -----------------------------------------------------------------------------------

@@ -1,8 +1,22 @@
-"""Where results go: JSON Lines on disk (appended, flushed per record), a table for people.
+"""Results on disk: the one JSON Lines reader and writer, and a table for people.
 
-In: ``Result`` records. Out: lines in a ``.jsonl`` file, JSON on stdout, a rich table.
-Reading goes the other way: ``read_results`` validates every line against the model and names
-the file, line and field of the first bad one.
+In: ``Result`` records (writing) or ``.jsonl`` paths (reading). Out: lines appended to a
+``.jsonl`` file and flushed per record; JSON on stdout; a rich table; and, reading back, the
+records, or one ``InputError`` naming the file, line and field of the first bad one.
+
+Every reader of results files goes through here: ``read_results`` builds a full ``Result`` per
+line (``classify``, ``check``); the report loader (``report.fastjson``) decodes only the fields
+reports read but takes its bytes, limits and checks from ``read_file``/``text_problem``. The
+limits and checks, for both:
+
+- a file is at most ``MAX_FILE_BYTES``, a line at most ``MAX_LINE_BYTES``;
+- bytes must be UTF-8 text without NUL bytes (a Parquet or gzip file passed by mistake is named
+  as binary at its first bad line, not decoded into nonsense);
+- each line is one JSON object; nesting beyond the JSON parser's limit is refused at its line;
+- ``schema_version`` must be one this netcheck reads and ``measured_at`` an ISO 8601 UTC time
+  (``models.Result`` validates both; the report loader checks the same on whole columns);
+- a file without a single record is refused: a report or check of nothing is not an answer.
+Blank lines and ``\\r\\n`` endings are accepted and keep line numbers.
 """
 
 from __future__ import annotations
@@ -12,14 +26,20 @@ import os
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
 
 from netcheck.errors import InputError
 from netcheck.models import Result
+
+if TYPE_CHECKING:  # rich loads when a table is drawn, not in the report loader's workers
+    from rich.console import Console
+    from rich.table import Table
+
+MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
+MAX_LINE_BYTES = 8 * 1024 * 1024
+_CHECK_CHUNK = 8 * 1024 * 1024  # UTF-8 is checked a chunk at a time: memory stays bounded
 
 VERDICT_STYLE = {
     "accessible": "green",
@@ -64,26 +84,124 @@ def dump_line(result: Result) -> str:
     return json.dumps(result.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
 
 
+# --- reading -------------------------------------------------------------------------------------
+
+
 def read_results(path: str) -> Iterator[Result]:
-    """Yield the records of a JSON Lines file; the first bad line raises ``InputError``."""
+    """Yield the records of a JSON Lines file, a line at a time (memory stays within one line);
+    the first bad line, or a file without records, raises ``InputError``."""
     try:
-        fh = open(path, encoding="utf-8")  # noqa: SIM115 - closed by the with below
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the with below
+        size = os.fstat(fh.fileno()).st_size
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=path) from None
     with fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"not JSON: {exc.msg}", file=path, line=number) from None
-            try:
-                yield Result.model_validate(data)
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                where = ".".join(str(p) for p in err["loc"]) or "record"
-                raise InputError(err["msg"], file=path, line=number, field=where) from None
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"larger than {MAX_FILE_BYTES // 2**20} MiB", file=path)
+        count = 0
+        for number, line in _lines(fh, path):
+            yield parse_line(line, path, number)
+            count += 1
+    if not count:
+        raise InputError("no records: the file is empty", file=path)
+
+
+def parse_line(line: bytes, path: str, number: int) -> Result:
+    """One stored line → a ``Result``, or ``InputError`` naming the field that is wrong."""
+    problem = text_problem(line)
+    if problem is not None:
+        raise InputError(problem, file=path, line=number)
+    try:
+        return Result.model_validate_json(line)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        # a record from a newer netcheck says so first: its other fields may be the reason
+        err = next((e for e in errors if e["loc"] == ("schema_version",)), errors[0])
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "json_invalid":
+            raise InputError(f"not JSON: {message}", file=path, line=number) from None
+        where = field_path(err["loc"])
+        raise InputError(
+            f"not a netcheck result: {message}", file=path, line=number, field=where or None
+        ) from None
+
+
+def field_path(loc: Iterable[str | int]) -> str:
+    """("steps", "tcp", 0, "runtime_ms") → "steps.tcp[0].runtime_ms"."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def text_problem(data: bytes) -> str | None:
+    """Why ``data`` is not UTF-8 text (binary, NUL bytes, bad encoding), or None."""
+    if b"\x00" in data:
+        return "a NUL byte: binary data, not JSON Lines text"
+    if data.isascii():
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not UTF-8 text"
+    return None
+
+
+def first_text_problem(data: bytes) -> tuple[int, str] | None:
+    """The byte offset and reason of the first problem ``text_problem`` would name in a whole
+    file, checking a chunk at a time (a file of 2 GiB is never decoded at once)."""
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        return nul, "a NUL byte: binary data, not JSON Lines text"
+    if data.isascii():
+        return None
+    view = memoryview(data)
+    start = 0
+    while start < len(data):
+        end = min(len(data), start + _CHECK_CHUNK)
+        # a chunk ends after a newline, so no character is cut in two
+        cut = data.rfind(b"\n", start, end) + 1 if end < len(data) else end
+        end = cut if cut > start else end
+        try:
+            str(view[start:end], "utf-8")
+        except UnicodeDecodeError as exc:
+            return start + exc.start, "not UTF-8 text"
+        start = end
+    return None
+
+
+def read_file(name: str) -> bytes:
+    """The whole file, capped at ``MAX_FILE_BYTES`` (the report loader's read)."""
+    try:
+        with open(name, "rb", buffering=0) as fh:
+            # read(n) allocates n bytes up front: ask for what the file holds, not for the cap
+            size = min(os.fstat(fh.fileno()).st_size, MAX_FILE_BYTES) + 1
+            data = fh.read(size)
+            if len(data) == size:  # grown since fstat, or at the cap
+                data += fh.read(MAX_FILE_BYTES + 1 - size)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=name) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(f"larger than {MAX_FILE_BYTES // 2**20} MiB", file=name)
+    return data
+
+
+def _lines(fh: IO[bytes], path: str) -> Iterator[tuple[int, bytes]]:
+    """(line number, line without its ending) for every line that is not blank."""
+    number = 0
+    while True:
+        line = fh.readline(MAX_LINE_BYTES + 2)
+        if not line:
+            return
+        number += 1
+        line = line.removesuffix(b"\n").removesuffix(b"\r")
+        if len(line) > MAX_LINE_BYTES:
+            raise InputError(f"line longer than {MAX_LINE_BYTES} bytes", file=path, line=number)
+        if line.strip():
+            yield number, line
+
+
+# --- for people ----------------------------------------------------------------------------------
 
 
 def exit_code(results: Iterable[Result]) -> int:
@@ -92,20 +210,24 @@ def exit_code(results: Iterable[Result]) -> int:
 
 
 def summary_table(results: Iterable[Result]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="netcheck", show_lines=False, expand=False)
     for name in ("service", "function", "url", "verdict", "technique", "vendor", "evidence"):
         table.add_column(name, overflow="fold")
     ordered = sorted(results, key=lambda r: (r.target.service, r.target.function, r.target.url))
     for r in ordered:
         verdict = r.verdict + (" (intercepted)" if r.intercepted else "")
+        # Text, not markup: a record's words (a block page's title...) may hold "[/]"
         table.add_row(
-            r.target.service,
-            r.target.function + (" *" if r.target.official else ""),
-            r.target.url,
-            f"[{VERDICT_STYLE.get(r.verdict, '')}]{verdict}[/]",
-            r.technique or "",
-            r.vendor or "",
-            r.evidence,
+            Text(r.target.service),
+            Text(r.target.function + (" *" if r.target.official else "")),
+            Text(r.target.url),
+            Text(verdict, style=VERDICT_STYLE.get(r.verdict, "")),
+            Text(r.technique or ""),
+            Text(r.vendor or ""),
+            Text(r.evidence),
         )
     return table
 

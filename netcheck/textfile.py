@@ -1,27 +1,170 @@
-"""Reading a user's text file (targets, policy, configs) with one set of limits and errors.
+"""Reading a user's text file (targets, policy, configs, fingerprints) with one set of limits.
 
-In: a path and what the file is (for the message). Out: its text, or ``InputError`` naming the
-file (and the line of the first byte that is not UTF-8). Files over ``MAX_FILE_BYTES`` are
-refused before they are read whole.
+In: a path and what the file is (for the message). Out: its text (``read_text``), its lines one
+at a time (``read_lines``, bounded memory), or a YAML node tree (``compose_yaml``); else
+``InputError`` naming the file, the line and what is wrong. The limits:
+
+- size: ``MAX_FILE_BYTES`` unless the reader asks for another cap; a file over it is refused
+  from its size before it is read, and never more than the cap plus one byte is read (a file
+  that grows, or a pipe, cannot make us hold more);
+- encoding: UTF-8 (a leading byte-order mark is dropped); the first byte that is not UTF-8 is
+  named by its line;
+- binary data: a NUL byte or another control character than tab, line and page breaks means
+  the file is not text (a zip, a database, a Parquet file passed by mistake), named by line;
+- empty input: ``allow_empty=False`` refuses a file with nothing but white space;
+- YAML nesting: deeper than ``MAX_YAML_DEPTH`` is refused at the line where it goes too deep,
+  before Python's recursion limit could turn it into a crash.
 """
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
 from netcheck.errors import InputError
 
+if TYPE_CHECKING:
+    import yaml
+
 MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_LINE_CHARS = 64 * 1024
+MAX_YAML_DEPTH = 64
+# C0 controls that text files do not hold: everything below space but tab, LF, VT, FF, CR
+_BINARY = re.compile("[\x00-\x08\x0e-\x1f]")
+_BINARY_BYTES = re.compile(b"[\x00-\x08\x0e-\x1f]")
 
 
-def read_text(path: str, what: str, *, max_bytes: int = MAX_FILE_BYTES) -> str:
+def read_text(
+    path: str, what: str, *, max_bytes: int = MAX_FILE_BYTES, allow_empty: bool = True
+) -> str:
+    """The whole file as text, checked as described in the module docstring."""
+    data = _read_capped(path, what, max_bytes)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read {what}: {exc.strerror or exc}", file=path) from None
-    if len(data) > max_bytes:
-        raise InputError(f"{what} larger than {max_bytes // 2**20} MiB", file=path)
-    try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError("not UTF-8 text", file=path, line=line) from None
+        raise InputError(f"{what} is not UTF-8 text", file=path, line=line) from None
+    found = _BINARY.search(text)
+    if found is not None:
+        line = text.count("\n", 0, found.start()) + 1
+        raise InputError(_binary_message(what, found.group()), file=path, line=line)
+    if not allow_empty and not text.strip():
+        raise InputError(f"{what} is empty", file=path)
+    return text
+
+
+def read_lines(
+    path: str,
+    what: str,
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
+    max_line: int = MAX_LINE_CHARS,
+) -> Iterator[str]:
+    """The file's lines (with their line ending), read one at a time: memory stays within
+    ``max_line``. Stops with ``InputError`` at the first line that is too long, not UTF-8, or
+    binary, and at ``max_bytes`` read in all."""
+    handle = _open(path, what, max_bytes)
+    with handle:
+        total = 0
+        number = 0
+        while True:
+            raw = handle.readline(max_line + 1)
+            if not raw:
+                break
+            number += 1
+            total += len(raw)
+            if total > max_bytes:
+                raise InputError(f"{what} larger than {_size(max_bytes)}", file=path, line=number)
+            if len(raw) > max_line and not raw.endswith(b"\n"):
+                raise InputError(f"line longer than {max_line} bytes", file=path, line=number)
+            found = _BINARY_BYTES.search(raw)
+            if found is not None:
+                message = _binary_message(what, found.group().decode("ascii"))
+                raise InputError(message, file=path, line=number)
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError(f"{what} is not UTF-8 text", file=path, line=number) from None
+            yield line.removeprefix("\ufeff") if number == 1 else line
+
+
+def compose_yaml(text: str, file: str, *, max_depth: int = MAX_YAML_DEPTH) -> yaml.Node | None:
+    """The YAML document as a node tree (each node knows its line), or ``InputError`` naming
+    the line of the first syntax error or of the node nested deeper than ``max_depth``."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):  # the pure-Python loader: errors carry marks, no C recursion
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            self.depth += 1
+            if self.depth > max_depth:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise InputError(
+                    f"nested deeper than {max_depth} levels", file=file, line=mark.line + 1
+                )
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    try:
+        node: yaml.Node | None = yaml.compose(text, Loader=Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        # an error at end of stream sits on the line after the last newline: name the last line
+        last = max(1, len(text.splitlines()))
+        line = min(mark.line + 1, last) if mark is not None else None
+        problem = exc.problem or exc.context or "syntax error"
+        raise InputError(f"invalid YAML: {problem}", file=file, line=line) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        raise InputError(
+            f"invalid YAML: {exc.reason} {exc.character!r}", file=file, line=line
+        ) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"invalid YAML: {exc}", file=file) from None
+    except RecursionError:  # a long chain inside one node (the cap above counts nodes)
+        raise InputError("invalid YAML: nested too deeply", file=file) from None
+    return node
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _open(path: str, what: str, max_bytes: int) -> Any:
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 -- returned to the caller's with
+    except OSError as exc:
+        raise InputError(f"cannot read {what}: {exc.strerror or exc}", file=path) from None
+    try:
+        size = os.fstat(handle.fileno()).st_size
+    except OSError:  # pragma: no cover -- fstat on an open file does not fail on Linux
+        size = 0
+    if size > max_bytes:
+        handle.close()
+        raise InputError(f"{what} larger than {_size(max_bytes)}", file=path)
+    return handle
+
+
+def _read_capped(path: str, what: str, max_bytes: int) -> bytes:
+    handle = _open(path, what, max_bytes)
+    with handle:
+        try:
+            data: bytes = handle.read(max_bytes + 1)
+        except OSError as exc:  # a folder opens on Linux but does not read
+            raise InputError(f"cannot read {what}: {exc.strerror or exc}", file=path) from None
+    if len(data) > max_bytes:
+        raise InputError(f"{what} larger than {_size(max_bytes)}", file=path)
+    return data
+
+
+def _size(n: int) -> str:
+    return f"{n // 2**20} MiB" if n >= 2**20 else f"{n // 1024} KiB"
+
+
+def _binary_message(what: str, char: str) -> str:
+    name = "a NUL byte" if char == "\x00" else f"control character {char!r}"
+    return f"{what} holds {name}: binary data, not text"

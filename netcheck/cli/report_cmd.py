@@ -2,7 +2,8 @@
 
 A thin shell over ``netcheck.report.make``. Single-document formats (html, md, json, prom) go to
 ``--out`` or, without it, to stdout; folder formats (csv, parquet) need ``--out FOLDER``. The
-paths written are listed on stderr.
+paths written are listed on stderr. ``--out`` never names an input, never an existing folder for a
+document, and is written atomically; zero records write nothing (``report.make``).
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def report(
 
     chosen = check_choice(audience, fmt)
     messages(lang)  # an unknown language is an input error before any reading
-    frame, doc = load_table(results, policy)
+    # every check (inputs, policy, --out) runs before anything is written
+    frame, doc = load_table(results, policy, out=out, fmt=chosen)
     written = write_report(frame, doc, audience, chosen, lang, out)
     if isinstance(written, str):
         stdout.file.write(written)

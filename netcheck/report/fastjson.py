@@ -16,14 +16,16 @@ A file is first read the fast way (split on ``\\n``, every line decoded by ``map
 ``\\r\\n`` endings, blank lines or a line that does not decode is read again a line at a time,
 which either accepts it (blank lines are skipped) or raises ``InputError`` naming the file, the
 line and, for a wrong-typed field, the field's path (``probe.id``, ``steps.tcp[0].runtime_ms``).
-Required fields and verdicts are checked afterwards, on the whole table, by ``load._finish``.
+The bytes, their limits (``MAX_FILE_BYTES``, ``MAX_LINE_BYTES``) and the text checks (UTF-8, no
+NUL bytes) are ``netcheck.output``'s, shared with ``output.read_results``; JSON nested beyond
+msgspec's limit is refused at its line. Required fields, verdicts, ``schema_version`` and
+``measured_at`` are checked afterwards, on whole columns, by ``load``.
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
-import os
 import re
 from collections.abc import Callable
 from operator import methodcaller
@@ -32,11 +34,12 @@ import msgspec
 import pyarrow as pa
 from msgspec.structs import astuple
 
+from netcheck import output
 from netcheck.errors import InputError
 from netcheck.models import service_figure
 
-MAX_LINE_BYTES = 8 * 1024 * 1024
-MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
+MAX_LINE_BYTES = output.MAX_LINE_BYTES
+MAX_FILE_BYTES = output.MAX_FILE_BYTES
 
 InputFailure = tuple[str, str | None, int | None, str | None]  # message, file, line, field
 
@@ -76,6 +79,7 @@ def _goodput(b: Bandwidth | None) -> float | None:
 class Record(msgspec.Struct, gc=False):
     """The slice of ``models.Result`` that reports read; every other field is skipped."""
 
+    schema_version: str | None = None
     id: str | None = None
     measured_at: str | None = None
     verdict: str | None = None
@@ -91,6 +95,7 @@ class Record(msgspec.Struct, gc=False):
 
 _STR = pa.string()
 COLUMN_TYPES: dict[str, pa.DataType] = {
+    "schema_version": _STR,
     "id": _STR,
     "measured_at": _STR,
     "verdict": _STR,
@@ -158,7 +163,11 @@ class _Columns:
         self.lines: list[int] = []
 
     def add_file(self, name: str, index: int) -> None:
-        data = _read_file(name)
+        data = output.read_file(name)
+        problem = output.first_text_problem(data)
+        if problem is not None:
+            offset, message = problem
+            raise InputError(message, file=name, line=data.count(b"\n", 0, offset) + 1)
         lines = data.split(b"\n")
         if lines and not lines[-1]:
             lines.pop()
@@ -167,7 +176,7 @@ class _Columns:
         if b"\r" not in data and all(lines) and max(map(len, lines), default=0) <= MAX_LINE_BYTES:
             try:
                 records = list(map(_DECODER.decode, lines))
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):
                 records = None  # found and named (or accepted: a blank line) just below
         if records is not None:
             numbers: range | list[int] = range(1, len(records) + 1)
@@ -203,22 +212,6 @@ _NO_PROBE = Probe()
 _NO_TARGET = Target()
 
 
-def _read_file(name: str) -> bytes:
-    """The whole file, capped at ``MAX_FILE_BYTES``."""
-    try:
-        with open(name, "rb", buffering=0) as fh:
-            # read(n) allocates n bytes up front: ask for what the file holds, not for the cap
-            size = min(os.fstat(fh.fileno()).st_size, MAX_FILE_BYTES) + 1
-            data = fh.read(size)
-            if len(data) == size:  # grown since fstat, or at the cap
-                data += fh.read(MAX_FILE_BYTES + 1 - size)
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=name) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise InputError(f"larger than {MAX_FILE_BYTES // 2**20} MiB", file=name)
-    return data
-
-
 def _fastest_connect(steps: Steps | None) -> float | None:
     """The fastest successful TCP connect (ms), or None."""
     best: float | None = None
@@ -251,6 +244,8 @@ def _read_slowly(name: str, data: bytes) -> tuple[list[Record], list[int], list[
             ) from None
         except msgspec.DecodeError as exc:
             raise InputError(f"not JSON: {exc}", file=name, line=number) from None
+        except RecursionError:
+            raise InputError("not JSON: nested too deeply", file=name, line=number) from None
         numbers.append(number)
         kept.append(line)
     return records, numbers, kept

@@ -1,34 +1,44 @@
 """Results on disk → one flat table, without building a ``Result`` per record.
 
-In: paths — ``.jsonl`` files, folders searched recursively for ``*.jsonl``, or folders holding a
-Parquet dataset (``*.parquet`` under hive partitions such as ``date=2026-11-28/``, as
-``ingest.write_dataset`` writes). Out: a pandas ``DataFrame`` with one row per record and the
-columns in ``COLUMNS`` (low-cardinality strings are categoricals), or ``errors.InputError``
-naming the file and line of the first unreadable record.
+In: paths — ``.jsonl`` files, Parquet record files (``ingest.write_dataset``'s
+``records/date=YYYY-MM-DD/*.parquet``), or folders searched recursively for both. Out: a pandas
+``DataFrame`` with one row per record and the columns in ``COLUMNS`` (low-cardinality strings are
+categoricals), or ``errors.InputError`` naming the file, line and field of the first unreadable
+record.
 
-JSON Lines are read as raw bytes (lines capped at ``fastjson.MAX_LINE_BYTES``). Each line's
-``sha256`` is the SHA-256 of its exact bytes without the line terminator, so an auditor can
-check a record with ``sha256sum`` on the stored line. ``fastjson`` decodes the lines with msgspec
-into structs holding only the fields reports read (the steps' evidence is skipped while
-scanning, never built into Python objects). Files are cut into shares of about ``TASK_BYTES``
-that worker processes (``workers``, default one per core) decode, each sending back an Arrow
-IPC stream; required fields and verdicts are then checked on the whole table.
+Folders may hold more than records: a results folder often also holds the reports made from it
+(``sample_results/reports/``: HTML, CSV, and Parquet tables of findings). Files that are neither
+``.jsonl`` nor ``.parquet`` are skipped, and so are Parquet files without the record columns (a
+findings or matrix table); a folder without any record stops with one line saying what to pass.
+A record found twice (the ``.jsonl`` line and its Parquet copy under ``reports/``: same ``id``,
+same ``sha256``) counts once.
+
+JSON Lines are read as raw bytes with ``output``'s limits and text checks. Each line's ``sha256``
+is the SHA-256 of its exact bytes without the line terminator, so an auditor can check a record
+with ``sha256sum`` on the stored line. ``fastjson`` decodes the lines with msgspec into structs
+holding only the fields reports read (the steps' evidence is skipped while scanning, never built
+into Python objects). Files are cut into shares of about ``TASK_BYTES`` that worker processes
+(``workers``, default one per core) decode, each sending back an Arrow IPC stream. Then, on whole
+columns (JSON Lines and Parquet alike): required fields present, verdicts known, ``measured_at``
+an ISO 8601 UTC time, ``schema_version`` one this netcheck reads, no text field longer than a
+line may be.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from netcheck.errors import InputError
-from netcheck.models import VERDICTS
+from netcheck.models import SCHEMA_VERSIONS, UTC_TIMESTAMP, VERDICTS, utc_timestamp_problem
+from netcheck.output import MAX_FILE_BYTES, MAX_LINE_BYTES
 from netcheck.report import fastjson
 
 MAX_FILES = 1_000_000
@@ -84,60 +94,102 @@ COLUMNS = (
     "tcp_ms",
     "goodput_mbps",
 )
+_KIND = {
+    "tcp_ms": pa.float64(),
+    "goodput_mbps": pa.float64(),
+    "official": pa.bool_(),
+    "intercepted": pa.bool_(),
+}
 _REQUIRED = ("id", "measured_at", "verdict", "probe_id", "url", "service", "function")
+
+
+NOT_RECORDS = (
+    "no result records here: pass the .jsonl files the probes wrote, a folder of them, "
+    "or a records/ Parquet dataset from `netcheck report --format parquet`"
+)
 
 
 def load(paths: Sequence[str], *, workers: int | None = None) -> pd.DataFrame:
     """Read every record under ``paths`` into one table (see the module docstring)."""
-    jsonl, datasets = discover(paths)
+    jsonl, parquet = discover(paths)
+    return load_found(jsonl, parquet, named=paths, workers=workers)
+
+
+def load_found(
+    jsonl: Sequence[str],
+    parquet: Sequence[str],
+    *,
+    named: Sequence[str] = (),
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """``discover``'s files → the table; a file in ``named`` (given by the user, not found in
+    a folder) must hold at least one record."""
     tables: list[pa.Table] = []
     if jsonl:
-        tables.append(read_jsonl(jsonl, workers=workers))
-    tables.extend(read_dataset(d) for d in datasets)
+        table = read_jsonl(jsonl, workers=workers)
+        found = set(jsonl)
+        _require_records(table, [p for p in named if p in found])
+        tables.append(table)
+    tables.extend(read_parquet(name) for name in parquet)
     if not tables:
         return to_frame(read_jsonl([]))
     table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
-    return to_frame(table)
+    frame = to_frame(table)
+    if parquet and frame["id"].nunique() < len(frame):
+        frame = frame[~frame.duplicated(["id", "sha256"])].reset_index(drop=True)
+    return frame
 
 
 def discover(paths: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Split ``paths`` into JSON Lines files and Parquet dataset folders."""
+    """Split ``paths`` into JSON Lines files and Parquet record files (see the docstring)."""
     jsonl: list[str] = []
-    datasets: list[str] = []
+    parquet: list[str] = []
     for raw in paths:
         path = Path(raw)
         if path.is_file():
-            if path.suffix == ".parquet":
-                datasets.append(str(path))
+            if path.suffix != ".parquet":
+                jsonl.append(raw)
+            elif is_record_table(raw):
+                parquet.append(raw)
             else:
-                jsonl.append(str(path))
+                raise InputError(f"a Parquet table, but not of records; {NOT_RECORDS}", file=raw)
         elif path.is_dir():
-            found, parquet = _walk(raw)
-            if parquet:
-                datasets.append(str(path))
-            elif not found:
-                raise InputError("no .jsonl or .parquet files in this folder", file=raw)
+            found, tables = _walk(raw)
+            records = [name for name in tables if is_record_table(name)]
+            if not found and not records:
+                raise InputError(NOT_RECORDS, file=raw)
             jsonl.extend(found)
+            parquet.extend(records)
         else:
             raise InputError("no such file or folder", file=raw)
-        if len(jsonl) > MAX_FILES:
+        if len(jsonl) + len(parquet) > MAX_FILES:
             raise InputError(f"more than {MAX_FILES} result files", file=raw)
-    return jsonl, datasets
+    return jsonl, parquet
 
 
-def _walk(folder: str) -> tuple[list[str], bool]:
-    """``*.jsonl`` files under ``folder`` (sorted), and whether it holds any ``*.parquet``.
-    One ``os.walk``: a fleet tree has a folder per probe and day, and two ``rglob`` walks of
-    30,000 folders cost seconds."""
+def _walk(folder: str) -> tuple[list[str], list[str]]:
+    """``*.jsonl`` and ``*.parquet`` files under ``folder`` (sorted). One ``os.walk``: a fleet
+    tree has a folder per probe and day, and two ``rglob`` walks of 30,000 folders cost seconds."""
     found: list[str] = []
-    parquet = False
+    parquet: list[str] = []
     for where, _, names in os.walk(folder):
         for name in names:
             if name.endswith(".jsonl"):
                 found.append(os.path.join(where, name))
             elif name.endswith(".parquet"):
-                parquet = True
-    return sorted(found), parquet
+                parquet.append(os.path.join(where, name))
+    return sorted(found), sorted(parquet)
+
+
+def _require_records(table: pa.Table, named: Sequence[str]) -> None:
+    """A file named on the command line must hold records (one found in a folder may be empty:
+    a run that measured nothing yet)."""
+    if not named:
+        return
+    present = set(pc.unique(table.column("file")).to_pylist())
+    for name in named:
+        if name not in present:
+            raise InputError("no records: the file is empty", file=name)
 
 
 # --- JSON Lines ----------------------------------------------------------------------------------
@@ -179,50 +231,129 @@ def _size(name: str) -> int:
 
 
 def _finish(table: pa.Table, files: Sequence[str]) -> pa.Table:
-    """Name each row's file and check the required fields and the verdicts."""
+    """Name each row's file and check the records (``check_records``)."""
     names = pa.array(list(files) or [""], _STR)
     index = table.schema.get_field_index("file_index")
     table = table.set_column(index, "file", pc.take(names, table.column("file_index")))
-    for column in _REQUIRED:
-        missing = pc.is_null(table.column(column))
-        if pc.any(missing).as_py():
-            row = pc.index(missing, True).as_py()
-            raise InputError(
-                "not a netcheck result: missing",
-                file=table.column("file")[row].as_py(),
-                line=table.column("line")[row].as_py(),
-                field=_FIELD_OF.get(column, column),
-            )
-    bad = pc.invert(pc.is_in(table.column("verdict"), pa.array(VERDICTS)))
+
+    def where(row: int) -> tuple[str, int]:
+        return table.column("file")[row].as_py(), table.column("line")[row].as_py()
+
+    versions = table.column("schema_version")
+    bad = pc.invert(pc.fill_null(pc.is_in(versions, pa.array(SCHEMA_VERSIONS)), True))
     if pc.any(bad).as_py():
         row = pc.index(bad, True).as_py()
+        file, line = where(row)
         raise InputError(
-            f"unknown verdict {table.column('verdict')[row].as_py()!r}",
-            file=table.column("file")[row].as_py(),
-            line=table.column("line")[row].as_py(),
-            field="verdict",
+            f"unknown schema_version {str(versions[row].as_py())[:20]!r}; this netcheck reads "
+            + ", ".join(SCHEMA_VERSIONS),
+            file=file,
+            line=line,
+            field="schema_version",
         )
-    return table
+    check_records(table, where)
+    return table.drop_columns(["schema_version"])
+
+
+def check_records(table: pa.Table, where: Callable[[int], tuple[str, int | None]]) -> None:
+    """Required fields present, verdicts known, ``measured_at`` a UTC time, text fields no longer
+    than a line may be; else ``InputError`` at ``where(row)`` of the first bad row."""
+
+    def fail(mask: pa.ChunkedArray | pa.Array, message: str, field: str) -> None:
+        if pc.any(mask).as_py():
+            file, line = where(pc.index(mask, True).as_py())
+            raise InputError(message, file=file, line=line, field=field)
+
+    for column in _REQUIRED:
+        field = _FIELD_OF.get(column, column)  # the record's own path (probe.id)
+        fail(pc.is_null(table.column(column)), "not a netcheck result: missing", field)
+    verdicts = table.column("verdict")
+    bad = pc.invert(pc.is_in(verdicts, pa.array(VERDICTS)))
+    if pc.any(bad).as_py():
+        row = pc.index(bad, True).as_py()
+        file, line = where(row)
+        shown = str(verdicts[row].as_py())[:40]
+        raise InputError(f"unknown verdict {shown!r}", file=file, line=line, field="verdict")
+    times = table.column("measured_at")
+    bad = pc.invert(pc.match_substring_regex(times, UTC_TIMESTAMP))
+    if not pc.any(bad).as_py():
+        try:  # the pattern passes 2026-13-45: the cast is what knows the calendar
+            pc.cast(times, pa.timestamp("us", tz="UTC"))
+            bad = None
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            flags = [utc_timestamp_problem(t) is not None for t in times.to_pylist()]
+            bad = pa.array(flags)
+    if bad is not None and pc.any(bad).as_py():
+        row = pc.index(bad, True).as_py()
+        file, line = where(row)
+        problem = utc_timestamp_problem(str(times[row].as_py())) or "not a UTC time"
+        raise InputError(problem, file=file, line=line, field="measured_at")
+    for name in table.column_names:
+        kind = table.schema.field(name).type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            fail(
+                pc.greater(pc.fill_null(pc.binary_length(table.column(name)), 0), MAX_LINE_BYTES),
+                f"longer than {MAX_LINE_BYTES} bytes",
+                _FIELD_OF.get(name, name),
+            )
 
 
 # --- Parquet datasets ----------------------------------------------------------------------------
 
 
 def read_dataset(path: str) -> pa.Table:
-    """A hive-partitioned Parquet dataset written by ``ingest.write_dataset``."""
+    """Every record table under ``path`` (a folder as ``ingest.write_dataset`` writes, or one
+    Parquet file), checked like JSON Lines."""
+    if Path(path).is_dir():
+        files = [name for name in _walk(path)[1] if is_record_table(name)]
+    else:
+        files = [path] if is_record_table(path) else []
+    if not files:
+        raise InputError(NOT_RECORDS, file=path)
+    tables = [read_parquet(name) for name in files]
+    return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+
+
+def is_record_table(name: str) -> bool:
+    """Whether a Parquet file holds records (its footer names the record columns); a file that
+    is not Parquet at all is an input error naming it."""
     try:
-        dataset = ds.dataset(path, format="parquet", partitioning="hive")
-        wanted = [c for c in COLUMNS if c in dataset.schema.names and c not in ("ts", "date")]
-        table = dataset.to_table(columns=wanted)
+        if os.stat(name).st_size > MAX_FILE_BYTES:
+            raise InputError(f"larger than {MAX_FILE_BYTES // 2**20} MiB", file=name)
+        names = set(pq.read_schema(name).names)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"not a readable Parquet file: {_short(exc)}", file=name) from None
+    return set(_REQUIRED + ("sha256",)) <= names
+
+
+def read_parquet(name: str) -> pa.Table:
+    """One Parquet record file → the ``COLUMNS`` it has, plain strings, checked."""
+    try:
+        schema = pq.read_schema(name)
+        wanted = [c for c in COLUMNS if c in schema.names and c not in ("ts", "date")]
+        table = pq.read_table(name, columns=wanted, partitioning=None)
+        # the pandas metadata the writer left would rebuild its categoricals over ours
+        table = table.replace_schema_metadata(None)
         for i, field in enumerate(table.schema):
             if pa.types.is_dictionary(field.type):
                 table = table.set_column(i, field.name, pc.cast(table[i], field.type.value_type))
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise InputError(f"cannot read Parquet dataset: {exc}", file=path) from None
-    missing = [c for c in _REQUIRED + ("sha256",) if c not in table.column_names]
-    if missing:
-        raise InputError("not a netcheck dataset: missing", file=path, field=missing[0])
+        table.validate(full=True)  # strings are UTF-8, offsets in bounds: the file may be hostile
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"cannot read Parquet records: {_short(exc)}", file=name) from None
+    for column in _REQUIRED + ("sha256",):
+        kind = table.schema.field(column).type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            raise InputError(f"not a netcheck record table: {column} is {kind}", file=name)
+    # rows are named by their position in the file: its own line numbers are the .jsonl's
+    check_records(table, lambda row: (name, None))
+    if "file" not in table.column_names:
+        table = table.append_column("file", pa.array([name] * len(table), _STR))
     return table
+
+
+def _short(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 # --- to pandas -----------------------------------------------------------------------------------
@@ -235,15 +366,18 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
         raise InputError(f"bad measured_at timestamp: {exc}", field="measured_at") from None
     table = table.append_column("ts", ts).append_column("date", _dates(ts))
     for name in COLUMNS:
+        kind = _KIND.get(name, _STR)
         if name not in table.column_names:
-            kind = pa.float64() if name in ("tcp_ms", "goodput_mbps") else _STR
             table = table.append_column(name, pa.nulls(len(table), kind))
+        elif pa.types.is_null(table.schema.field(name).type):  # a Parquet column of nulls only
+            i = table.column_names.index(name)
+            table = table.set_column(i, name, pa.nulls(len(table), kind))
     table = table.select(list(COLUMNS))
     for name in CATEGORICAL:
         i = table.column_names.index(name)
         if not pa.types.is_dictionary(table.schema.field(i).type):
             table = table.set_column(i, name, pc.dictionary_encode(table.column(name)))
-    frame = table.to_pandas()
+    frame: pd.DataFrame = table.to_pandas()
     for name in ("official", "intercepted"):
         frame[name] = frame[name].fillna(False).astype(bool)
     return frame

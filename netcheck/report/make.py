@@ -4,10 +4,25 @@ In: result paths, an optional policy file, the audience, the format, the languag
 path. Out: the report text (single-document formats) or the files written (folder formats:
 audit ``csv``, and ``parquet``, which writes the audit tables plus the records as a
 hive-partitioned dataset under ``records/``). Bad combinations raise ``InputError``.
+
+What a report never does, because each one has lost someone's data:
+- write over one of its inputs: ``--out`` is compared with every input (the paths given, every
+  file found in a folder, the policy) by resolved path and by ``samefile`` (hard links,
+  symbolic links, ``./`` spellings), and a folder ``--out`` may not hold inputs;
+- replace an existing folder with a file, or a file with a folder;
+- come from zero records (an empty or foreign file would replace a good report with "0
+  mediciones");
+- leave half a file: a document is written to a temporary file and renamed; folder formats are
+  written into a temporary folder beside ``--out`` and each file is then renamed into place
+  (a ``records/date=…`` partition is swapped whole).
+Every check runs before the first byte is written.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +32,7 @@ from netcheck.errors import InputError
 from netcheck.policy.loader import PolicyDoc, load_policy
 from netcheck.report import AUDIENCES, audit, comms, ingest, it
 from netcheck.report.judge import judge
-from netcheck.report.load import load
+from netcheck.report.load import NOT_RECORDS, discover, load_found
 
 FORMATS: dict[str, tuple[str, ...]] = {
     "comms": ("html", "md"),
@@ -28,11 +43,68 @@ FOLDER_FORMATS = ("csv", "parquet")
 
 
 def load_table(
-    paths: Sequence[str], policy_file: str | None, *, workers: int | None = None
+    paths: Sequence[str],
+    policy_file: str | None,
+    *,
+    workers: int | None = None,
+    out: Path | None = None,
+    fmt: str | None = None,
 ) -> tuple[pd.DataFrame, PolicyDoc | None]:
+    """The records under ``paths`` (judged when a policy is given). With ``out``, first checks
+    that writing ``fmt`` there cannot touch an input (see the module docstring)."""
+    if out is not None:
+        check_out_shape(out, fmt)
+    jsonl, parquet = discover(paths)
+    if out is not None:
+        check_out_not_input(
+            out, [*paths, *jsonl, *parquet, *([policy_file] if policy_file else [])]
+        )
     policy = load_policy(policy_file) if policy_file else None
-    frame = load(paths, workers=workers)
+    frame = load_found(jsonl, parquet, named=paths, workers=workers)
+    if frame.empty:
+        raise InputError(f"no records: {NOT_RECORDS}", file=", ".join(paths)[:200])
     return (judge(frame, policy) if policy is not None else frame), policy
+
+
+def check_out_shape(out: Path, fmt: str | None) -> None:
+    """A document goes to a file (never over a folder or a device); a folder format to a
+    folder (never over a file)."""
+    if fmt in FOLDER_FORMATS:
+        if out.exists() and not out.is_dir():
+            raise InputError(
+                f"--format {fmt} writes a folder and this is a file", file=str(out), field="--out"
+            )
+        return
+    if out.is_dir():
+        raise InputError(
+            "is a folder; give a file name for the report", file=str(out), field="--out"
+        )
+    if out.exists() and not out.is_file():
+        raise InputError("not a regular file; give a file name", file=str(out), field="--out")
+
+
+def check_out_not_input(out: Path, inputs: Sequence[str]) -> None:
+    """``--out`` is none of ``inputs`` and, when a folder, holds none of them."""
+    target = out.resolve()
+    for name in inputs:
+        path = Path(name)
+        resolved = path.resolve()
+        same = resolved == target or _samefile(path, out)
+        inside = target in resolved.parents
+        if same or inside:
+            what = "is" if same else "holds"
+            raise InputError(
+                f"{what} an input ({name}); write the report somewhere else",
+                file=str(out),
+                field="--out",
+            )
+
+
+def _samefile(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
 
 
 def check_choice(audience: str, fmt: str | None) -> str:
@@ -70,16 +142,55 @@ def write_report(
 ) -> list[Path] | str:
     """The files written, or the text when ``out`` is None (single-document formats only)."""
     fmt = check_choice(audience, fmt)
+    if frame.empty:
+        raise InputError(f"no records: {NOT_RECORDS}")
     if fmt in FOLDER_FORMATS:
         if out is None:
             raise InputError(f"--format {fmt} writes a folder: give --out FOLDER", field="--out")
-        tables = audit.aggregate(frame)
-        if fmt == "csv":
-            return audit.write_csv(tables, out)
-        written = audit.write_parquet(tables, out)
-        return [*written, ingest.write_dataset(frame, out / "records")]
+        check_out_shape(out, fmt)
+        return _write_folder(frame, fmt, out)
     text = text_report(frame, policy, audience, fmt, lang)
     if out is None:
         return text
+    check_out_shape(out, fmt)
     it.write_atomic(out, text)
     return [out]
+
+
+def _write_folder(frame: pd.DataFrame, fmt: str, out: Path) -> list[Path]:
+    """Write into a temporary folder beside ``out``, then rename each file into place."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    try:
+        tables = audit.aggregate(frame)
+        if fmt == "csv":
+            written = audit.write_csv(tables, staging)
+        else:
+            written = audit.write_parquet(tables, staging)
+            written.append(ingest.write_dataset(frame, staging / "records"))
+        out.mkdir(exist_ok=True)
+        for path in written:
+            _move_into(path, out / path.relative_to(staging))
+        return [out / path.relative_to(staging) for path in written]
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into(source: Path, target: Path) -> None:
+    """A file replaces its namesake with one rename. A folder is merged: its hive partitions
+    (``date=…``) replace theirs whole, so other days already in ``target`` stay."""
+    if source.is_file():
+        os.replace(source, target)
+        return
+    target.mkdir(exist_ok=True)
+    for child in sorted(source.iterdir()):
+        if child.is_dir() and "=" in child.name:
+            old = target / child.name
+            trash = target / f".{child.name}.old"
+            shutil.rmtree(trash, ignore_errors=True)
+            if old.exists():
+                os.replace(old, trash)
+            os.replace(child, old)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            _move_into(child, target / child.name)

@@ -20,8 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-#: source-port offset of the reference probes (full TTL, other ports) within one trace
-REFERENCE = 100
+from netcheck.diagnose.analyse import REFERENCE
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ Network failures are data (see ``failures.py``), never exceptions. Everything he
 
     NetcheckError
     ├── InputError      a file or option the user gave is wrong (names file, line, field)
-    └── PrivilegeError  the command needs root or a capability it does not have
+    ├── PrivilegeError  the command needs root or a capability it does not have
+    └── ServiceError    a service the command talks to (the collector) refused or is unreachable
 """
 
 from __future__ import annotations
@@ -42,3 +43,7 @@ class InputError(NetcheckError):
 
 class PrivilegeError(NetcheckError):
     """The command needs root (network namespaces, raw sockets)."""
+
+
+class ServiceError(NetcheckError):
+    """A service the command talks to (the collector) could not be reached or refused."""

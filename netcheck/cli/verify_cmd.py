@@ -1,0 +1,52 @@
+"""``netcheck verify PATH``: check a collector's evidence offline (signatures, chains, records).
+
+Exit 0 when everything checks out, 1 naming the first record or batch that was changed,
+removed, reordered or inserted, 2 when PATH is not something to verify.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from netcheck.cli import stderr
+
+
+def verify(
+    path: Annotated[
+        Path,
+        typer.Argument(metavar="PATH", help="A collector data folder or a `server export` file."),
+    ],
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Check every record's signature and every probe's chain, offline."""
+    from netcheck.fleet.verify import verify as check
+
+    report = check(path)
+    if json_out:
+        print(
+            json.dumps(
+                {
+                    "probes": report.probes,
+                    "batches": report.batches,
+                    "records": report.records,
+                    "keys": report.keys,
+                    "problem": report.problem,
+                }
+            )
+        )
+    else:
+        for probe, fingerprint in sorted(report.keys.items()):
+            stderr.print(f"probe {probe}: key {fingerprint}", highlight=False)
+        stderr.print(
+            f"checked {report.records} records in {report.batches} batches of "
+            f"{report.probes} probes",
+            highlight=False,
+        )
+    if report.problem is not None:
+        if not json_out:
+            print(f"netcheck: verify: {report.problem}", flush=True)
+        raise typer.Exit(1)

@@ -1,0 +1,176 @@
+"""``netcheck verify``: check a collector's evidence offline — signatures, chains, records.
+
+In: a collector data folder (``collector.sqlite3``) or a file written by ``netcheck server
+export``. Out: a ``Report`` — how many probes, batches and records were checked, and the first
+problem found, named: which probe, batch and record (and export line) was changed, removed,
+reordered or inserted, or which batch's signature or chain link is wrong.
+
+Trust: the public keys come from the same place as the records. An auditor compares each probe's
+key fingerprint (printed in the report) with the enrollment log kept elsewhere; a collector that
+rewrote everything, keys included, is caught that way, not by the signatures alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netcheck.errors import InputError
+from netcheck.fleet.evidence import (
+    GENESIS,
+    BatchError,
+    canonical,
+    check_signature,
+    key_fingerprint,
+    parse_header,
+    sha256_hex,
+)
+
+
+@dataclass
+class Batch:
+    probe: str
+    seq: int
+    header: str
+    signature: str
+    records: list[tuple[str | None, str]] = field(default_factory=list)  # (where, sha256)
+    where: str = ""
+
+
+@dataclass
+class Report:
+    probes: int = 0
+    batches: int = 0
+    records: int = 0
+    keys: dict[str, str] = field(default_factory=dict)  # probe -> key fingerprint
+    problem: str | None = None
+
+
+def verify(path: Path) -> Report:
+    if path.is_dir():
+        return check(_from_store(path))
+    if path.is_file():
+        return check(_from_export(path))
+    raise InputError("no such file or folder", file=str(path))
+
+
+def check(source: Iterator[tuple[str, str, list[Batch]]]) -> Report:
+    report = Report()
+    for probe, public, batches in source:
+        report.probes += 1
+        report.keys[probe] = key_fingerprint(public)
+        problem = _check_probe(probe, public, batches, report)
+        if problem is not None:
+            report.problem = problem
+            return report
+    return report
+
+
+def _check_probe(probe: str, public: str, batches: list[Batch], report: Report) -> str | None:
+    prev = GENESIS
+    for expected_seq, batch in enumerate(batches, start=1):
+        name = f"probe {probe}, batch {batch.seq}{batch.where}"
+        if batch.seq != expected_seq:
+            missing = "removed" if batch.seq > expected_seq else "inserted or reordered"
+            return f"probe {probe}: batch {expected_seq} {missing} (found batch {batch.seq} next)"
+        if not check_signature(public, batch.header, batch.signature):
+            return f"{name}: the signature does not match (header changed or forged)"
+        try:
+            header = parse_header(batch.header)
+        except BatchError as exc:
+            return f"{name}: {exc.message}"
+        if header.probe != probe or header.seq != batch.seq:
+            return f"{name}: the signed header names probe {header.probe}, batch {header.seq}"
+        if header.prev != prev:
+            return f"{name}: the chain is broken (prev is not the previous batch's hash)"
+        problem = _check_records(name, list(header.records), batch.records)
+        if problem is not None:
+            return problem
+        prev = sha256_hex(batch.header)
+        report.batches += 1
+        report.records += len(batch.records)
+    return None
+
+
+def _check_records(name: str, want: list[str], got: list[tuple[str | None, str]]) -> str | None:
+    for index, (where, sha) in enumerate(got):
+        place = f"{name}, record {index + 1}{where or ''}"
+        if index >= len(want):
+            return f"{place}: inserted (the signed batch lists {len(want)} records)"
+        if sha == want[index]:
+            continue
+        if sha in want:
+            return f"{place}: reordered (it is record {want.index(sha) + 1} of the signed batch)"
+        if len(got) > len(want):
+            return f"{place}: inserted (not in the signed batch)"
+        return f"{place}: changed (its hash is not the one signed)"
+    if len(got) < len(want):
+        return f"{name}, record {len(got) + 1}: removed (the signed batch lists {len(want)})"
+    return None
+
+
+# --- sources ----------------------------------------------------------------------------------
+
+
+def _from_store(data: Path) -> Iterator[tuple[str, str, list[Batch]]]:
+    from netcheck.server.store import Store
+
+    store = Store(data, create=False)
+    try:
+        by_sha: dict[str, str] = {}
+        for p in store.probes():
+            batches = []
+            for seq, _sha, header, signature in store.batches(p["id"]):
+                batch = Batch(p["id"], seq, header, signature)
+                for idx, _sha, body, same_seq, same_idx in store.records_of(p["id"], seq):
+                    if body is None:  # a repeat of an earlier record: its hash is that one's
+                        digest = by_sha.get(f"{p['id']}:{same_seq}:{same_idx}", "")
+                    else:
+                        digest = sha256_hex(canonical(json.loads(body)))
+                        by_sha[f"{p['id']}:{seq}:{idx}"] = digest
+                    batch.records.append((None, digest))
+                batches.append(batch)
+            yield p["id"], p["public_key"], batches
+    finally:
+        store.close()
+
+
+def _from_export(path: Path) -> Iterator[tuple[str, str, list[Batch]]]:
+    keys: dict[str, str] = {}
+    batches: dict[str, list[Batch]] = {}
+    hashes: dict[tuple[str, int, int], str] = {}
+    current: Batch | None = None
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                kind = item["type"]
+            except (ValueError, KeyError, TypeError, RecursionError):
+                raise InputError(
+                    "not a netcheck export line", file=str(path), line=number
+                ) from None
+            where = f" (line {number})"
+            if kind == "probe":
+                keys[item["probe"]] = item["public_key"]
+                batches.setdefault(item["probe"], [])
+            elif kind == "batch":
+                current = Batch(
+                    item["probe"], item["seq"], item["header"], item["signature"], where=where
+                )
+                batches.setdefault(item["probe"], []).append(current)
+            elif kind in ("record", "duplicate") and current is not None:
+                if kind == "record":
+                    digest = sha256_hex(canonical(item["record"]))
+                    hashes[(item["probe"], item["seq"], item["index"])] = digest
+                else:
+                    same = item["same_as"]
+                    digest = hashes.get((item["probe"], same["seq"], same["index"]), "")
+                current.records.append((where, digest))
+            else:
+                raise InputError(f"unexpected {kind!r} line", file=str(path), line=number)
+    for probe, public in keys.items():
+        yield probe, public, batches.get(probe, [])

@@ -1,0 +1,130 @@
+"""``netcheck server serve``: the collector on uvicorn, with its limits, over HTTPS or plain HTTP.
+
+In: a data folder, a bind address, optionally a TLS certificate and key. Out: a running server
+until SIGINT/SIGTERM. Limits are uvicorn's settings (connections, keep-alive, incomplete-event
+size) plus one it lacks: a client must finish sending its request head within
+``HEAD_DEADLINE`` seconds of connecting, so slow-loris clients cannot hold every slot. Without
+``--tls-cert`` the collector speaks plain HTTP and says so loudly at start: that is only right
+behind a reverse proxy that terminates TLS.
+
+The admin token (for ``/metrics`` and the read API) is created on first start in
+``DATA/admin.token`` (mode 0600) and never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from netcheck.errors import InputError
+from netcheck.server.app import Collector, RateLimit, build_app
+from netcheck.server.archive import archive_pending
+from netcheck.server.store import Store
+
+log = logging.getLogger("netcheck.server")
+
+HEAD_DEADLINE = 10.0
+MAX_CONNECTIONS = 1024
+KEEP_ALIVE = 15
+MAX_HEAD = 16_384
+
+
+class DeadlineH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, plus a deadline on the request head of each connection."""
+
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._head_timer: asyncio.TimerHandle | None = self.loop.call_later(
+            HEAD_DEADLINE, self._head_too_slow
+        )
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self._head_timer is not None and self.cycle is not None:
+            self._head_timer.cancel()  # a request head arrived in time
+            self._head_timer = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        super().connection_lost(exc)
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self.cycle is None and self.transport is not None:
+            self.transport.close()
+
+
+def admin_token(data: Path) -> str:
+    path = data / "admin.token"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    host, sep, port = bind.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise InputError(f"not HOST:PORT: {bind!r}", field="--bind")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def serve(
+    data: Path,
+    bind: str,
+    *,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    rate: float = 5.0,
+    burst: float = 20.0,
+) -> None:
+    host, port = parse_bind(bind)
+    if (tls_cert is None) != (tls_key is None):
+        raise InputError("--tls-cert and --tls-key go together", field="--tls-cert")
+    for path in (tls_cert, tls_key):
+        if path is not None and not Path(path).is_file():
+            raise InputError("no such file", file=path)
+    store = Store(data)
+    archived = archive_pending(store)
+    token = admin_token(data)
+    collector = Collector(store, token, RateLimit(rate=rate, burst=burst))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if archived:
+        log.info("archived %d batch(es) stored before the last stop", archived)
+    if tls_cert is None:
+        log.warning(
+            "PLAIN HTTP on %s:%d: batches, enrollment codes and the admin token travel in clear; "
+            "only run this behind a reverse proxy that terminates TLS",
+            host,
+            port,
+        )
+    config = uvicorn.Config(
+        build_app(collector),
+        host=host,
+        port=port,
+        http=DeadlineH11Protocol,
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
+        limit_concurrency=MAX_CONNECTIONS,
+        timeout_keep_alive=KEEP_ALIVE,
+        h11_max_incomplete_event_size=MAX_HEAD,
+        lifespan="off",
+        server_header=False,
+        proxy_headers=False,
+        log_level="info",
+        access_log=False,
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        store.close()

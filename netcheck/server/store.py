@@ -1,0 +1,430 @@
+"""The collector's storage: SQLite (WAL, fsynced commits) and a hive-partitioned Parquet archive.
+
+In: enrollment codes, probes' public keys, and verified batches (header text, signature, record
+texts). Out: answers to "is this batch new, a repeat, or a fork", the latest state of each
+(target, network), exports, and ``records/date=YYYY-MM-DD/network=LABEL/*.parquet`` that
+``netcheck report`` reads directly.
+
+Why SQLite (not DuckDB): the collector's hot path is many small transactions from many probes,
+each of which must be durable before the collector answers; SQLite's WAL with
+``synchronous=FULL`` fsyncs each commit and lets readers (dashboard, metrics, export) run beside
+the one writer. Analysis over months reads the Parquet archive, where columnar engines shine.
+
+Durability order: a batch is committed to SQLite (header, signature, every record's text) before
+the collector answers 2xx; the Parquet file for it is written after, to a temporary name, fsynced
+and renamed, and the batch marked archived. A collector killed between the two re-archives on
+start (``archive_pending``): the archive is derived from the database, never the other way round.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from netcheck.errors import InputError
+from netcheck.fleet.evidence import GENESIS, Header, sha256_hex
+
+#: a network label names a folder of the archive: letters, digits, dot, dash, underscore only
+LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DB_NAME = "collector.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS codes (
+    code_sha256 TEXT PRIMARY KEY, network TEXT NOT NULL, created_at TEXT NOT NULL,
+    expires_at REAL NOT NULL, used_by TEXT
+);
+CREATE TABLE IF NOT EXISTS probes (
+    id TEXT PRIMARY KEY, network TEXT NOT NULL, public_key TEXT NOT NULL UNIQUE,
+    enrolled_at TEXT NOT NULL, revoked_at TEXT, platform TEXT,
+    last_seq INTEGER NOT NULL DEFAULT 0, last_hash TEXT NOT NULL,
+    last_seen REAL, dropped INTEGER NOT NULL DEFAULT 0, records INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS batches (
+    probe TEXT NOT NULL, seq INTEGER NOT NULL, sha256 TEXT NOT NULL, prev TEXT NOT NULL,
+    header TEXT NOT NULL, signature TEXT NOT NULL, received_at TEXT NOT NULL,
+    records INTEGER NOT NULL, archived INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (probe, seq)
+);
+CREATE TABLE IF NOT EXISTS records (
+    probe TEXT NOT NULL, seq INTEGER NOT NULL, idx INTEGER NOT NULL, sha256 TEXT NOT NULL,
+    same_as_seq INTEGER, same_as_idx INTEGER, network TEXT NOT NULL, body TEXT,
+    measured_at TEXT, url TEXT, service TEXT, function TEXT, official INTEGER,
+    verdict TEXT, technique TEXT,
+    PRIMARY KEY (probe, seq, idx)
+);
+CREATE INDEX IF NOT EXISTS records_sha ON records (sha256, probe);
+CREATE TABLE IF NOT EXISTS latest (
+    url TEXT NOT NULL, network TEXT NOT NULL, service TEXT, function TEXT, official INTEGER,
+    verdict TEXT NOT NULL, technique TEXT, since TEXT NOT NULL, measured_at TEXT NOT NULL,
+    probe TEXT NOT NULL, seq INTEGER NOT NULL, idx INTEGER NOT NULL,
+    PRIMARY KEY (url, network)
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Probe:
+    id: str
+    network: str
+    public_key: str
+    revoked: bool
+    last_seq: int
+    last_hash: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    status: str  # "stored" | "already-stored"
+    records: int
+    duplicates: int
+
+
+class Conflict(Exception):
+    """The batch breaks the probe's chain (409): a fork, a gap, or a wrong ``prev``."""
+
+
+def check_label(label: str) -> str:
+    if not LABEL.match(label):
+        raise InputError(
+            "a network label is 1-64 letters, digits, '.', '-' or '_' (it names an archive folder)",
+            field="--network",
+        )
+    return label
+
+
+def parse_duration(text: str) -> float:
+    """``90s``, ``30m``, ``24h``, ``7d`` → seconds."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text or "")
+    if not found:
+        raise InputError(f"not a duration like 30m, 24h or 7d: {text!r}", field="--expires")
+    return float(found[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[found[2]]
+
+
+def _now_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Store:
+    """One data folder: ``collector.sqlite3`` and ``records/`` (the Parquet archive)."""
+
+    def __init__(self, data: Path, *, create: bool = True) -> None:
+        self.data = data
+        if not create and not (data / DB_NAME).exists():
+            raise InputError("not a collector data folder (no collector.sqlite3)", file=str(data))
+        data.mkdir(parents=True, exist_ok=True)
+        self.archive = data / "records"
+        self._lock = threading.Lock()
+        self.db = sqlite3.connect(data / DB_NAME, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA busy_timeout=10000")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- enrollment ---------------------------------------------------------------------------
+
+    def create_code(self, network: str, expires_s: float) -> str:
+        check_label(network)
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            self.db.execute(
+                "INSERT INTO codes VALUES (?, ?, ?, ?, NULL)",
+                (sha256_hex(code), network, _now_text(), time.time() + expires_s),
+            )
+        return code
+
+    def enroll(self, code: str, public_key: str, platform: str = "") -> tuple[str, str]:
+        """Spend a one-time code: (probe id, network). ``LookupError`` for an unknown, used or
+        expired code; ``Conflict`` for a key already enrolled."""
+        digest = sha256_hex(code)
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self.db.execute(
+                    "SELECT network, expires_at, used_by FROM codes WHERE code_sha256 = ?",
+                    (digest,),
+                ).fetchone()
+                if row is None or row[2] is not None or row[1] < time.time():
+                    raise LookupError("unknown, used or expired enrollment code")
+                if self.db.execute(
+                    "SELECT 1 FROM probes WHERE public_key = ?", (public_key,)
+                ).fetchone():
+                    raise Conflict("this key is already enrolled")
+                probe = secrets.token_hex(16)
+                self.db.execute(
+                    "INSERT INTO probes (id, network, public_key, enrolled_at, platform, last_hash)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (probe, row[0], public_key, _now_text(), platform[:200], GENESIS),
+                )
+                self.db.execute(
+                    "UPDATE codes SET used_by = ? WHERE code_sha256 = ?", (probe, digest)
+                )
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return probe, row[0]
+
+    def revoke(self, probe: str) -> None:
+        with self._lock:
+            cur = self.db.execute(
+                "UPDATE probes SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (_now_text(), probe),
+            )
+        if cur.rowcount == 0 and self.probe(probe) is None:  # unknown, not already revoked
+            raise InputError(f"no probe {probe!r} in this collector", field="--probe")
+
+    def probe(self, probe: str) -> Probe | None:
+        with self._lock:
+            row = self._probe_row(probe)
+        if row is None:
+            return None
+        return Probe(row[0], row[1], row[2], row[3] is not None, row[4], row[5])
+
+    def _probe_row(self, probe: str) -> Any:
+        return self.db.execute(
+            "SELECT id, network, public_key, revoked_at, last_seq, last_hash FROM probes "
+            "WHERE id = ?",
+            (probe,),
+        ).fetchone()
+
+    # --- ingest -----------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        probe: Probe,
+        header: Header,
+        header_text: str,
+        signature: str,
+        texts: list[str],
+        facts: list[dict[str, Any]],
+    ) -> Stored:
+        """Store a verified batch in one fsynced transaction, or recognise it as a repeat.
+        ``facts`` holds, per record, the indexed fields (see ``app.record_facts``)."""
+        digest = sha256_hex(header_text)
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                stored = self._ingest(probe, header, digest, header_text, signature, texts, facts)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return stored
+
+    def _ingest(
+        self,
+        probe: Probe,
+        header: Header,
+        digest: str,
+        header_text: str,
+        signature: str,
+        texts: list[str],
+        facts: list[dict[str, Any]],
+    ) -> Stored:
+        db = self.db
+        row = db.execute(
+            "SELECT sha256 FROM batches WHERE probe = ? AND seq = ?", (probe.id, header.seq)
+        ).fetchone()
+        if row is not None:
+            if row[0] == digest:
+                return Stored("already-stored", len(texts), 0)
+            raise Conflict(f"a different batch {header.seq} is already stored: a forked chain")
+        last_seq, last_hash = db.execute(
+            "SELECT last_seq, last_hash FROM probes WHERE id = ?", (probe.id,)
+        ).fetchone()
+        if header.seq != last_seq + 1:
+            raise Conflict(f"expected batch {last_seq + 1}, got {header.seq}: a gap in the chain")
+        if header.prev != last_hash:
+            raise Conflict("prev is not the hash of the probe's last stored batch")
+        now = _now_text()
+        db.execute(
+            "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+            (probe.id, header.seq, digest, header.prev, header_text, signature, now, len(texts)),
+        )
+        duplicates = 0
+        rows = []
+        for idx, (text, sha, fact) in enumerate(zip(texts, header.records, facts, strict=True)):
+            same = db.execute(
+                "SELECT seq, idx FROM records WHERE sha256 = ? AND probe = ? "
+                "AND same_as_seq IS NULL LIMIT 1",
+                (sha, probe.id),
+            ).fetchone()
+            if same is not None:
+                duplicates += 1
+                rows.append(
+                    (
+                        probe.id,
+                        header.seq,
+                        idx,
+                        sha,
+                        same[0],
+                        same[1],
+                        probe.network,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                    )
+                )
+                continue
+            rows.append(
+                (
+                    probe.id,
+                    header.seq,
+                    idx,
+                    sha,
+                    None,
+                    None,
+                    probe.network,
+                    text,
+                    fact["measured_at"],
+                    fact["url"],
+                    fact["service"],
+                    fact["function"],
+                    int(bool(fact["official"])),
+                    fact["verdict"],
+                    fact["technique"],
+                )
+            )
+            self._latest(probe, header.seq, idx, fact)
+        db.executemany("INSERT INTO records VALUES (" + ",".join("?" * 15) + ")", rows)
+        db.execute(
+            "UPDATE probes SET last_seq = ?, last_hash = ?, last_seen = ?, "
+            "dropped = dropped + ?, records = records + ? WHERE id = ?",
+            (header.seq, digest, time.time(), header.dropped, len(texts) - duplicates, probe.id),
+        )
+        return Stored("stored", len(texts) - duplicates, duplicates)
+
+    def _latest(self, probe: Probe, seq: int, idx: int, fact: dict[str, Any]) -> None:
+        old = self.db.execute(
+            "SELECT verdict, since, measured_at FROM latest WHERE url = ? AND network = ?",
+            (fact["url"], probe.network),
+        ).fetchone()
+        if old is not None and old[2] >= fact["measured_at"]:
+            return
+        since = old[1] if old is not None and old[0] == fact["verdict"] else fact["measured_at"]
+        self.db.execute(
+            "INSERT OR REPLACE INTO latest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                fact["url"],
+                probe.network,
+                fact["service"],
+                fact["function"],
+                int(bool(fact["official"])),
+                fact["verdict"],
+                fact["technique"],
+                since,
+                fact["measured_at"],
+                probe.id,
+                seq,
+                idx,
+            ),
+        )
+
+    def mark_archived(self, probe: str, seq: int) -> None:
+        with self._lock:
+            self.db.execute(
+                "UPDATE batches SET archived = 1 WHERE probe = ? AND seq = ?", (probe, seq)
+            )
+
+    def touch(self, probe: str) -> None:
+        with self._lock:
+            self.db.execute("UPDATE probes SET last_seen = ? WHERE id = ?", (time.time(), probe))
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        """Rows of a read-only query, under the store's lock (one connection, many threads)."""
+        with self._lock:
+            return self.db.execute(sql, args).fetchall()
+
+    def batches(self, probe: str) -> list[tuple[int, str, str, str]]:
+        """(seq, sha256, header, signature) of a probe's batches, in order."""
+        return self.query(
+            "SELECT seq, sha256, header, signature FROM batches WHERE probe = ? ORDER BY seq",
+            (probe,),
+        )
+
+    def records_of(
+        self, probe: str, seq: int
+    ) -> list[tuple[int, str, str | None, int | None, int | None]]:
+        """(idx, sha256, body, same_as_seq, same_as_idx) of one batch, in order."""
+        return self.query(
+            "SELECT idx, sha256, body, same_as_seq, same_as_idx FROM records "
+            "WHERE probe = ? AND seq = ? ORDER BY idx",
+            (probe, seq),
+        )
+
+    def probes(self) -> list[dict[str, Any]]:
+        cols = (
+            "id",
+            "network",
+            "public_key",
+            "enrolled_at",
+            "revoked_at",
+            "platform",
+            "last_seq",
+            "last_seen",
+            "dropped",
+            "records",
+        )
+        rows = self.query(f"SELECT {', '.join(cols)} FROM probes ORDER BY network, id")
+        return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    def latest(self) -> list[dict[str, Any]]:
+        cols = (
+            "url",
+            "network",
+            "service",
+            "function",
+            "official",
+            "verdict",
+            "technique",
+            "since",
+            "measured_at",
+            "probe",
+            "seq",
+            "idx",
+        )
+        rows = self.query(f"SELECT {', '.join(cols)} FROM latest ORDER BY url, network")
+        return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    def bump(self, name: str, by: int = 1) -> None:
+        with self._lock:
+            self.db.execute(
+                "INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET "
+                "value = value + excluded.value",
+                (name, by),
+            )
+
+    def counters(self) -> dict[str, int]:
+        return dict(self.query("SELECT name, value FROM counters"))
+
+
+def expires_at(seconds: float) -> str:
+    when = datetime.now(UTC) + timedelta(seconds=seconds)
+    return when.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

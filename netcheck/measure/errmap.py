@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import ssl
+from collections.abc import Callable
 
 import dns.exception
 import dns.resolver
@@ -71,58 +72,70 @@ def failure_from_exception(exc: BaseException) -> str:
     return UNKNOWN_FAILURE
 
 
+def _certificate(exc: BaseException) -> str:
+    code = getattr(exc, "verify_code", None)
+    if code == 62:  # X509_V_ERR_HOSTNAME_MISMATCH
+        return SSL_INVALID_HOSTNAME
+    if code in (18, 19, 20, 21, 2):  # self-signed, untrusted chain, no issuer
+        return SSL_UNKNOWN_AUTHORITY
+    return SSL_INVALID_CERTIFICATE
+
+
+def _handshake(exc: BaseException) -> str:
+    reason = (getattr(exc, "reason", "") or "").upper()
+    return CONNECTION_RESET if "RESET" in reason else SSL_FAILED_HANDSHAKE
+
+
+def _errno(exc: BaseException) -> str | None:
+    return _ERRNO.get(exc.errno) if isinstance(exc, OSError) and exc.errno is not None else None
+
+
+def _protocol(exc: BaseException) -> str:
+    text = str(exc).lower()
+    if "without sending" in text or "peer closed" in text or "incomplete" in text:
+        return EOF_ERROR
+    return HTTP_INVALID_RESPONSE
+
+
+def _read_or_write(exc: BaseException) -> str:
+    return CONNECTION_RESET if "reset" in str(exc).lower() else EOF_ERROR
+
+
+def _follow_cause(exc: BaseException) -> None:
+    """httpx's ConnectError says nothing itself: the OSError under it does (else unknown)."""
+
+
+_Rule = str | Callable[[BaseException], str | None]
+
+#: first match wins, so the most specific types come first: ssl errors are OSErrors, timeouts
+#: are OSErrors, asyncio.IncompleteReadError is an EOFError
+_RULES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], _Rule], ...] = (
+    ((asyncio.TimeoutError, TimeoutError, dns.exception.Timeout), GENERIC_TIMEOUT),
+    ((httpx.TimeoutException, httpcore.TimeoutException), GENERIC_TIMEOUT),
+    (dns.resolver.NXDOMAIN, DNS_NXDOMAIN),
+    (dns.resolver.NoAnswer, DNS_NO_ANSWER),
+    (dns.resolver.NoNameservers, DNS_SERVFAIL),
+    ((dns.exception.FormError, dns.exception.SyntaxError), DNS_INVALID_REPLY),
+    (ssl.SSLCertVerificationError, _certificate),
+    (ssl.SSLEOFError, EOF_ERROR),
+    (ssl.SSLError, _handshake),
+    (ConnectionRefusedError, CONNECTION_REFUSED),
+    ((ConnectionResetError, BrokenPipeError, ConnectionAbortedError), CONNECTION_RESET),
+    (asyncio.IncompleteReadError, EOF_ERROR),
+    (OSError, _errno),
+    ((httpx.RemoteProtocolError, httpcore.RemoteProtocolError), _protocol),
+    (httpx.TooManyRedirects, HTTP_TOO_MANY_REDIRECTS),
+    ((httpx.DecodingError, httpx.LocalProtocolError), HTTP_REQUEST_FAILED),
+    ((httpx.ProxyError, httpcore.ProxyError), HTTP_PROXY_REFUSED),
+    ((httpx.ReadError, httpcore.ReadError, httpx.WriteError), _read_or_write),
+    ((httpx.ConnectError, httpcore.ConnectError), _follow_cause),
+    (EOFError, EOF_ERROR),
+)
+
+
 def _direct(exc: BaseException) -> str | None:
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError, dns.exception.Timeout)):
-        return GENERIC_TIMEOUT
-    if isinstance(exc, (httpx.TimeoutException, httpcore.TimeoutException)):
-        return GENERIC_TIMEOUT
-    if isinstance(exc, dns.resolver.NXDOMAIN):
-        return DNS_NXDOMAIN
-    if isinstance(exc, dns.resolver.NoAnswer):
-        return DNS_NO_ANSWER
-    if isinstance(exc, dns.resolver.NoNameservers):
-        return DNS_SERVFAIL
-    if isinstance(exc, dns.exception.FormError | dns.exception.SyntaxError):
-        return DNS_INVALID_REPLY
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        code = getattr(exc, "verify_code", None)
-        if code == 62:  # X509_V_ERR_HOSTNAME_MISMATCH
-            return SSL_INVALID_HOSTNAME
-        if code in (18, 19, 20, 21, 2):  # self-signed, untrusted chain, no issuer
-            return SSL_UNKNOWN_AUTHORITY
-        return SSL_INVALID_CERTIFICATE
-    if isinstance(exc, ssl.SSLEOFError):
-        return EOF_ERROR
-    if isinstance(exc, ssl.SSLError):
-        reason = (getattr(exc, "reason", "") or "").upper()
-        if "RESET" in reason:
-            return CONNECTION_RESET
-        return SSL_FAILED_HANDSHAKE
-    if isinstance(exc, (ConnectionRefusedError,)):
-        return CONNECTION_REFUSED
-    if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
-        return CONNECTION_RESET
-    if isinstance(exc, ConnectionAbortedError):
-        return CONNECTION_RESET
-    if isinstance(exc, asyncio.IncompleteReadError):
-        return EOF_ERROR
-    if isinstance(exc, OSError) and exc.errno in _ERRNO:
-        return _ERRNO[exc.errno]
-    if isinstance(exc, (httpx.RemoteProtocolError, httpcore.RemoteProtocolError)):
-        text = str(exc).lower()
-        if "without sending" in text or "peer closed" in text or "incomplete" in text:
-            return EOF_ERROR
-        return HTTP_INVALID_RESPONSE
-    if isinstance(exc, (httpx.TooManyRedirects,)):
-        return HTTP_TOO_MANY_REDIRECTS
-    if isinstance(exc, (httpx.DecodingError, httpx.LocalProtocolError)):
-        return HTTP_REQUEST_FAILED
-    if isinstance(exc, (httpx.ProxyError, httpcore.ProxyError)):
-        return HTTP_PROXY_REFUSED
-    if isinstance(exc, (httpx.ReadError, httpcore.ReadError, httpx.WriteError)):
-        return CONNECTION_RESET if "reset" in str(exc).lower() else EOF_ERROR
-    if isinstance(exc, (httpx.ConnectError, httpcore.ConnectError)):
-        return None  # follow __cause__/__context__ to the OSError; else unknown
-    if isinstance(exc, EOFError):
-        return EOF_ERROR
+    """The failure ``exc`` names by itself; None: look at what caused it."""
+    for types, rule in _RULES:
+        if isinstance(exc, types):
+            return rule if isinstance(rule, str) else rule(exc)
     return None

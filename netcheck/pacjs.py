@@ -1,7 +1,13 @@
 """A PAC script run in a child process that can be killed: the one way to bound its time.
 
 In: the PAC's JavaScript, then (url, host) questions. Out: ``FindProxyForURL``'s answer, or
-``PacError`` (the script does not load or throws) / ``PacTimeout`` (it ran past its deadline).
+``PacError`` (the script does not load, throws, or returns something that is not a string) /
+``PacTimeout`` (it ran past its deadline). ``parse_pac_result`` turns an answer such as
+``PROXY a:3128; PROXY b:3128; DIRECT`` into the ordered list of ``ProxyChoice`` a browser tries
+in turn; ``SandboxedPac.choices`` asks and parses in one step.
+
+A non-string answer (a number, ``undefined``, an object) is an error, never read as DIRECT:
+browsers disagree on it, and a probe that guessed would measure a path nobody configured.
 
 Why a process: pypac evaluates PAC with dukpy, which holds the GIL while JavaScript runs, so a
 PAC with ``while(true){}`` (or one that builds a huge string) would freeze the whole probe and
@@ -12,6 +18,7 @@ once. Answers are cached per (url, host): browsers strip https paths, so hosts r
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import resource
@@ -19,6 +26,7 @@ import select
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 LOAD_TIMEOUT = 5.0
@@ -33,6 +41,99 @@ class PacError(Exception):
 
 class PacTimeout(PacError):
     """The PAC ran past its deadline; its worker was killed."""
+
+
+# the proxy types PAC results name (Chromium's and Firefox's readings); SOCKS means SOCKS v4
+# to Netscape's spec but v5 in practice everywhere since: keep the word, let the user decide
+PROXY_KINDS = ("PROXY", "HTTP", "HTTPS", "SOCKS", "SOCKS4", "SOCKS5")
+MAX_CHOICES = 32
+
+
+@dataclass(frozen=True)
+class ProxyChoice:
+    """One entry of a PAC result: ``DIRECT`` (host and port None) or a proxy to try."""
+
+    kind: str  # "DIRECT" or one of PROXY_KINDS, upper case
+    host: str | None = None  # as written; an IPv6 address without brackets
+    port: int | None = None
+
+    @property
+    def direct(self) -> bool:
+        return self.kind == "DIRECT"
+
+    @property
+    def url(self) -> str | None:
+        """The proxy as a URL (``http://h:p``, ``https://``, ``socks4://``, ``socks5://``)."""
+        if self.direct:
+            return None
+        scheme = {"PROXY": "http", "HTTP": "http", "HTTPS": "https", "SOCKS4": "socks4"}.get(
+            self.kind, "socks5"
+        )
+        host = f"[{self.host}]" if self.host and ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+    def __str__(self) -> str:
+        if self.direct:
+            return "DIRECT"
+        host = f"[{self.host}]" if self.host and ":" in self.host else self.host
+        return f"{self.kind} {host}:{self.port}"
+
+
+def parse_pac_result(text: str) -> list[ProxyChoice]:
+    """The entries of a ``FindProxyForURL`` answer, in the order a browser tries them.
+
+    ``"PROXY a:3128; PROXY b:3128; DIRECT"`` gives three choices. Entries are separated by
+    ``;`` (empty ones are skipped, as browsers do); an empty answer means DIRECT (Netscape's
+    spec). Any entry that is not ``DIRECT`` or ``TYPE host:port`` raises ``PacError`` naming
+    it: a browser would skip it silently, but a probe should say the PAC is wrong.
+    """
+    if not isinstance(text, str):
+        raise PacError(f"a PAC result must be a string, not {_js_type(text)}")
+    entries = [e.strip() for e in text.split(";") if e.strip()]
+    if not entries:
+        return [ProxyChoice("DIRECT")]
+    if len(entries) > MAX_CHOICES:
+        raise PacError(f"PAC result with more than {MAX_CHOICES} entries")
+    return [_choice(entry) for entry in entries]
+
+
+def _choice(entry: str) -> ProxyChoice:
+    words = entry.split()
+    kind = words[0].upper()
+    if kind == "DIRECT" and len(words) == 1:
+        return ProxyChoice("DIRECT")
+    if kind not in PROXY_KINDS or len(words) != 2:
+        raise PacError(f"PAC result entry {entry[:80]!r} is not DIRECT or TYPE host:port")
+    host, sep, port_text = words[1].rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise PacError(f"PAC result entry {entry[:80]!r}: bad IPv6 address") from None
+    elif ":" in host:
+        raise PacError(f"PAC result entry {entry[:80]!r}: an IPv6 address needs [brackets]")
+    if not sep or not host:
+        raise PacError(f"PAC result entry {entry[:80]!r} needs host:port")
+    # port 0 is kept: nothing listens there, and some PAC files block with it
+    if not port_text.isascii() or not port_text.isdigit() or not 0 <= int(port_text) < 65536:
+        raise PacError(f"PAC result entry {entry[:80]!r}: port must be 0-65535")
+    return ProxyChoice(kind, host, int(port_text))
+
+
+def _js_type(value: object) -> str:
+    """What a JavaScript value returned through dukpy was, in JavaScript's words."""
+    if value is None:
+        return "undefined or null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"a number ({value!r})"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 def _limit_memory() -> None:  # runs in the child, before exec
@@ -55,11 +156,19 @@ class SandboxedPac:
         self._ask({"load": js}, load_timeout)
 
     def find_proxy_for_url(self, url: str, host: str) -> str:
+        """``FindProxyForURL(url, host)`` as the script returned it (always a string)."""
         key = (url, host)
         if key not in self._cache:
             answer = self._ask({"url": url, "host": host}, self.call_timeout)
-            self._cache[key] = str(answer.get("result", ""))
+            result = answer.get("result")
+            if not isinstance(result, str):
+                raise PacError("the PAC worker answered without a result")
+            self._cache[key] = result
         return self._cache[key]
+
+    def choices(self, url: str, host: str) -> list[ProxyChoice]:
+        """The ordered proxies (or DIRECT) ``FindProxyForURL`` names for ``url``."""
+        return parse_pac_result(self.find_proxy_for_url(url, host))
 
     def close(self) -> None:
         if self._proc is not None:
@@ -120,8 +229,12 @@ def _worker() -> None:
                 pac = PACFile(message["load"])
                 reply: dict[str, str] = {"ok": "loaded"}
             else:
+                if pac is None:
+                    raise PacError("no PAC loaded")
                 answer = pac.find_proxy_for_url(message["url"], message["host"])
-                reply = {"result": answer if isinstance(answer, str) else "DIRECT"}
+                if not isinstance(answer, str):
+                    raise PacError(f"FindProxyForURL returned {_js_type(answer)}, not a string")
+                reply = {"result": answer}
         except Exception as exc:  # noqa: BLE001 - every script error goes back as data
             original = getattr(exc, "original_exc", None) or exc
             text = str(original).strip().splitlines()

@@ -12,8 +12,6 @@ URL, else one on the same host, else the host's service and function ``view``.
 
 from __future__ import annotations
 
-import functools
-import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -22,6 +20,7 @@ from netcheck.netaddr import host_key, url_host
 from netcheck.policy.loader import PolicyDoc, resolve_network
 from netcheck.policy.match import host_matches, url_matches
 from netcheck.policy.model import Action, Match, OfficialChannel, Requirements
+from netcheck.policy.regex import compile_regex
 from netcheck.targets import catalogue
 
 
@@ -125,19 +124,22 @@ def decide(doc: PolicyDoc, request: Request, *, official: bool = False) -> Decis
     policy = doc.policy
     channel = official_channel(doc, request, official=official)
     for index, rule in enumerate(policy.rules):
-        if in_scope(rule.networks, request.network) and in_scope(rule.groups, request.group):
-            if rule_matches(rule.match, request):
-                return Decision(
-                    action=rule.action,
-                    rule=rule.id,
-                    file=doc.file,
-                    line=doc.rule_lines[index],
-                    requirements=rule.requires,
-                    default=False,
-                    network=request.network,
-                    official=channel,
-                    source=rule.source,
-                )
+        if (
+            in_scope(rule.networks, request.network)
+            and in_scope(rule.groups, request.group)
+            and rule_matches(rule.match, request)
+        ):
+            return Decision(
+                action=rule.action,
+                rule=rule.id,
+                file=doc.file,
+                line=doc.rule_lines[index],
+                requirements=rule.requires,
+                default=False,
+                network=request.network,
+                official=channel,
+                source=rule.source,
+            )
     return Decision(
         action=policy.default,
         rule=None,
@@ -171,8 +173,8 @@ def rule_matches(match: Match, request: Request) -> bool:
         (match.categories, lambda v: v.lower() == (request.category or "").lower()),
         (match.hosts, lambda v: host_matches(v, request.host)),
         (match.urls, lambda v: url_matches(v, request.url)),
-        (match.host_regex, lambda v: _regex(v).search(request.host) is not None),
-        (match.url_regex, lambda v: _regex(v).search(request.url) is not None),
+        (match.host_regex, lambda v: compile_regex(v).search(request.host)),
+        (match.url_regex, lambda v: compile_regex(v).search(request.url)),
     )
     return all(any(test(v) for v in values) for values, test in checks if values)
 
@@ -238,8 +240,3 @@ def _catalogue_match(url: str, host: str) -> Target | None:
         if url_host(target.url) == host:
             return target
     return None
-
-
-@functools.lru_cache(maxsize=1024)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)

@@ -200,16 +200,8 @@ def _references(policy: Policy, file: str, lines: dict[Path_, int]) -> list[Inpu
 
     nets = [n.id for n in policy.networks]
     groups = [g.id for g in policy.groups]
-    for kind, ids in (
-        ("networks", nets),
-        ("groups", groups),
-        ("rules", [r.id for r in policy.rules]),
-    ):
-        seen: set[str] = set()
-        for i, ident in enumerate(ids):
-            if ident in seen:
-                report((kind, i, "id"), f"duplicate id {ident!r}")
-            seen.add(ident)
+    for path, message in _duplicate_ids(policy):
+        report(path, message)
     labels: dict[str, str] = {}
     for i, net in enumerate(policy.networks):
         for j, label in enumerate([net.id, *net.labels]):
@@ -229,6 +221,21 @@ def _references(policy: Policy, file: str, lines: dict[Path_, int]) -> list[Inpu
             if name not in nets:
                 report(("official_channels", i, "networks", j), _unknown("network", name, nets))
     return errors
+
+
+def _duplicate_ids(policy: Policy) -> list[tuple[Path_, str]]:
+    found: list[tuple[Path_, str]] = []
+    for kind, ids in (
+        ("networks", [n.id for n in policy.networks]),
+        ("groups", [g.id for g in policy.groups]),
+        ("rules", [r.id for r in policy.rules]),
+    ):
+        seen: set[str] = set()
+        for i, ident in enumerate(ids):
+            if ident in seen:
+                found.append(((kind, i, "id"), f"duplicate id {ident!r}"))
+            seen.add(ident)
+    return found
 
 
 def _unknown(kind: str, name: str, known: list[str]) -> str:

@@ -44,10 +44,11 @@ def host_pattern_problem(pattern: str) -> str | None:
 
 
 def _check_regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"bad regular expression {value!r}: {exc}") from None
+    from netcheck.policy.regex import regex_problem
+
+    problem = regex_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 

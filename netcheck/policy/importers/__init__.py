@@ -7,20 +7,30 @@ converts to a netcheck ``Policy`` (``policy import``), one rule per config line 
 ``layer`` says where in the path the config acts (``dns`` for RPZ and hosts files, ``proxy`` for
 squid, ``browser`` for PAC and ad-block lists); comparison uses it to name the config line that
 most likely caused a blocking technique.
+
+What ``policy import`` prints always loads: an empty config is refused when read; rule ids are
+made unique (one config line can give several rules); a rule the policy model refuses becomes a
+warning naming its config line (``squid.conf:12: ...``) instead of a crash; an import with no
+rule left, or more than the loader's ``MAX_RULES``, is refused in one line; and the YAML is
+loaded back through the real loader before it is handed out.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import yaml
+from pydantic import ValidationError
 
 from netcheck.errors import InputError
-from netcheck.policy.model import Action, Policy, Rule
+from netcheck.policy.loader import MAX_RULES
+from netcheck.policy.model import Action, Network, Policy, Rule
+from netcheck.textfile import read_text
 
 FORMATS = ("squid", "pac", "rpz", "hosts", "adblock")
 Layer = Literal["dns", "proxy", "browser"]
@@ -39,6 +49,28 @@ class ConfigDecision:
         return f"{self.file}:{self.line}" if self.line is not None else self.file
 
 
+@dataclass
+class Conversion:
+    """A config as policy parts: rules in order, the default, network scopes the rules name, and
+    warnings about what could not be expressed, each starting ``file:line: ``."""
+
+    rules: list[Rule]
+    default: Action
+    notes: list[str] = field(default_factory=list)
+    networks: list[Network] = field(default_factory=list)
+
+    def add(self, file: str, line: int, **fields: Any) -> None:
+        """Append ``Rule(**fields)`` (``match`` as a dict, validated here too); a rule the
+        policy model refuses becomes a warning naming ``file:line``."""
+        try:
+            self.rules.append(Rule(**fields))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "rule"
+            reason = str(first["msg"]).removeprefix("Value error, ")
+            self.notes.append(f"{file}:{line}: cannot be a policy rule ({where}: {reason})")
+
+
 class EffectiveConfig(ABC):
     kind: str
     layer: Layer
@@ -49,27 +81,84 @@ class EffectiveConfig(ABC):
         """What this config does to a request for ``url``."""
 
     @abstractmethod
-    def rules(self) -> tuple[list[Rule], Action, list[str]]:
-        """Policy rules in order, the default action, and notes on what could not be expressed."""
+    def convert(self) -> Conversion:
+        """Policy rules in order, the default, networks, and notes on what was left out."""
+
+    @functools.cached_property
+    def conversion(self) -> Conversion:
+        done = self.convert()
+        done.rules = _unique_ids(done.rules)
+        if not done.rules:
+            raise InputError(
+                f"no rule of this {self.kind} configuration can be a policy rule: nothing to import"
+                + (f" ({done.notes[0]})" if done.notes else ""),
+                file=self.file,
+            )
+        if len(done.rules) > MAX_RULES:
+            raise InputError(
+                f"{len(done.rules)} rules; a policy holds at most {MAX_RULES}: "
+                f"give it to 'netcheck check --config {self.kind}:{self.file}' instead",
+                file=self.file,
+            )
+        return done
+
+    def warnings(self) -> list[str]:
+        """What the imported policy cannot say, each naming its config line."""
+        return [_printable(note) for note in self.conversion.notes]
 
     def to_policy(self) -> Policy:
-        rules, default, _ = self.rules()
+        done = self.conversion
         return Policy(
-            organisation=f"imported from {os.path.basename(self.file)}",
+            organisation=f"imported from {os.path.basename(self.file)}"[:200],
             version="imported",
             date=datetime.date.today(),
-            description=f"{self.kind} configuration {self.file}, as netcheck reads it",
-            default=default,
-            rules=rules,
+            description=f"{self.kind} configuration {self.file}, as netcheck reads it"[:1000],
+            default=done.default,
+            networks=done.networks,
+            rules=done.rules,
         )
 
     def to_yaml(self) -> str:
-        _, _, notes = self.rules()
+        """The policy as YAML, checked by loading it back: what is printed always loads."""
+        from netcheck.policy.loader import load_policy_text
+
         data = self.to_policy().model_dump(mode="json", exclude_defaults=True)
         header = [f"# netcheck policy imported from {self.kind} configuration {self.file}"]
-        header += [f"# not expressible as a policy rule: {note}" for note in notes]
+        header += [f"# warning: {note}" for note in self.warnings()]
         body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
-        return "\n".join(header) + "\n" + body
+        text = "\n".join(_printable(h) for h in header) + "\n" + body
+        try:
+            load_policy_text(text, f"policy imported from {self.file}")
+        except InputError as exc:
+            raise InputError(
+                f"cannot be imported: the policy it gives does not load ({exc})", file=self.file
+            ) from None
+        return text
+
+
+def _unique_ids(rules: list[Rule]) -> list[Rule]:
+    """Rules whose ids are unique: a repeated id gets ``-2``, ``-3``... (ids name config lines,
+    and one line can give several rules)."""
+    seen: set[str] = set()
+    out: list[Rule] = []
+    for rule in rules:
+        ident, n = rule.id, 1
+        while ident in seen:
+            n += 1
+            ident = f"{rule.id[: 80 - len(str(n)) - 1]}-{n}"
+        seen.add(ident)
+        out.append(rule if ident == rule.id else rule.model_copy(update={"id": ident}))
+    return out
+
+
+def _printable(text: str) -> str:
+    """One line of text: what a comment or a message may hold."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def read_config(path: str, what: str) -> str:
+    """A config's text; an empty one (or one of blanks) is refused, saying so."""
+    return read_text(path, what, allow_empty=False)
 
 
 def load_config(kind: str, path: str) -> EffectiveConfig:
@@ -105,8 +194,6 @@ def sniff_format(path: str, text: str) -> str:
 
 def parse_config_spec(spec: str) -> EffectiveConfig:
     """``--config [FORMAT:]PATH``."""
-    from netcheck.textfile import read_text
-
     kind, sep, path = spec.partition(":")
     if sep and kind.lower() in FORMATS:
         return load_config(kind, path)

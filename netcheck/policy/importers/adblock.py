@@ -7,6 +7,9 @@ A bare ``host`` line or a hosts-style ``0.0.0.0 host`` line blocks that host and
 (AdGuard Home's reading). Comments (``!``, ``#``, ``[Adblock Plus 2.0]``) and cosmetic rules
 (``##``, ``#@#``, ``#?#``, ``#$#``) are ignored; ``$options`` are dropped (the rule is taken as
 applying to every request, the way a blocked page load experiences it).
+
+Every pattern runs on RE2 (``policy.regex``): a ``/regex/`` RE2 cannot run (a backreference,
+lookaround) is an ``InputError`` at its line. A list with no network rule at all is refused.
 """
 
 from __future__ import annotations
@@ -17,10 +20,9 @@ from dataclasses import dataclass
 
 from netcheck.errors import InputError
 from netcheck.netaddr import url_host
-from netcheck.policy.importers import ConfigDecision, EffectiveConfig
+from netcheck.policy.importers import ConfigDecision, Conversion, EffectiveConfig, read_config
 from netcheck.policy.match import host_matches
-from netcheck.policy.model import Action, Match, Rule
-from netcheck.textfile import read_text
+from netcheck.policy.regex import RegexProblem, UserRegex, compile_regex
 
 MAX_RULES = 2_000_000
 _COSMETIC = ("##", "#@#", "#?#", "#$#", "#%#", "$$")
@@ -33,13 +35,13 @@ class AdRule:
     text: str
     exception: bool
     host: str | None  # ||host^ form: host and subdomains
-    regex: re.Pattern[str] | None  # every other form, on the URL
+    regex: UserRegex | None  # every other form, on the URL (run by RE2: linear time)
 
     def matches(self, url: str, host: str) -> bool:
         if self.host is not None:
             return host_matches("." + self.host, host)
         assert self.regex is not None
-        return self.regex.search(url) is not None
+        return self.regex.search(url)
 
 
 class AdblockConfig(EffectiveConfig):
@@ -66,28 +68,29 @@ class AdblockConfig(EffectiveConfig):
                 )
         return ConfigDecision("allow", self.file, None, "no rule of the list matches", True)
 
-    def rules(self) -> tuple[list[Rule], Action, list[str]]:
-        rules: list[Rule] = []
+    def convert(self) -> Conversion:
+        # exceptions win over blocks whatever their order: they go first in a first-match policy
+        done = Conversion([], "allow", list(self.skipped))
         for rule in [*self.exceptions, *self.blocks]:
             if rule.host is not None:
-                match = Match(hosts=["." + rule.host])
+                match: dict[str, list[str]] = {"hosts": ["." + rule.host]}
             else:
                 assert rule.regex is not None
-                match = Match(url_regex=[rule.regex.pattern])
-            rules.append(
-                Rule(
-                    id=f"line-{rule.line}",
-                    description=rule.text[:200],
-                    match=match,
-                    action="allow" if rule.exception else "block",
-                    source=f"{self.file}:{rule.line}",
-                )
+                match = {"url_regex": [rule.regex.pattern]}
+            done.add(
+                self.file,
+                rule.line,
+                id=f"line-{rule.line}",
+                description=rule.text[:200],
+                match=match,
+                action="allow" if rule.exception else "block",
+                source=f"{self.file}:{rule.line}",
             )
-        return rules, "allow", self.skipped
+        return done
 
 
 def load(path: str) -> AdblockConfig:
-    return parse(read_text(path, "ad-block list"), path)
+    return parse(read_config(path, "ad-block list"), path)
 
 
 def parse(text: str, file: str) -> AdblockConfig:
@@ -104,11 +107,15 @@ def parse(text: str, file: str) -> AdblockConfig:
             continue
         rule = _rule(line, number, file)
         if rule is None:
-            config.skipped.append(f"{file}:{number} {line[:60]}")
+            config.skipped.append(f"{file}:{number}: not a rule netcheck reads: {line[:60]}")
             continue
         if len(config.blocks) + len(config.exceptions) >= MAX_RULES:
             raise InputError(f"more than {MAX_RULES} rules", file=file, line=number)
         (config.exceptions if rule.exception else config.blocks).append(rule)
+    if not config.blocks and not config.exceptions:
+        raise InputError(
+            "no network rule (||host^, |url, /regex/, host): nothing the list blocks", file=file
+        )
     return config
 
 
@@ -125,29 +132,40 @@ def _rule(line: str, number: int, file: str) -> AdRule | None:
             return None
     if body.startswith("/") and body.endswith("/") and len(body) > 2:
         try:
-            return AdRule(number, text, exception, None, re.compile(body[1:-1]))
-        except re.error as exc:
-            raise InputError(f"bad regular expression: {exc}", file=file, line=number) from None
+            return AdRule(number, text, exception, None, compile_regex(body[1:-1]))
+        except RegexProblem as exc:
+            raise InputError(str(exc), file=file, line=number, field="/regex/") from None
     body = body.split("$", 1)[0]
+    if not body.strip("|*^"):
+        return None  # a rule for every URL only makes sense with the $options netcheck drops
     if body.startswith("||"):
         rest = body[2:]
         host, sep, tail = rest.partition("^")
-        if sep and not tail.strip("|") and _HOST_CHARS.match(host.lower()) and "*" not in host:
-            return AdRule(number, text, exception, host.lower().rstrip("."), None)
+        host = host.lower().rstrip(".")
+        plain = _HOST_CHARS.match(host) and "*" not in host and not host.startswith(".")
+        if sep and not tail.strip("|") and plain and host.strip(".-"):
+            return AdRule(number, text, exception, host, None)
         return AdRule(
             number,
             text,
             exception,
             None,
-            re.compile(r"^[a-z][a-z0-9+.-]*://([^/]*\.)?" + _pattern(rest)),
+            _compiled(r"^[a-z][a-z0-9+.-]*://([^/]*\.)?" + _pattern(rest), number, file),
         )
     if body.startswith("|"):
-        return AdRule(number, text, exception, None, re.compile("^" + _pattern(body[1:])))
-    if _HOST_CHARS.match(body.lower()) and "." in body and "*" not in body:
-        return AdRule(number, text, exception, body.lower().rstrip("."), None)
-    if not body:
-        return None
-    return AdRule(number, text, exception, None, re.compile(_pattern(body)))
+        regex = _compiled("^" + _pattern(body[1:]), number, file)
+        return AdRule(number, text, exception, None, regex)
+    if _HOST_CHARS.match(body.lower()) and "." in body.strip(".") and "*" not in body:
+        return AdRule(number, text, exception, body.lower().strip("."), None)
+    return AdRule(number, text, exception, None, _compiled(_pattern(body), number, file))
+
+
+def _compiled(pattern: str, number: int, file: str) -> UserRegex:
+    """A pattern built from a rule's wildcards: RE2 runs it unless the rule is too long."""
+    try:
+        return compile_regex(pattern)
+    except RegexProblem as exc:
+        raise InputError(str(exc), file=file, line=number, field="rule") from None
 
 
 def _pattern(body: str) -> str:

@@ -11,13 +11,14 @@ import ipaddress
 
 from netcheck.errors import InputError
 from netcheck.netaddr import host_key, url_host
-from netcheck.policy.importers import ConfigDecision, EffectiveConfig
-from netcheck.policy.model import Action, Match, Rule
-from netcheck.textfile import read_text
+from netcheck.policy.importers import ConfigDecision, Conversion, EffectiveConfig, read_config
+from netcheck.policy.match import is_glob
+from netcheck.policy.model import host_pattern_problem
 
 MAX_ENTRIES = 2_000_000
 _LOCAL_NAMES = frozenset(
-    "localhost localhost.localdomain local broadcasthost ip6-localhost ip6-loopback".split()
+    ("localhost", "localhost.localdomain", "local", "broadcasthost")
+    + ("ip6-localhost", "ip6-loopback")
 )
 
 
@@ -28,6 +29,7 @@ class HostsConfig(EffectiveConfig):
     def __init__(self, file: str) -> None:
         self.file = file
         self.entries: dict[str, tuple[str, int]] = {}  # host -> (address, line)
+        self.skipped: list[str] = []  # warnings, each "file:line: ..."
 
     def decide(self, url: str) -> ConfigDecision:
         found = self.entries.get(url_host(url))
@@ -42,21 +44,36 @@ class HostsConfig(EffectiveConfig):
         )
         return ConfigDecision("block", self.file, line, f"hosts {how} {address} line {line}")
 
-    def rules(self) -> tuple[list[Rule], Action, list[str]]:
-        rules = [
-            Rule(
-                id=f"line-{line}",
-                match=Match(hosts=[host]),
-                action="block",
-                source=f"{self.file}:{line}",
-            )
-            for host, (_, line) in self.entries.items()
-        ]
-        return rules, "allow", []
+    def convert(self) -> Conversion:
+        # one rule per line of the file, naming every host that line lists
+        by_line: dict[int, list[str]] = {}
+        for host, (_, line) in self.entries.items():
+            by_line.setdefault(line, []).append(host)
+        done = Conversion([], "allow", list(self.skipped))
+        for line, hosts in by_line.items():
+            good = []
+            for host in hosts:
+                problem = host_pattern_problem(host)
+                if problem is None and (is_glob(host) or host.startswith(".")):
+                    problem = "hosts files name exact hosts; this reads as a pattern"
+                if problem:
+                    done.notes.append(f"{self.file}:{line}: {host[:80]!r} left out: {problem}")
+                else:
+                    good.append(host)
+            if good:
+                done.add(
+                    self.file,
+                    line,
+                    id=f"line-{line}",
+                    match={"hosts": good},
+                    action="block",
+                    source=f"{self.file}:{line}",
+                )
+        return done
 
 
 def load(path: str) -> HostsConfig:
-    return parse(read_text(path, "hosts file"), path)
+    return parse(read_config(path, "hosts file"), path)
 
 
 def parse(text: str, file: str) -> HostsConfig:
@@ -65,8 +82,9 @@ def parse(text: str, file: str) -> HostsConfig:
         words = raw.split("#", 1)[0].split()
         if not words:
             continue
+        address = words[0].split("%")[0]
         try:
-            ipaddress.ip_address(words[0].split("%")[0])
+            ipaddress.ip_address(address)
         except ValueError:
             raise InputError(
                 f"expected an address first, got {words[0][:40]!r}", file=file, line=number
@@ -76,8 +94,12 @@ def parse(text: str, file: str) -> HostsConfig:
         for name in words[1:]:
             host = host_key(name)
             if host in _LOCAL_NAMES or host in config.entries:
-                continue
+                continue  # the first line naming a host is the one the resolver uses
             if len(config.entries) >= MAX_ENTRIES:
                 raise InputError(f"more than {MAX_ENTRIES} entries", file=file, line=number)
-            config.entries[host] = (words[0].split("%")[0], number)
+            config.entries[host] = (address, number)
+    if not config.entries:
+        raise InputError(
+            "no host entries besides localhost: nothing a hosts file blocks", file=file
+        )
     return config

@@ -5,7 +5,9 @@ In: a PAC script, evaluated by a real PAC engine (pypac's ``PACFile`` on dukpy).
 (``DIRECT``, ``PROXY host:port``...), except that a route whose every hop is a black hole
 (``PROXY 0.0.0.0:...``, ``127.0.0.1:...``, ``localhost``, port 0 or 9) is how PAC files block,
 and reads ``block``. The line named is the ``return`` whose literal text is the returned string;
-when the string is built at run time, the ``FindProxyForURL`` line.
+when the string is built at run time, the ``FindProxyForURL`` line. An answer that is not a
+string (a number, ``undefined``) or not a PAC result (``parse_pac_result``) is an
+``InputError`` at that line, never read as DIRECT.
 
 As browsers do, https URLs are handed to ``FindProxyForURL`` without path and query. The script
 may call ``dnsResolve``/``isInNet``; those resolve through the system resolver, so they are only
@@ -19,13 +21,10 @@ from urllib.parse import urlsplit
 
 from netcheck.errors import InputError
 from netcheck.netaddr import url_host
-from netcheck.pacjs import PacError, SandboxedPac
-from netcheck.policy.importers import ConfigDecision, EffectiveConfig
-from netcheck.policy.model import Action, Match, Rule
+from netcheck.pacjs import PacError, ProxyChoice, SandboxedPac, parse_pac_result
+from netcheck.policy.importers import ConfigDecision, Conversion, EffectiveConfig, read_config
+from netcheck.policy.model import Action
 from netcheck.targets import catalogue
-from netcheck.textfile import read_text
-
-_BLACKHOLE_HOSTS = ("0.0.0.0", "localhost", "[::]", "[::1]")
 
 
 class PacConfig(EffectiveConfig):
@@ -55,7 +54,12 @@ class PacConfig(EffectiveConfig):
     def decide(self, url: str) -> ConfigDecision:
         route = self.route(url)
         line = self._line_of(route)
-        action: Action = "block" if _blackhole(route) else "allow"
+        try:
+            choices = parse_pac_result(route)
+        except PacError as exc:
+            message = f"FindProxyForURL for {url[:80]}: {exc}"
+            raise InputError(message, file=self.file, line=line) from None
+        action: Action = "block" if _blackhole(choices) else "allow"
         return ConfigDecision(action, self.file, line, f"PAC returns {route!r} (line {line})")
 
     def _line_of(self, route: str) -> int:
@@ -64,12 +68,18 @@ class PacConfig(EffectiveConfig):
             index = self.text.find(needle)
             if index >= 0:
                 return self.text.count("\n", 0, index) + 1
+        return self._function_line()
+
+    def _function_line(self) -> int:
         found = re.search(r"FindProxyForURL", self.text)
         return self.text.count("\n", 0, found.start()) + 1 if found else 1
 
-    def rules(self) -> tuple[list[Rule], Action, list[str]]:
+    def convert(self) -> Conversion:
         # JavaScript cannot be turned into patterns: record what it does to the catalogue's hosts
-        rules: list[Rule] = []
+        note = (
+            "the script's logic is not a policy: the rules say what it returns for catalogue hosts"
+        )
+        done = Conversion([], "allow", [f"{self.file}:{self._function_line()}: {note}"])
         seen: set[str] = set()
         for target in catalogue.builtin_targets():
             host = url_host(target.url)
@@ -77,34 +87,35 @@ class PacConfig(EffectiveConfig):
                 continue
             seen.add(host)
             decision = self.decide(target.url)
-            rules.append(
-                Rule(
-                    id=f"{host}",
-                    description=decision.how,
-                    match=Match(hosts=[host]),
-                    action=decision.action,
-                    source=f"{self.file}:{decision.line}",
-                )
+            done.add(
+                self.file,
+                decision.line or 1,
+                id=host,
+                description=decision.how[:200],
+                match={"hosts": [host]},
+                action=decision.action,
+                source=f"{self.file}:{decision.line}",
             )
-        return rules, "allow", ["the script itself; rules list what it returns for catalogue hosts"]
+        return done
 
 
-def _blackhole(route: str) -> bool:
-    hops = [hop.strip() for hop in route.split(";") if hop.strip()]
-    if not hops:
-        return False
-    for hop in hops:
-        kind, _, where = hop.partition(" ")
-        if kind.upper() == "DIRECT":
+def _blackhole(choices: list[ProxyChoice]) -> bool:
+    """Every hop goes nowhere: a proxy on an unspecified or loopback address, or port 0 or 9."""
+    for choice in choices:
+        if choice.direct or choice.host is None:
             return False
-        host, _, port = where.strip().rpartition(":")
-        if not (host.startswith(_BLACKHOLE_HOSTS) or host.startswith("127.") or port in ("0", "9")):
+        host = choice.host.lower()
+        if not (
+            host in ("0.0.0.0", "localhost", "::", "::1")
+            or host.startswith("127.")
+            or choice.port in (0, 9)
+        ):
             return False
     return True
 
 
 def load(path: str) -> PacConfig:
-    text = read_text(path, "PAC file")
+    text = read_config(path, "PAC file")
     if "FindProxyForURL" not in text:
         raise InputError("no FindProxyForURL function: not a PAC file", file=path)
     return PacConfig(path, text)

@@ -6,7 +6,9 @@ triggers that name only, ``*.example.com`` its subdomains; an exact trigger beat
 a nearer wildcard beats a farther one. Actions: ``CNAME .`` NXDOMAIN, ``CNAME *.`` NODATA,
 ``CNAME rpz-passthru.`` allow, ``CNAME rpz-drop.`` drop, ``CNAME rpz-tcp-only.`` allow (over TCP),
 A/AAAA/other CNAME rewrite (a sinkhole or walled garden: block). Names that no trigger covers are
-answered normally (allow). IP, NSDNAME and NSIP triggers are kept out (they need resolution).
+answered normally (allow). IP, NSDNAME and NSIP triggers are kept out (they need resolution),
+each with a warning naming its line. A zone with no trigger is refused, and so is a
+``$GENERATE`` over more than ``MAX_GENERATED`` names.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ import dns.zone
 
 from netcheck.errors import InputError
 from netcheck.netaddr import host_key, url_host
-from netcheck.policy.importers import ConfigDecision, EffectiveConfig
-from netcheck.policy.model import Action, Match, Rule
-from netcheck.textfile import read_text
+from netcheck.policy.importers import ConfigDecision, Conversion, EffectiveConfig, read_config
+from netcheck.policy.match import is_glob
+from netcheck.policy.model import Action
 
 _SPECIAL = ("rpz-ip", "rpz-nsdname", "rpz-nsip", "rpz-client-ip")
 _LINE_OF_ERROR = re.compile(r":(\d+):")
+_RANGE = re.compile(r"^(\d{1,10})-(\d{1,10})(?:/(\d{1,10}))?$")
+MAX_GENERATED = 100_000
 
 
 class RpzConfig(EffectiveConfig):
@@ -47,6 +51,8 @@ class RpzConfig(EffectiveConfig):
                 found = self.triggers.get("*." + ".".join(labels[i:]))
                 if found is not None:
                     break
+        if found is None and host:
+            found = self.triggers.get("*")  # a wildcard at the zone's apex: every name
         if found is None:
             return ConfigDecision(
                 "allow", self.file, None, "no RPZ trigger: answered normally", True
@@ -54,53 +60,84 @@ class RpzConfig(EffectiveConfig):
         action, word, line = found
         return ConfigDecision(action, self.file, line, f"RPZ {word} line {line}")
 
-    def rules(self) -> tuple[list[Rule], Action, list[str]]:
+    def convert(self) -> Conversion:
         # policy rules are first-match: put exact triggers first, then nearer wildcards first
         ordered = sorted(
-            self.triggers.items(), key=lambda kv: (kv[0].startswith("*."), -kv[0].count("."))
+            self.triggers.items(),
+            key=lambda kv: (kv[0] == "*" or kv[0].startswith("*."), -kv[0].count(".")),
         )
-        rules = [
-            Rule(
+        done = Conversion([], "allow", list(self.skipped))
+        for trigger, (action, word, line) in ordered:
+            wildcard = trigger == "*" or trigger.startswith("*.")
+            if is_glob(trigger[2:] if trigger.startswith("*.") else trigger) and trigger != "*":
+                # an RPZ owner name holding * ? [ elsewhere is a literal name, not a pattern
+                done.notes.append(f"{self.file}:{line}: {trigger[:80]!r} left out: not a host name")
+                continue
+            done.add(
+                self.file,
+                line,
                 id=f"line-{line}",
-                description=word,
-                match=Match(hosts=[trigger]),
+                description=word[:200] + (" (subdomains)" if wildcard else ""),
+                match={"hosts": [trigger]},
                 action=action,
                 source=f"{self.file}:{line}",
             )
-            for trigger, (action, word, line) in ordered
-        ]
-        return rules, "allow", [f"{self.file}: {s}" for s in self.skipped]
+        return done
 
 
 def load(path: str) -> RpzConfig:
-    return parse(read_text(path, "RPZ zone"), path)
+    return parse(read_config(path, "RPZ zone"), path)
 
 
 def parse(text: str, file: str) -> RpzConfig:
+    _check_generate(text, file)
     try:
         zone = dns.zone.from_text(
-            text, origin=_origin(text), relativize=True, check_origin=False, filename=file
+            text, origin=_origin(text, file), relativize=True, check_origin=False, filename=file
         )
     except dns.exception.DNSException as exc:
         found = _LINE_OF_ERROR.search(str(exc))
         # an error at the end of a line is reported on the next one: name the last line instead
         line = min(int(found.group(1)), max(1, len(text.splitlines()))) if found else None
         message = str(exc).split(": ", 2)[-1] if found else str(exc)
-        raise InputError(f"invalid RPZ zone: {message}", file=file, line=line) from None
+        raise InputError(f"invalid RPZ zone: {message[:200]}", file=file, line=line) from None
+    except (ValueError, UnicodeError, OverflowError) as exc:  # dnspython's own checks, no line
+        raise InputError(f"invalid RPZ zone: {str(exc)[:200]}", file=file) from None
     config = RpzConfig(file)
     lines = _owner_lines(text)
     for name, node in zone.nodes.items():
         trigger = host_key(name.to_text())
         if trigger in ("@", "") or name == dns.name.empty:
             continue
+        line = lines.get(trigger, 0)
         if any(part in trigger.split(".") for part in _SPECIAL):
-            config.skipped.append(f"{trigger} (IP/NS trigger)")
+            what = f"{trigger[:80]!r} is an IP or name-server trigger (it needs resolution)"
+            config.skipped.append(f"{file}:{line}: {what}: left out")
             continue
         action = _action(node)
         if action is None:
             continue
-        config.triggers[trigger] = (action[0], action[1], lines.get(trigger, 0))
+        config.triggers[trigger] = (action[0], action[1], line)
+    if not config.triggers:
+        raise InputError("no RPZ trigger (only SOA/NS records): nothing the zone blocks", file=file)
     return config
+
+
+def _check_generate(text: str, file: str) -> None:
+    """Refuse a ``$GENERATE`` that would make more names than a zone file may hold: dnspython
+    would otherwise build every one of them."""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        words = raw.split()
+        if not words or words[0].upper() != "$GENERATE":
+            continue
+        found = _RANGE.match(words[1]) if len(words) > 1 else None
+        if found is None:
+            raise InputError("$GENERATE needs a range start-stop[/step]", file=file, line=number)
+        start, stop, step = int(found[1]), int(found[2]), int(found[3] or 1)
+        if step < 1 or (stop - start) // step + 1 > MAX_GENERATED:
+            raise InputError(
+                f"$GENERATE makes more than {MAX_GENERATED} names", file=file, line=number
+            )
 
 
 def _action(node: dns.node.Node) -> tuple[Action, str] | None:
@@ -129,10 +166,17 @@ def _action(node: dns.node.Node) -> tuple[Action, str] | None:
     return None
 
 
-def _origin(text: str) -> str:
-    for line in text.splitlines():
+def _origin(text: str, file: str | None = None) -> str:
+    for number, line in enumerate(text.splitlines(), start=1):
         words = line.split()
         if len(words) >= 2 and words[0].upper() == "$ORIGIN":
+            if file is not None:
+                try:
+                    dns.name.from_text(words[1])
+                except (dns.exception.DNSException, ValueError, UnicodeError) as exc:
+                    raise InputError(
+                        f"bad $ORIGIN {words[1][:80]!r}: {exc}", file=file, line=number
+                    ) from None
             return words[1]
     return "rpz."
 

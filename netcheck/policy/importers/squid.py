@@ -16,17 +16,18 @@ ACLs, skipping ``peek``/``stare`` steps: the first ``bump``, ``splice`` or ``ter
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
-import re
 import shlex
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from netcheck.errors import InputError
 from netcheck.netaddr import host_key
-from netcheck.policy.importers import ConfigDecision, EffectiveConfig
-from netcheck.policy.model import Action, Match, Rule
+from netcheck.policy.importers import ConfigDecision, Conversion, EffectiveConfig, read_config
+from netcheck.policy.model import Action
+from netcheck.policy.regex import RegexProblem, compile_regex
 from netcheck.textfile import read_text
 
 MAX_VALUES = 500_000
@@ -183,70 +184,23 @@ class SquidConfig(EffectiveConfig):
                 note = f"acl {acl.name} {acl.type} {value.text}, line {value.line}"
         return note
 
-    # --- policy conversion ----------------------------------------------------------------------
+    # --- policy conversion ---------------------------------------------------------------------
 
-    def rules(self) -> tuple[list[Rule], Action, list[str]]:
-        rules: list[Rule] = []
-        notes: list[str] = []
-        bumped = any(b.action in ("bump", "client-first", "server-first") for b in self.bump)
-        for line in self.access:
-            match, why = self._as_match(line, bumped)
-            if match is None:
-                notes.append(f"{self.file}:{line.line} ({why})")
-                continue
-            action: Action = "allow" if line.action == "allow" else "block"
-            rules.append(
-                Rule(
-                    id=f"line-{line.line}",
-                    match=match,
-                    action=action,
-                    source=f"{self.file}:{line.line}",
-                )
-            )
-        if not self.access:
-            return rules, "block", notes
-        default: Action = "block" if self.access[-1].action == "allow" else "allow"
-        return rules, default, notes
+    def convert(self) -> Conversion:
+        from netcheck.policy.importers.squidpolicy import convert
 
-    def _as_match(self, line: AccessLine, bumped: bool) -> tuple[Match | None, str]:
-        crit: dict[str, list[str]] = {"hosts": [], "host_regex": [], "url_regex": [], "urls": []}
-        dest_acls = 0
-        for term in line.terms:
-            acl = self.acls.get(term.acl)
-            if acl is None:
-                return None, f"undefined acl {term.acl}"
-            if acl.type in CLIENT_TYPES:
-                if term.negated:
-                    return None, f"negated client acl {acl.name}"
-                continue
-            if acl.type == "method" and acl.values and {v.text for v in acl.values} == {"CONNECT"}:
-                crit["urls"].append("http://*" if term.negated else "https://*")
-                continue
-            if term.negated or acl.type not in DEST_TYPES[:4]:
-                return None, f"{'!' if term.negated else ''}{acl.name} ({acl.type})"
-            dest_acls += 1
-            if dest_acls > 1:
-                return None, "two destination acls ANDed"
-            for v in acl.values:
-                if acl.type in ("dstdomain", "ssl::server_name"):
-                    crit["hosts"].append(v.text.lower())
-                elif acl.type == "dstdom_regex":
-                    crit["host_regex"].append(("(?i)" if v.ignore_case else "") + v.text)
-                else:
-                    crit["url_regex"].append(("(?i)" if v.ignore_case else "") + v.text)
-        if bumped and crit["urls"] == ["http://*"]:
-            crit["urls"] = []  # a bumped https request is a GET too
-        kept = {k: v for k, v in crit.items() if v}
-        if len(set(crit["urls"])) > 1:
-            return None, "CONNECT and !CONNECT on one line"
-        return (Match(**kept) if kept else Match(all=True)), ""
+        return convert(self)
 
 
 def _acl_match(acl: Acl, req: Request, client: str | None) -> Value | None:
     kind = acl.type
     if kind == "src" and client is not None:
+        try:
+            address = ipaddress.ip_address(client)
+        except ValueError:
+            return None
         for value in acl.values:
-            if value.text == "all" or _in_net(client, value.text):
+            if any(address in net for net in src_networks(value.text)):
                 return value
         return None
     if kind in CLIENT_TYPES:
@@ -266,7 +220,7 @@ def _value_match(kind: str, value: Value, req: Request) -> bool:
         return req.host == pattern
     if kind in ("dstdom_regex", "url_regex", "urlpath_regex"):
         subject = {"dstdom_regex": req.host, "url_regex": req.url, "urlpath_regex": req.path}[kind]
-        return _regex(text, value.ignore_case).search(subject) is not None
+        return compile_regex(text, value.ignore_case).search(subject)
     if kind == "method":
         return req.method == text
     if kind == "port":
@@ -283,35 +237,29 @@ def _value_match(kind: str, value: Value, req: Request) -> bool:
     return True  # an ACL type netcheck does not model: assume it holds for any request
 
 
-def _in_net(address: str, spec: str) -> bool:
-    low, _, high = spec.partition("-")
-    try:
-        ip = ipaddress.ip_address(address)
-        if high:
-            first, last = ipaddress.ip_address(low), ipaddress.ip_address(high.split("/")[0])
-            return ip.version == first.version == last.version and int(first) <= int(ip) <= int(
-                last
-            )
-        return ip in ipaddress.ip_network(spec, strict=False)
-    except (ValueError, TypeError):
-        return False
-
-
-_REGEX_CACHE: dict[tuple[str, bool], re.Pattern[str]] = {}
-
-
-def _regex(text: str, ignore_case: bool) -> re.Pattern[str]:
-    key = (text, ignore_case)
-    if key not in _REGEX_CACHE:
-        _REGEX_CACHE[key] = re.compile(text, re.IGNORECASE if ignore_case else 0)
-    return _REGEX_CACHE[key]
+@functools.lru_cache(maxsize=4096)
+def src_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The address blocks a ``src`` value names, as squid reads it: ``all``, an address,
+    ``addr/prefix`` or ``addr/netmask`` (host bits are masked off, as squid does), or a range
+    ``addr1-addr2``. Raises ``ValueError`` for anything else (``10.0.0.0/99``, a host name)."""
+    if spec == "all":
+        return (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+    low, dash, high = spec.partition("-")
+    if not dash:
+        return (ipaddress.ip_network(spec, strict=False),)
+    if "/" in high:
+        raise ValueError("a range with a mask is not read by netcheck; write the range alone")
+    first, last = ipaddress.ip_address(low), ipaddress.ip_address(high)
+    if first.version != last.version or int(first) > int(last):
+        raise ValueError(f"{low} is not before {high}")
+    return tuple(ipaddress.summarize_address_range(first, last))
 
 
 # --- parsing ------------------------------------------------------------------------------------
 
 
 def load(path: str) -> SquidConfig:
-    return parse(read_text(path, "squid config"), path)
+    return parse(read_config(path, "squid config"), path)
 
 
 def parse(text: str, file: str) -> SquidConfig:
@@ -366,6 +314,10 @@ def parse(text: str, file: str) -> SquidConfig:
                     )
             target = config.access if directive == "http_access" else config.bump
             target.append(AccessLine(action, terms, number))
+    if not config.access:
+        raise InputError(
+            "no http_access line: nothing says what the proxy allows or denies", file=file
+        )
     return config
 
 
@@ -393,6 +345,10 @@ def _acl(config: SquidConfig, words: list[str], number: int, base: str) -> None:
             continue
         if word.startswith('"') and word.endswith('"') and len(word) > 2:
             included = os.path.join(base, word[1:-1])
+            if not os.path.isfile(included):  # a fifo or a device would never end
+                raise InputError(
+                    f"acl file {word} is not a readable file", file=file, line=number, field="acl"
+                )
             lines = read_text(included, "acl file").splitlines()
             for sub, value in enumerate(lines, start=1):
                 value = value.split("#", 1)[0].strip()
@@ -408,10 +364,22 @@ def _add(config: SquidConfig, acl: Acl, value: Value, where: str | None) -> None
         raise InputError(f"more than {MAX_VALUES} acl values", file=config.file, line=value.line)
     if acl.type in ("dstdom_regex", "url_regex", "urlpath_regex"):
         try:
-            _regex(value.text, value.ignore_case)
-        except re.error as exc:
+            compile_regex(value.text, value.ignore_case)
+        except RegexProblem as exc:
             raise InputError(
-                f"bad regular expression {value.text!r}{' in ' + where if where else ''}: {exc}",
+                f"{exc}{' (in ' + where + ')' if where else ''}",
+                file=config.file,
+                line=value.line,
+                field=f"acl {acl.name}",
+            ) from None
+    if acl.type == "src":
+        try:
+            src_networks(value.text)
+        except ValueError as exc:
+            # squid itself refuses to start on such a line; never read it as "every client"
+            raise InputError(
+                f"{value.text[:80]!r} is not an address, network or range for a src acl ({exc})"
+                f"{' (in ' + where + ')' if where else ''}",
                 file=config.file,
                 line=value.line,
                 field=f"acl {acl.name}",

@@ -9,6 +9,7 @@ and ``stop_all`` (or ``down`` after a crash) finds it by pid file and by namespa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -76,10 +77,8 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    try:  # a zombie child of ours is dead for our purposes
+    with contextlib.suppress(ChildProcessError):  # a zombie child of ours is dead for us
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
     try:
         with open(f"/proc/{pid}/stat") as fh:
             return fh.read().split(")")[-1].split()[0] != "Z"
@@ -90,19 +89,15 @@ def _alive(pid: int) -> bool:
 def terminate(pids: Sequence[int], grace: float = 3.0) -> None:
     """SIGTERM, wait up to ``grace`` seconds, then SIGKILL whatever is left."""
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and any(_alive(p) for p in pids):
         time.sleep(0.05)
     for pid in pids:
         if _alive(pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def wait_listening(ns: str, proto: str, ip: str, port: int, timeout: float = 10.0) -> bool:

@@ -126,6 +126,8 @@ class Lab:
         self.apply(scenario)
 
     def _build(self) -> None:
+        """The fake internet, once: pages and certificates, nginx, the resolvers, the control
+        vantage, every scenario's configs, then the namespaces and the daemons outside."""
         self.state.mkdir(parents=True, exist_ok=True)
         self.state.chmod(0o755)  # squid (proxy) and nginx workers (www-data) read below it
         plan = self.site_plan()
@@ -134,14 +136,36 @@ class Lab:
         hosts = {s.host: list(s.cert_names) for s in plan}
         hosts[sites.BULK_HOST] = [sites.BULK_HOST, sites.CONTROL_HOST]
         pki.build(self.state / "pki", hosts)
+        edges = self.edges()
+        nginx_conf = self._write_web(plan, edges)
+        self._write_resolvers(plan, edges)
+        self.control_token.write_text(secrets.token_urlsafe(32) + "\n")
+        self.control_token.chmod(0o600)
+        squid.prepare(self.state / "squid", self.pki.corporate_ca_key)
+        (self.state / "haproxy").mkdir(exist_ok=True)
+        for scenario in load_scenarios().values():
+            self.render(scenario, plan, nginx_conf)
+        resolv = f"# netcheck lab client\nnameserver {topology.GW_INSIDE_IP}\n"
+        extra_ips = [unboundconf.LAME_DNS_IP, topology.CONTROL_DNS_IP, topology.SLOW_DNS_IP]
+        extra_ips += list(edges.values())
+        topology.create([s.ip for s in plan] + extra_ips, resolv)
+        self._start_internet()
+        built = {"sites": {s.host: s.ip for s in plan}, "state": str(self.state)}
+        (self.state / "built.json").write_text(json.dumps(built, indent=2) + "\n")
+
+    def _write_web(self, plan: list[sites.Site], edges: dict[str, str]) -> str:
+        """Every site's pages and nginx's config; returns the config text."""
         www = self.state / "www"
         large = nginx.write_pages(plan, www)
         web = self.state / "nginx"
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (web / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-        edges = self.edges()
         nginx_conf = nginx.render(plan, self.pki, web, www, large, edges)
         (web / "nginx.conf").write_text(nginx_conf)
+        return nginx_conf
+
+    def _write_resolvers(self, plan: list[sites.Site], edges: dict[str, str]) -> None:
+        """The internet's resolvers: the upstream one, a lame one, and the control's own."""
         dns_dir = self.state / "dns"
         dns_dir.mkdir(exist_ok=True)
         upstream = unboundconf.render_upstream(sites.dns_records(plan), dns_dir)
@@ -154,57 +178,42 @@ class Lab:
                 outside, dns_dir, topology.CONTROL_DNS_IP, "unbound-control.pid"
             )
         )
-        self.control_token.write_text(secrets.token_urlsafe(32) + "\n")
-        self.control_token.chmod(0o600)
-        squid.prepare(self.state / "squid", self.pki.corporate_ca_key)
-        (self.state / "haproxy").mkdir(exist_ok=True)
-        for scenario in load_scenarios().values():
-            self.render(scenario, plan, nginx_conf)
-        resolv = f"# netcheck lab client\nnameserver {topology.GW_INSIDE_IP}\n"
-        extra_ips = [unboundconf.LAME_DNS_IP, topology.CONTROL_DNS_IP, topology.SLOW_DNS_IP]
-        extra_ips += list(edges.values())
-        topology.create([s.ip for s in plan] + extra_ips, resolv)
-        self.daemons.start("nginx", topology.INTERNET, ["nginx", "-c", str(web / "nginx.conf")])
-        self.daemons.start(
-            "unbound-upstream",
-            topology.INTERNET,
-            ["unbound", "-d", "-c", str(dns_dir / "upstream.conf")],
-        )
-        self.daemons.start(
-            "unbound-lame", topology.INTERNET, ["unbound", "-d", "-c", str(dns_dir / "lame.conf")]
-        )
-        self.daemons.start(
-            "unbound-control",
-            topology.INTERNET,
-            ["unbound", "-d", "-c", str(dns_dir / "control.conf")],
-        )
-        self.daemons.start("control", topology.INTERNET, self._control_argv())
-        daemons.ensure_listening(
-            self.daemons, "nginx", topology.INTERNET, [("tcp", topology.BULK_IP, 443)]
-        )
-        daemons.ensure_listening(
-            self.daemons,
-            "unbound-control",
-            topology.INTERNET,
-            [("udp", topology.CONTROL_DNS_IP, 53)],
-        )
-        daemons.ensure_listening(
-            self.daemons,
-            "control",
-            topology.INTERNET,
-            [("tcp", topology.CONTROL_IP, topology.CONTROL_PORT)],
-        )
-        daemons.ensure_listening(
-            self.daemons, "unbound-lame", topology.INTERNET, [("udp", unboundconf.LAME_DNS_IP, 53)]
-        )
-        daemons.ensure_listening(
-            self.daemons,
-            "unbound-upstream",
-            topology.INTERNET,
-            [("udp", topology.UPSTREAM_DNS_IP, 53)],
-        )
-        built = {"sites": {s.host: s.ip for s in plan}, "state": str(self.state)}
-        (self.state / "built.json").write_text(json.dumps(built, indent=2) + "\n")
+
+    def _start_internet(self) -> None:
+        """Start the daemons outside the agency and wait until each one listens."""
+        dns_dir = self.state / "dns"
+        internet: list[tuple[str, list[str], tuple[str, str, int]]] = [
+            (
+                "nginx",
+                ["nginx", "-c", str(self.state / "nginx" / "nginx.conf")],
+                ("tcp", topology.BULK_IP, 443),
+            ),
+            (
+                "unbound-upstream",
+                ["unbound", "-d", "-c", str(dns_dir / "upstream.conf")],
+                ("udp", topology.UPSTREAM_DNS_IP, 53),
+            ),
+            (
+                "unbound-lame",
+                ["unbound", "-d", "-c", str(dns_dir / "lame.conf")],
+                ("udp", unboundconf.LAME_DNS_IP, 53),
+            ),
+            (
+                "unbound-control",
+                ["unbound", "-d", "-c", str(dns_dir / "control.conf")],
+                ("udp", topology.CONTROL_DNS_IP, 53),
+            ),
+            (
+                "control",
+                self._control_argv(),
+                ("tcp", topology.CONTROL_IP, topology.CONTROL_PORT),
+            ),
+        ]
+        # all start first, then each is waited for: they come up side by side
+        for name, argv, _ in internet:
+            self.daemons.start(name, topology.INTERNET, argv)
+        for name, _, listen in internet:
+            daemons.ensure_listening(self.daemons, name, topology.INTERNET, [listen])
 
     def _control_argv(self) -> list[str]:
         """``netcheck control serve`` outside the agency: it resolves through its own view and
@@ -382,9 +391,9 @@ class Lab:
         running = self.state / "running" / name
         running.parent.mkdir(exist_ok=True)
         text = conf.read_text()
-        if not force and self.daemons.alive(name) and running.is_file():
-            if running.read_text() == text:
-                return
+        unchanged = running.is_file() and running.read_text() == text
+        if not force and unchanged and self.daemons.alive(name):
+            return
         self.daemons.stop(name)
         self.daemons.start(name, topology.GATEWAY, argv)
         running.write_text(text)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 
@@ -238,13 +239,15 @@ def _charts(frame: pd.DataFrame, now: pd.DataFrame, msgs: Messages) -> list[str]
         .groupby(["service", "function", "part"], observed=True)
         .size()
         .unstack("part", fill_value=0)
+        .reindex(columns=["ok", "blocked", "other"], fill_value=0)
+        .reset_index()
     )
     rows = [
         (
-            f"{svc} · {msgs.function(str(fn))}",
-            [int(r.get(p, 0)) for p in ("ok", "blocked", "other")],
+            f"{r['service']} · {msgs.function(str(r['function']))}",
+            [int(r[p]) for p in ("ok", "blocked", "other")],
         )
-        for (svc, fn), r in counts.iterrows()
+        for r in counts.to_dict("records")
     ]
     parts = [
         (msgs.text("legend_ok"), charts.PALETTE["ok"]),
@@ -298,5 +301,6 @@ def findings_chart(frame: pd.DataFrame, msgs: Messages) -> str:
     return charts.stacked_columns(msgs.text("chart_findings"), dates, series)
 
 
-def _opt(value: object) -> str | None:
+def _opt(value: Any) -> str | None:
+    """A pandas cell as text: missing (None, NaN, NA) is None."""
     return None if value is None or pd.isna(value) else str(value)

@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -53,7 +54,8 @@ def _family(name: str, samples: Iterable[str]) -> list[str]:
     return [f"# HELP {name} {_HELP[name]}", f"# TYPE {name} gauge", *lines]
 
 
-def _text(value: object) -> str:
+def _text(value: Any) -> str:
+    """A pandas cell as label text: missing (None, NaN, NA) is empty."""
     return "" if value is None or pd.isna(value) else str(value)
 
 
@@ -83,8 +85,12 @@ def prometheus_text(frame: pd.DataFrame) -> str:
     out += _family(
         "netcheck_goodput_mbps",
         (
-            _sample("netcheck_goodput_mbps", {"service": s, "network": _text(n)}, float(v))
-            for (s, n), v in goodput.items()
+            _sample(
+                "netcheck_goodput_mbps",
+                {"service": r["service"], "network": _text(r["network"])},
+                float(r["goodput_mbps"]),
+            )
+            for r in goodput.reset_index().to_dict("records")
         ),
     )
     if has_findings(now):
@@ -92,8 +98,12 @@ def prometheus_text(frame: pd.DataFrame) -> str:
         out += _family(
             "netcheck_findings",
             (
-                _sample("netcheck_findings", {"kind": k, "network": _text(n)}, float(c))
-                for (k, n), c in counts.items()
+                _sample(
+                    "netcheck_findings",
+                    {"kind": r["kind"], "network": _text(r["policy_network"])},
+                    float(r["count"]),
+                )
+                for r in counts.reset_index(name="count").to_dict("records")
             ),
         )
     last = frame.groupby("network", observed=True, dropna=False)["ts"].max()

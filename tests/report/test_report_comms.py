@@ -43,7 +43,8 @@ def test_spanish_report_names_the_blocked_channel_the_network_the_block_and_the_
     assert c.since == "Bloqueado desde el 27/11/2026 09:00 UTC."  # day 1 loaded, day 2 did not
     line = _rule_line("canal-oficial")
     assert c.ask == f"Pida a TI que revise la regla «canal-oficial» ({POLICY}:{line})."
-    assert c.note is not None and "autobloqueo" in c.note
+    assert c.note is not None
+    assert "autobloqueo" in c.note
     ok = {(c.url, c.network) for c in report.channels if c.state == "ok"}
     assert (CHANNEL, "oficina de comunicación") in ok
     md = comms.render_markdown(report)
@@ -56,7 +57,8 @@ def test_services_say_what_can_be_streamed_where_and_why_not(judged: tuple[objec
     report = comms.build(frame, policy, "en")  # type: ignore[arg-type]
     rows = {(s.service, s.ability, s.network): s for s in report.services}
     live = rows[("youtube", "stream live", "oficina de comunicación")]
-    assert live.answer == "no" and live.since == "2026-11-27 09:00 UTC"
+    assert live.answer == "no"
+    assert live.since == "2026-11-27 09:00 UTC"
     assert live.why == ["the firewall cuts the connection as soon as it opens"]
     assert live.ask == [
         f"Ask IT to review the rule “comms-directo” ({POLICY}:{_rule_line('comms-directo')})."
@@ -83,13 +85,15 @@ def test_without_a_policy_the_report_says_so_and_still_names_blocked_channels(
 def test_html_is_self_contained(judged: tuple[object, object]) -> None:
     frame, policy = judged
     html = comms.render_html(comms.build(frame, policy, "es"))  # type: ignore[arg-type]
-    assert "<svg" in html and "<style>" in html
+    assert "<svg" in html
+    assert "<style>" in html
     assert not re.search(r"<(script|link|img|iframe)\b", html)
     assert not re.search(r"\b(src|href)\s*=", html)
     target_urls = {str(u) for u in frame["url"].unique()}  # type: ignore[attr-defined]
     for url in re.findall(r"https?://[^\s\"'<>)«»]+", html):
         assert url.rstrip(".,;:") in target_urls, url
-    assert "url(" not in html and "@import" not in html
+    assert "url(" not in html
+    assert "@import" not in html
 
 
 def test_catalogues_have_the_same_keys_and_placeholders() -> None:
@@ -127,7 +131,8 @@ def test_problems_come_first_and_a_channel_fine_everywhere_is_one_line(
     ok_urls = [c.url for c in report.channels if c.state == "ok"]
     assert len(ok_urls) == len(set(ok_urls))
     many = [c for c in report.channels if c.state == "ok" and ", " in c.network]
-    assert many and all(
+    assert many
+    assert all(
         re.fullmatch(
             r"El canal oficial \S+ se puede ver desde \d+ redes: «[^»]+»(, «[^»]+»)+\.", c.sentence
         )

@@ -32,7 +32,8 @@ def _png_colours(data: bytes, rows: int = 400) -> int:
         kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, _, depth, colour = struct.unpack(">IIBB", body[:10])
-            assert depth == 8 and colour in (2, 6)
+            assert depth == 8
+            assert colour in (2, 6)
             channels = 3 if colour == 2 else 4
         elif kind == b"IDAT":
             idat += body

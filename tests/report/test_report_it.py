@@ -26,7 +26,8 @@ def _families(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 def test_prometheus_text_parses_and_carries_the_latest_state(tmp_path: Path) -> None:
     frame = judge(load([str(write_scenario(tmp_path / "r"))]), load_policy(POLICY))
     text = it.prometheus_text(frame)
-    assert text.endswith("\n") and "# TYPE netcheck_target_up gauge" in text
+    assert text.endswith("\n")
+    assert "# TYPE netcheck_target_up gauge" in text
     fams = _families(text)
     up = {
         (lab["url"], lab["network"]): (lab["technique"], v) for lab, v in fams["netcheck_target_up"]
@@ -63,8 +64,10 @@ def test_json_has_the_rule_behind_each_target(tmp_path: Path) -> None:
     frame = judge(load([str(write_scenario(tmp_path / "r"))]), load_policy(POLICY))
     doc = json.loads(it.it_json(frame, load_policy(POLICY)))
     row = next(t for t in doc["targets"] if t["url"] == CHANNEL and t["network"] == "central")
-    assert row["up"] is False and row["blocked_since"].startswith("2026-11-27T09:00:05")
-    assert row["finding"]["kind"] == "self-blocking" and row["finding"]["rule"] == "canal-oficial"
+    assert row["up"] is False
+    assert row["blocked_since"].startswith("2026-11-27T09:00:05")
+    assert row["finding"]["kind"] == "self-blocking"
+    assert row["finding"]["rule"] == "canal-oficial"
     assert len(row["sha256"]) == 64
     assert doc["findings"]["self-blocking"] == 2
 

@@ -22,7 +22,7 @@ from netcheck.classify.fingerprints import load_fingerprints
 from netcheck.control.client import ControlClient, read_token
 from netcheck.errors import InputError
 from netcheck.measure import dns, proxy
-from netcheck.measure.pipeline import Probe, ProbeConfig
+from netcheck.measure.probe import Probe, ProbeConfig
 from netcheck.measure.probeid import probe_id as default_probe_id
 from netcheck.measure.trust import load_trust
 from netcheck.models import Result, Target
@@ -51,6 +51,8 @@ class RunOptions:
     allow_nets: Sequence[str] = ()
     proxy: str | None = None
     pac: str | None = None
+    #: --proxy-auth: auto, basic, digest, ntlm or negotiate (None: auto, not given)
+    proxy_auth: str | None = None
     timeout: float = 5.0
     concurrency: int = 16
     per_host: int = 4
@@ -145,7 +147,7 @@ def probe_config(options: RunOptions, environ: Mapping[str, str]) -> ProbeConfig
     nets = [str(netaddr.parse_cidr(spec)) for spec in options.allow_nets]
     trust = load_trust(options.ca_bundle, options.local_ca)
     fps = load_fingerprints(list(options.fingerprints))
-    settings = proxy.proxy_settings(options.proxy, options.pac, environ)
+    settings = proxy.proxy_settings(options.proxy, options.pac, environ, options.proxy_auth)
     pac_eval = asyncio.run(proxy.load_pac(settings))
     return ProbeConfig(
         trust=trust,

@@ -92,6 +92,21 @@ COMMANDS: dict[str, Entry] = {
         "Locate the hop that blocks URL; detect forged resets and injected DNS answers.",
     ),
     "lab": Entry("netcheck.cli.lab", "app", "The agency-network lab (root, Linux)."),
+    "server": Entry(
+        "netcheck.cli.server_cmd",
+        "app",
+        "The fleet's collector: enrollment, signed uploads, archive.",
+    ),
+    "agent": Entry(
+        "netcheck.cli.agent_cmd",
+        "app",
+        "A probe on a staff machine: scheduled runs, spool, signed uploads.",
+    ),
+    "verify": Entry(
+        "netcheck.cli.verify_cmd",
+        "verify",
+        "Check every record's signature and every probe's chain, offline.",
+    ),
 }
 
 
@@ -123,16 +138,27 @@ def guard(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _plain_flags(command: Any) -> None:
-    """Flags show no value type in help (typer would print ``<bool>``), the help option too."""
+class NamedArgument(typer.core.TyperArgument):
+    """An argument whose metavar (FILE, URL) says what it is: typer 0.29 would also print its
+    Python type (``<str>``) beside it in help."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None if self.metavar else super().display_type_rich(ctx)
+
+
+def tidy_help(command: Any) -> None:
+    """Help shows metavars, never Python types: flags (and ``--help``) show no value at all,
+    arguments only their metavar. Applied to every command as it is built."""
     for param in command.params:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+        if type(param) is typer.core.TyperArgument and param.metavar:
+            param.__class__ = NamedArgument
     help_option = command.get_help_option(typer.Context(command))
     if help_option is not None and help_option.metavar is None:
         help_option.metavar = ""
     for sub in getattr(command, "commands", {}).values():
-        _plain_flags(sub)
+        tidy_help(sub)
 
 
 _BUILT: dict[str, Any] = {}
@@ -157,7 +183,7 @@ def load_command(name: str) -> Any:
         holder.command(name)(guard(target))
         command = typer.main.get_command(holder)
     command.name = name
-    _plain_flags(command)
+    tidy_help(command)
     _BUILT[name] = command
     return command
 
@@ -167,7 +193,7 @@ class LazyGroup(typer.core.TyperGroup):
 
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
-        _plain_flags(self)
+        tidy_help(self)
 
     def list_commands(self, ctx: Any) -> list[str]:
         return [*COMMANDS, *(n for n in super().list_commands(ctx) if n not in COMMANDS)]

@@ -13,10 +13,16 @@ from netcheck.cli import stderr, stdout
 
 
 def classify(
-    files: Annotated[list[str], typer.Argument(help="JSON Lines results files.")],
+    files: Annotated[
+        list[str], typer.Argument(metavar="RESULTS", help="JSON Lines results files.")
+    ],
     fingerprints: Annotated[
         list[str] | None,
-        typer.Option("--fingerprints", help="Extra fingerprints, OONI CSV format (repeatable)."),
+        typer.Option(
+            "--fingerprints",
+            metavar="FILE",
+            help="Extra fingerprints, OONI CSV format (repeatable).",
+        ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the records on stdout.")] = False,
 ) -> None:

@@ -7,6 +7,7 @@ one line naming it and exit code 2. The service logs one line per request on std
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import sys
@@ -51,33 +52,56 @@ def parse_bind(spec: str) -> tuple[str, int]:
 @app.command("serve")
 @guard
 def serve(
-    bind: Annotated[str, typer.Option("--bind", help="ADDR:PORT to listen on.")],
+    bind: Annotated[
+        str, typer.Option("--bind", metavar="ADDR:PORT", help="Address and port to listen on.")
+    ],
     token_file: Annotated[
-        str, typer.Option("--token-file", help="File holding the bearer token clients must send.")
+        str,
+        typer.Option(
+            "--token-file",
+            metavar="FILE",
+            help="File holding the bearer token clients must send.",
+        ),
     ],
     allow_dest: Annotated[
         list[str] | None,
         typer.Option(
             "--allow-dest",
+            metavar="CIDR",
             help="CIDR the control may reach although private/reserved (repeatable).",
         ),
     ] = None,
     resolver: Annotated[
         list[str] | None,
-        typer.Option("--resolver", help="IP[:PORT] of the resolver the control uses."),
+        typer.Option(
+            "--resolver", metavar="IP[:PORT]", help="The resolver the control uses (repeatable)."
+        ),
     ] = None,
     ca_bundle: Annotated[
-        str | None, typer.Option("--ca-bundle", help="Public trust anchors (default: certifi).")
+        str | None,
+        typer.Option(
+            "--ca-bundle", metavar="FILE", help="Public trust anchors (default: certifi)."
+        ),
     ] = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds per step.")] = 5.0,
-    max_urls: Annotated[int, typer.Option("--max-urls", min=1, help="URLs per request.")] = 10,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, metavar="SECONDS", help="Seconds per step.")
+    ] = 5.0,
+    max_urls: Annotated[
+        int, typer.Option("--max-urls", min=1, metavar="N", help="URLs per request.")
+    ] = 10,
     max_bytes: Annotated[
-        int, typer.Option("--max-bytes", min=1024, help="Body bytes read per URL and hop.")
+        int,
+        typer.Option(
+            "--max-bytes", min=1024, metavar="BYTES", help="Body bytes read per URL and hop."
+        ),
     ] = 262_144,
     rate: Annotated[
-        float, typer.Option("--rate", min=0.001, help="URLs per second per client.")
+        float,
+        typer.Option("--rate", min=0.001, metavar="PER_SECOND", help="URLs per second per client."),
     ] = 1.0,
-    burst: Annotated[int, typer.Option("--burst", min=1, help="URLs a client may burst.")] = 20,
+    burst: Annotated[
+        int, typer.Option("--burst", min=1, metavar="N", help="URLs a client may burst.")
+    ] = 20,
 ) -> None:
     """Serve POST /v1/measure (bearer token) until interrupted."""
     host, port = parse_bind(bind)
@@ -93,10 +117,8 @@ def serve(
         burst=max(burst, max_urls),
     )
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a user stops the service
         asyncio.run(_serve(config, host, port))
-    except KeyboardInterrupt:
-        pass
 
 
 async def _serve(config: ControlConfig, host: str, port: int) -> None:

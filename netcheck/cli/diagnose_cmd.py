@@ -21,17 +21,24 @@ from netcheck.measure.trust import load_trust
 
 
 def diagnose(
-    url: Annotated[str, typer.Argument(help="http(s) URL to diagnose.")],
+    url: Annotated[str, typer.Argument(metavar="URL", help="http(s) URL to diagnose.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
     resolver: Annotated[
         str | None,
-        typer.Option("--resolver", help="IP[:PORT] of the resolver (default: the system's)."),
+        typer.Option(
+            "--resolver", metavar="IP[:PORT]", help="The resolver (default: the system's)."
+        ),
     ] = None,
     port: Annotated[
-        int | None, typer.Option("--port", min=1, max=65535, help="TCP port (default: URL's).")
+        int | None,
+        typer.Option("--port", min=1, max=65535, metavar="PORT", help="TCP port (default: URL's)."),
     ] = None,
-    max_hops: Annotated[int, typer.Option("--max-hops", min=1, max=32, help="TTL limit.")] = 12,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds per step.")] = 3.0,
+    max_hops: Annotated[
+        int, typer.Option("--max-hops", min=1, max=32, metavar="N", help="TTL limit.")
+    ] = 12,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, metavar="SECONDS", help="Seconds per step.")
+    ] = 3.0,
 ) -> None:
     """Locate the hop that blocks URL; detect forged resets and injected DNS answers."""
     if not url.startswith(("http://", "https://")):

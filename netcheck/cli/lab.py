@@ -22,7 +22,10 @@ from netcheck.lab.lifecycle import DEFAULT_STATE, Lab
 app = typer.Typer(help="The agency-network lab (root, Linux).", no_args_is_help=True)
 
 StateDir = Annotated[
-    Path, typer.Option("--state-dir", help="Where configs, CA files, logs and results live.")
+    Path,
+    typer.Option(
+        "--state-dir", metavar="DIR", help="Where configs, CA files, logs and results live."
+    ),
 ]
 
 
@@ -30,7 +33,8 @@ StateDir = Annotated[
 @guard
 def up(
     scenario: Annotated[
-        str, typer.Option("--scenario", help="Scenario to apply (see `lab status`).")
+        str,
+        typer.Option("--scenario", metavar="NAME", help="Scenario to apply (see `lab status`)."),
     ] = "clean",
     state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
@@ -54,10 +58,14 @@ def up(
 @guard
 def run(
     scenario: Annotated[
-        str, typer.Option("--scenario", help="A scenario, a comma-separated list, or 'all'.")
+        str,
+        typer.Option(
+            "--scenario", metavar="NAMES", help="A scenario, a comma-separated list, or 'all'."
+        ),
     ] = "all",
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also copy each scenario's JSONL here.")
+        Path | None,
+        typer.Option("--out", metavar="DIR", help="Also copy each scenario's JSONL here."),
     ] = None,
     state_dir: StateDir = DEFAULT_STATE,
 ) -> None:

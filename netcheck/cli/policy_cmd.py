@@ -2,26 +2,27 @@
 
 A thin shell over ``netcheck.policy``: problems in files are ``InputError`` (exit 2 through
 ``guard``), except in ``validate``, whose output *is* the list of problems (exit 1 if any).
-``check`` prints findings (a table, or JSON lines with ``--json``) and exits 1 when any is
-self-blocking or an unenforced block.
+``check`` prints findings (``--format table`` for people, ``json`` lines, or ``csv``) and exits
+1 when any is self-blocking or an unenforced block. ``explain`` says its decision in words.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import sys
+from typing import Annotated, Any
 
 import typer
 
 from netcheck import output
 from netcheck.cli import guard, stderr, stdout
-from netcheck.cli.tables import print_findings
+from netcheck.cli.tables import FINDING_FORMATS, print_findings, write_findings_csv
 from netcheck.errors import InputError
 from netcheck.models import FUNCTIONS
 from netcheck.policy.compare import check_results, findings_exit_code
 from netcheck.policy.decide import decide_url
 from netcheck.policy.importers import FORMATS, load_config, parse_config_spec
-from netcheck.policy.loader import load_policy, require_network, resolve_network
+from netcheck.policy.loader import load_policy, require_group, require_network, resolve_network
 from netcheck.policy.validate import validate_file
 
 app = typer.Typer(
@@ -32,7 +33,9 @@ app = typer.Typer(
 
 @app.command("validate")
 @guard
-def validate(file: Annotated[str, typer.Argument(help="Policy YAML file.")]) -> None:
+def validate(
+    file: Annotated[str, typer.Argument(metavar="FILE", help="Policy YAML file.")],
+) -> None:
     """Report every problem of a policy file (file:line: field: message); exit 1 if any."""
     found = validate_file(file)
     for problem in found:
@@ -46,20 +49,34 @@ def validate(file: Annotated[str, typer.Argument(help="Policy YAML file.")]) -> 
 @app.command("explain")
 @guard
 def explain(
-    policy: Annotated[str, typer.Argument(help="Policy YAML, or a config with --format.")],
-    url: Annotated[str, typer.Argument(help="The URL to decide.")],
+    policy: Annotated[
+        str, typer.Argument(metavar="FILE", help="Policy YAML, or a config with --format.")
+    ],
+    url: Annotated[str, typer.Argument(metavar="URL", help="The URL to decide.")],
     network: Annotated[
-        str | None, typer.Option("--network", help="Network label or probe address.")
+        str | None,
+        typer.Option("--network", metavar="LABEL", help="Network label or probe address."),
     ] = None,
-    group: Annotated[str | None, typer.Option("--group", help="User group id.")] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", metavar="GROUP", help="User group id.")
+    ] = None,
     function: Annotated[
-        str | None, typer.Option("--function", help="Function (default: from the catalogue).")
+        str | None,
+        typer.Option(
+            "--function", metavar="FUNCTION", help="Function (default: from the catalogue)."
+        ),
     ] = None,
     service: Annotated[
-        str | None, typer.Option("--service", help="Service (default: from the catalogue).")
+        str | None,
+        typer.Option("--service", metavar="SERVICE", help="Service (default: from the catalogue)."),
     ] = None,
     fmt: Annotated[
-        str, typer.Option("--format", help="netcheck, or a config format: " + ", ".join(FORMATS))
+        str,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="netcheck, or a config format: " + ", ".join(FORMATS),
+        ),
     ] = "netcheck",
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
 ) -> None:
@@ -87,56 +104,97 @@ def explain(
     else:
         doc = load_policy(policy)
         net = require_network(doc, network)
+        require_group(doc, group)
         data = decide_url(
             doc, url, network=net, group=group, function=function, service=service
         ).as_json()
     if json_out:
         print(json.dumps(data, ensure_ascii=False))
         return
+    for line in explanation(url, data):
+        stdout.print(line, highlight=False, markup=False)
+
+
+def explanation(url: str, data: dict[str, Any]) -> list[str]:
+    """``explain``'s answer for people: the decision, the rule and its line, in words."""
     where = f"{data['file']}:{data['line']}" if data["line"] else str(data["file"])
-    stdout.print(f"{str(data['decision']).upper()}  {url}", highlight=False, markup=False)
-    stdout.print(f"  by {data['rule']}  ({where})", highlight=False, markup=False)
-    if data.get("requirements"):
-        stdout.print(f"  requires {data['requirements']}", highlight=False, markup=False)
-    if data.get("official_channel"):
-        stdout.print(
-            f"  official channel: must be reachable ({data['official_channel']})",
-            highlight=False,
-            markup=False,
-        )
+    lines = [f"{str(data['decision']).upper()}  {url}", f"  by {data['rule']}  ({where})"]
+    needs = data.get("requirements") or {}
+    wanted = []
+    if needs.get("min_download_mbps") is not None:
+        wanted.append(f"at least {needs['min_download_mbps']:g} Mbit/s of download")
+    if needs.get("max_rtt_ms") is not None:
+        wanted.append(f"a round trip under {needs['max_rtt_ms']:g} ms")
+    if wanted:
+        lines.append("  requires " + " and ".join(wanted))
+    channel = data.get("official_channel")
+    if channel:
+        name = " ".join(str(channel[k]) for k in ("service", "handle") if channel.get(k))
+        at = f" ({channel['url']})" if channel.get("url") else ""
+        declared = f", declared at {data['file']}:{channel['line']}" if channel.get("line") else ""
+        lines.append(f"  official channel {name}{at}{declared}: it must be reachable")
     if data.get("network"):
-        stdout.print(f"  network: {data['network']}", highlight=False, markup=False)
+        lines.append(f"  network: {data['network']}")
+    return lines
 
 
 @app.command("import")
 @guard
 def import_(
     fmt: Annotated[str, typer.Argument(metavar="FORMAT", help=", ".join(FORMATS))],
-    file: Annotated[str, typer.Argument(help="The config file.")],
+    file: Annotated[str, typer.Argument(metavar="FILE", help="The config file.")],
 ) -> None:
     """Read a squid/pac/rpz/hosts/adblock config and print it as a netcheck policy (YAML)."""
-    print(load_config(fmt, file).to_yaml(), end="")
+    config = load_config(fmt, file)
+    text = config.to_yaml()
+    for note in config.warnings():  # also in the YAML's header; each names its config line
+        stderr.print(f"netcheck: warning: {note}", highlight=False, markup=False)
+    print(text, end="")
 
 
 @guard
 def check(
-    results: Annotated[list[str], typer.Argument(help="Results files (JSON Lines).")],
-    policy: Annotated[str, typer.Option("--policy", help="Policy YAML file.")],
+    results: Annotated[
+        list[str], typer.Argument(metavar="RESULTS", help="Results files (JSON Lines).")
+    ],
+    policy: Annotated[str, typer.Option("--policy", metavar="FILE", help="Policy YAML file.")],
     network: Annotated[
         str | None,
-        typer.Option("--network", help="Network label or probe address (overrides the records)."),
+        typer.Option(
+            "--network",
+            metavar="LABEL",
+            help="Network label or probe address (overrides the records).",
+        ),
     ] = None,
-    group: Annotated[str | None, typer.Option("--group", help="User group id.")] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", metavar="GROUP", help="User group id.")
+    ] = None,
     config: Annotated[
         list[str] | None,
-        typer.Option("--config", help="[FORMAT:]PATH of a real config, to name blocking lines."),
+        typer.Option(
+            "--config",
+            metavar="[FORMAT:]PATH",
+            help="A real config (repeatable), to name the lines that block.",
+        ),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print findings as JSON lines.")] = False,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="table (for people, the default), json (one finding per line) or csv.",
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print findings as JSON lines (--format json).")
+    ] = False,
 ) -> None:
     """Compare results with the policy; exit 1 on self-blocking or an unenforced block."""
+    chosen = _finding_format(fmt, json_out)
     doc = load_policy(policy)
     if network is not None:
         require_network(doc, network)
+    require_group(doc, group)
     configs = [parse_config_spec(spec) for spec in config or []]
     records = [r for path in results for r in output.read_results(path)]
     if not records:
@@ -150,9 +208,23 @@ def check(
                 markup=False,
             )
     findings = check_results(records, doc, network=network, configs=configs, group=group)
-    if json_out:
+    if chosen == "json":
         for finding in findings:
             print(json.dumps(finding.model_dump(mode="json"), ensure_ascii=False))
+    elif chosen == "csv":
+        write_findings_csv(findings, sys.stdout)
     else:
         print_findings(findings)
     raise typer.Exit(findings_exit_code(findings))
+
+
+def _finding_format(fmt: str | None, json_out: bool) -> str:
+    if fmt is None:
+        return "json" if json_out else "table"
+    if fmt not in FINDING_FORMATS:
+        raise InputError(
+            f"unknown format {fmt!r}; known: {', '.join(FINDING_FORMATS)}", field="--format"
+        )
+    if json_out and fmt != "json":
+        raise InputError(f"--json asks for json, --format for {fmt}", field="--format")
+    return fmt

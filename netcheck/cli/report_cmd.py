@@ -20,28 +20,40 @@ from netcheck.report.i18n import LANGUAGES
 
 def report(
     results: Annotated[
-        list[str], typer.Argument(help="Result .jsonl files, folders of them, or Parquet datasets.")
+        list[str],
+        typer.Argument(
+            metavar="RESULTS", help="Result .jsonl files, folders of them, or Parquet datasets."
+        ),
     ],
     policy: Annotated[
         str | None,
         typer.Option(
-            "--policy", help="Policy YAML: findings quote its rules (else verdicts only)."
+            "--policy",
+            metavar="FILE",
+            help="Policy YAML: findings quote its rules (else verdicts only).",
         ),
     ] = None,
     audience: Annotated[
-        str, typer.Option("--audience", help="Who reads it: " + ", ".join(AUDIENCES))
+        str,
+        typer.Option(
+            "--audience", metavar="AUDIENCE", help="Who reads it: " + ", ".join(AUDIENCES)
+        ),
     ] = "comms",
     fmt: Annotated[
         str | None,
         typer.Option(
             "--format",
+            metavar="FORMAT",
             help="comms: html|md; audit: csv|parquet|html; it: prom|json. "
             "Default: the audience's first.",
         ),
     ] = None,
-    lang: Annotated[str, typer.Option("--lang", help="Language: " + ", ".join(LANGUAGES))] = "es",
+    lang: Annotated[
+        str, typer.Option("--lang", metavar="LANG", help="Language: " + ", ".join(LANGUAGES))
+    ] = "es",
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output file (folder for csv/parquet).")
+        Path | None,
+        typer.Option("--out", metavar="PATH", help="Output file (folder for csv/parquet)."),
     ] = None,
 ) -> None:
     """Write a report for comms officers, auditors or IT from saved results."""

@@ -10,9 +10,10 @@ no results file created or touched.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -89,6 +90,15 @@ def run(
     ] = None,
     pac: Annotated[
         str | None, typer.Option("--pac", metavar="FILE|URL", help="PAC file path or URL.")
+    ] = None,
+    proxy_auth: Annotated[
+        str | None,
+        typer.Option(
+            "--proxy-auth",
+            metavar="SCHEME",
+            help="Answer the proxy's 407 with: auto (default), basic, digest, ntlm (user and "
+            "password in the proxy URL) or negotiate (your Kerberos ticket).",
+        ),
     ] = None,
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, metavar="SECONDS", help="Seconds per step.")
@@ -188,32 +198,7 @@ def run(
     ] = None,
 ) -> None:
     """Measure every target through DNS, TCP, TLS and HTTP and name what blocked it."""
-    options = runner.RunOptions(
-        targets=targets or [],
-        no_catalogue=no_catalogue,
-        services=service or [],
-        functions=function or [],
-        resolvers=resolver or [],
-        ca_bundle=ca_bundle,
-        local_ca=local_ca,
-        allow_nets=allow_net or [],
-        proxy=proxy_opt,
-        pac=pac,
-        timeout=timeout,
-        concurrency=concurrency,
-        per_host=per_host,
-        fingerprints=fingerprints or [],
-        network=network,
-        max_body=max_body,
-        probe_id=probe_id,
-        policy=policy,
-        group=group,
-        control=control,
-        control_token_file=control_token_file,
-        bandwidth=bandwidth,
-        bandwidth_control=bandwidth_control,
-        bandwidth_urls=bandwidth_url or [],
-    )
+    options = run_options(locals())
     plan = runner.plan_run(options, os.environ)
     path = out or output.default_out_path()
     writer = output.JsonlWriter(path)  # last: nothing is written before every input checked out
@@ -224,6 +209,39 @@ def run(
     output.print_summary(results, stderr if json_out else stdout)
     stderr.print(f"results: {path}", highlight=False)
     raise typer.Exit(_verdict(plan, results))
+
+
+#: run's flag parameters -> ``RunOptions`` fields where the names differ (`agent run` shares them)
+_OPTION_OF = {
+    "service": "services",
+    "function": "functions",
+    "resolver": "resolvers",
+    "allow_net": "allow_nets",
+    "proxy_opt": "proxy",
+    "bandwidth_url": "bandwidth_urls",
+}
+
+
+def run_options(flags: dict[str, Any]) -> runner.RunOptions:
+    """``RunOptions`` from the values of run's flags (repeatable flags given as None -> ())."""
+    fields = {f.name for f in dataclasses.fields(runner.RunOptions)}
+    values = {}
+    for name, value in flags.items():
+        field = _OPTION_OF.get(name, name)
+        if field in fields:
+            values[field] = () if value is None and name in _REPEATABLE else value
+    return runner.RunOptions(**values)
+
+
+_REPEATABLE = {
+    "targets",
+    "service",
+    "function",
+    "resolver",
+    "allow_net",
+    "fingerprints",
+    "bandwidth_url",
+}
 
 
 def _measure(plan: runner.RunPlan, writer: output.JsonlWriter, json_out: bool) -> list[Result]:

@@ -82,16 +82,22 @@ def _table(results: list[SpeedResult], ready: dict[str, Any]) -> None:
 
 def speed(
     url: Annotated[
-        list[str] | None, typer.Option("--url", help="Large object to download (repeatable).")
+        list[str] | None,
+        typer.Option("--url", metavar="URL", help="Large object to download (repeatable)."),
     ] = None,
     upload_url: Annotated[
-        str | None, typer.Option("--upload-url", help="URL that accepts (and discards) a POST.")
+        str | None,
+        typer.Option("--upload-url", metavar="URL", help="URL that accepts (and discards) a POST."),
     ] = None,
     max_bytes: Annotated[
-        int, typer.Option("--max-bytes", help="Stop a transfer after this many bytes.")
+        int,
+        typer.Option("--max-bytes", metavar="BYTES", help="Stop a transfer after this many bytes."),
     ] = DEFAULT_MAX_BYTES,
     max_seconds: Annotated[
-        float, typer.Option("--max-seconds", help="Stop a transfer after this many seconds.")
+        float,
+        typer.Option(
+            "--max-seconds", metavar="SECONDS", help="Stop a transfer after this many seconds."
+        ),
     ] = MAX_SECONDS,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:

@@ -1,11 +1,26 @@
-"""Tables the commands print on stdout: findings (``check``, ``run --policy``)."""
+"""Findings as the commands print them (``check``, ``run --policy``).
+
+In: ``Finding`` records. Out: on stdout, a table for people (a wide table on a wide terminal;
+on a narrow one, such as 80 columns, one short block per finding so no column is squeezed into
+one letter per line), or CSV rows with one column per field (``check --format csv``).
+"""
 
 from __future__ import annotations
+
+import csv
+from typing import TYPE_CHECKING, TextIO
 
 from rich.table import Table
 
 from netcheck.cli import stdout
-from netcheck.policy.findings import Finding
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from netcheck.policy.findings import Finding
+
+FINDING_FORMATS = ("table", "json", "csv")
+WIDE = 140  # below this many columns the nine-column table folds every cell
 
 KIND_STYLE = {
     "self-blocking": "bold red",
@@ -16,30 +31,47 @@ KIND_STYLE = {
     "inconclusive": "dim",
 }
 
+CSV_COLUMNS = (
+    "kind",
+    "service",
+    "function",
+    "url",
+    "official_channel",
+    "network",
+    "rule",
+    "rule_file",
+    "rule_line",
+    "decision",
+    "verdict",
+    "technique",
+    "vendor",
+    "evidence",
+    "config_line",
+    "config_how",
+    "measured_at",
+    "probe_id",
+    "result_id",
+)
+
+
+def _rule(f: Finding) -> str:
+    return f"{f.rule} ({f.rule_file}:{f.rule_line})" if f.rule_line else f.rule
+
 
 def findings_table(findings: list[Finding]) -> Table:
+    """Every finding in one row of nine columns: for a wide terminal."""
     table = Table(title="netcheck: policy versus measurement")
-    for name in (
-        "kind",
-        "service",
-        "function",
-        "url",
-        "network",
-        "rule",
-        "verdict",
-        "technique",
-        "evidence",
-    ):
+    columns = ("kind", "service", "function", "url", "network", "rule", "verdict", "technique")
+    for name in (*columns, "evidence"):
         table.add_column(name, overflow="fold")
     for f in findings:
-        rule = f"{f.rule} ({f.rule_file}:{f.rule_line})" if f.rule_line else f.rule
         table.add_row(
             f"[{KIND_STYLE[f.kind]}]{f.kind}[/]",
             f.target.service,
             f.target.function + (" *" if f.official_channel else ""),
             f.target.url,
             f.network or "",
-            rule,
+            _rule(f),
             f.verdict,
             f.technique or "",
             f.evidence,
@@ -47,10 +79,51 @@ def findings_table(findings: list[Finding]) -> Table:
     return table
 
 
+def findings_blocks(findings: list[Finding]) -> Table:
+    """One block per finding (kind and target, then rule, verdict and evidence): for 80 columns."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    for i, f in enumerate(findings):
+        if i:
+            table.add_row("", "")  # a blank line between findings
+        channel = " *" if f.official_channel else ""
+        table.add_row(
+            f"[{KIND_STYLE[f.kind]}]{f.kind}[/]",
+            f"{f.target.service} {f.target.function}{channel}  {f.target.url}",
+        )
+        verdict = f.verdict + (f" ({f.technique})" if f.technique else "")
+        network = f"; network {f.network}" if f.network else ""
+        table.add_row("", f"[dim]rule[/] {_rule(f)}{network}; [dim]measured[/] {verdict}")
+        table.add_row("", f.evidence)
+    return table
+
+
 def print_findings(findings: list[Finding]) -> None:
-    stdout.print(findings_table(findings))
+    shown: RenderableType = (
+        findings_table(findings) if stdout.width >= WIDE else findings_blocks(findings)
+    )
+    stdout.print(shown)
     counts: dict[str, int] = {}
     for f in findings:
         counts[f.kind] = counts.get(f.kind, 0) + 1
     parts = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
     stdout.print(f"{len(findings)} findings: {parts}.  (* = official channel)", highlight=False)
+
+
+def write_findings_csv(findings: list[Finding], out: TextIO) -> None:
+    """One header row, then one row per finding (the target's fields flattened)."""
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for f in findings:
+        row = f.model_dump(mode="json", exclude={"target"})
+        row.update(service=f.target.service, function=f.target.function, url=f.target.url)
+        writer.writerow({name: _cell(row.get(name)) for name in CSV_COLUMNS})
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value

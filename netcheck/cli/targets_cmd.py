@@ -18,10 +18,17 @@ app = typer.Typer(help="The target catalogue.", no_args_is_help=True)
 @guard
 def list_targets(
     targets: Annotated[
-        list[str] | None, typer.Option("--targets", help="Targets file to add (repeatable).")
+        list[str] | None,
+        typer.Option("--targets", metavar="FILE", help="Targets file to add (repeatable)."),
     ] = None,
-    service: Annotated[list[str] | None, typer.Option("--service")] = None,
-    function: Annotated[list[str] | None, typer.Option("--function")] = None,
+    service: Annotated[
+        list[str] | None,
+        typer.Option("--service", metavar="SERVICE", help="Only this service (repeatable)."),
+    ] = None,
+    function: Annotated[
+        list[str] | None,
+        typer.Option("--function", metavar="FUNCTION", help="Only this function (repeatable)."),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
 ) -> None:
     """List the targets a run would measure."""

@@ -39,6 +39,7 @@ def link() -> Iterator[ShapedLink]:
         yield built
 
 
+@pytest.mark.root
 def test_download_on_20_mbit_tbf_is_near_the_ceiling_and_cheap(link: ShapedLink) -> None:
     link.shape(20)
     r = link.measure(link.url)
@@ -50,6 +51,7 @@ def test_download_on_20_mbit_tbf_is_near_the_ceiling_and_cheap(link: ShapedLink)
     assert r.window_ms == 250.0
 
 
+@pytest.mark.root
 def test_upload_on_20_mbit_is_measured(link: ShapedLink) -> None:
     link.shape_upload(20)
     r = link.measure(link.upload_url, "upload")
@@ -58,6 +60,7 @@ def test_upload_on_20_mbit_is_measured(link: ShapedLink) -> None:
     assert r.goodput_mbps == pytest.approx(20 * CEILING, rel=0.15)
 
 
+@pytest.mark.root
 def test_byte_cap_makes_it_inconclusive(link: ShapedLink) -> None:
     link.shape(20)
     r = link.measure(link.url, max_bytes=300_000)
@@ -65,17 +68,20 @@ def test_byte_cap_makes_it_inconclusive(link: ShapedLink) -> None:
     assert 300_000 <= r.bytes < 300_000 + 70_000  # at most one read past the cap
 
 
+@pytest.mark.root
 def test_missing_object_is_a_failure_not_a_figure(link: ShapedLink) -> None:
     r = link.measure(f"http://{link.srv_ip}/missing.bin")
     assert r.http_status == 404 and r.failure == "http_unexpected_status_code"
     assert not r.stable
 
 
+@pytest.mark.root
 def test_nothing_listening_is_connection_refused(link: ShapedLink) -> None:
     r = link.measure(f"http://{link.srv_ip}:9/big.bin")
     assert r.failure == "connection_refused" and r.status == "failed" and r.bytes == 0
 
 
+@pytest.mark.root
 def test_throttled_service_is_detected_and_control_is_not(link: ShapedLink) -> None:
     link.shape_per_address(5, 95)
     ev = json.loads(link.python_in_client(_THROTTLE, link.url, link.control_url))
@@ -88,6 +94,7 @@ def test_throttled_service_is_detected_and_control_is_not(link: ShapedLink) -> N
     assert same["verdict"] == "accessible" and same["technique"] is None
 
 
+@pytest.mark.root
 def test_cli_json_output(link: ShapedLink) -> None:
     link.shape(20)
     link.shape_upload(20)
@@ -112,6 +119,7 @@ def test_cli_without_url_is_an_input_error() -> None:
     assert "--url" in proc.stderr and proc.stdout == ""
 
 
+@pytest.mark.root
 def test_download_on_delayed_20_mbit_link() -> None:
     # RTT 50 ms from bench/delay.py (no netem here): slow start must be left out of the figure
     with ShapedLink(delay_ms=50) as delayed:
@@ -122,6 +130,7 @@ def test_download_on_delayed_20_mbit_link() -> None:
     assert r.bytes < 0.5 * 20e6 / 8 * 10
 
 
+@pytest.mark.root
 def test_download_on_a_150_ms_link_widens_the_windows() -> None:
     require_root()
     with ShapedLink(delay_ms=150) as slow:
@@ -134,6 +143,7 @@ def test_download_on_a_150_ms_link_widens_the_windows() -> None:
     assert r.bytes < 0.5 * 5e6 / 8 * 10
 
 
+@pytest.mark.root
 def test_upload_on_a_50_ms_link_counts_acknowledged_bytes() -> None:
     require_root()
     with ShapedLink(delay_ms=50, delay_for="upload") as slow:

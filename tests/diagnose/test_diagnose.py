@@ -38,6 +38,7 @@ def diagnose(net: CtlNet, url: str, *extra: str, prefix: tuple[str, ...] = ()) -
     return found
 
 
+@pytest.mark.root
 def test_clean_path_reaches_the_server(net: CtlNet) -> None:
     d = diagnose(net, URL)
     assert d["raw_sockets"] is True
@@ -47,6 +48,7 @@ def test_clean_path_reaches_the_server(net: CtlNet) -> None:
     assert d["conclusion"].startswith("reachable"), d["conclusion"]
 
 
+@pytest.mark.root
 def test_gateway_reset_is_located_and_found_forged(net: CtlNet) -> None:
     net.reset()
     d = diagnose(net, URL)
@@ -58,6 +60,7 @@ def test_gateway_reset_is_located_and_found_forged(net: CtlNet) -> None:
     )
 
 
+@pytest.mark.root
 def test_gateway_black_hole_is_located(net: CtlNet) -> None:
     net.drop()
     d = diagnose(net, URL)
@@ -67,6 +70,7 @@ def test_gateway_black_hole_is_located(net: CtlNet) -> None:
     assert d["tcp"][0]["failure"] == "generic_timeout_error"
 
 
+@pytest.mark.root
 def test_injected_dns_answer_is_detected_and_located(net: CtlNet) -> None:
     net.inject("blocked.test", "198.19.200.66")
     d = diagnose(net, NAMED)
@@ -80,6 +84,7 @@ def test_injected_dns_answer_is_detected_and_located(net: CtlNet) -> None:
     )
 
 
+@pytest.mark.root
 def test_without_raw_sockets_it_says_so_and_does_the_rest(net: CtlNet) -> None:
     # uid 0 without CAP_NET_RAW: "nobody" cannot read this interpreter's packages under /root
     net.inject("blocked.test", "198.19.200.66")

@@ -63,6 +63,7 @@ def diagnose(net: QuicNet) -> dict[str, Any]:
     return found
 
 
+@pytest.mark.root
 def test_open_udp443_answers_version_negotiation(net: QuicNet) -> None:
     d = diagnose(net)
     q = d["quic_finding"]
@@ -74,6 +75,7 @@ def test_open_udp443_answers_version_negotiation(net: QuicNet) -> None:
     assert "QUIC" not in d["conclusion"]
 
 
+@pytest.mark.root
 def test_router_dropping_udp443_is_located(net: QuicNet) -> None:
     net.drop_udp443()  # last test of the module: the rule stays until the path is torn down
     d = diagnose(net)

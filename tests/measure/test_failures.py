@@ -50,18 +50,21 @@ def test_mapping_follows_causes() -> None:
     assert failure_from_exception(outer) == "connection_reset"
 
 
+@pytest.mark.root
 async def test_network_unreachable_in_an_empty_namespace() -> None:
     with isolated_netns():
         step = await tcp.measure_tcp("198.18.99.1", 443, timeout=2, t0=time.monotonic())
     assert step.failure == "network_unreachable"
 
 
+@pytest.mark.root
 async def test_host_unreachable_from_an_unreachable_route() -> None:
     with isolated_netns(routes=["unreachable 198.18.99.0/24"]):
         step = await tcp.measure_tcp("198.18.99.1", 443, timeout=2, t0=time.monotonic())
     assert step.failure == "host_unreachable"
 
 
+@pytest.mark.root
 async def test_system_resolver_that_cannot_be_reached_is_a_temporary_failure() -> None:
     # getaddrinfo runs in executor threads that entered the namespace: the system's nameserver
     # has no route there, so glibc gives EAI_AGAIN without sending anything

@@ -202,6 +202,7 @@ def udp_blocked_site(tmp_path: Path) -> Iterator[tuple[str, int, Path]]:
             subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
 
 
+@pytest.mark.root
 def test_udp443_dropped_in_namespaces_is_accessible(
     udp_blocked_site: tuple[str, int, Path],
 ) -> None:

@@ -50,6 +50,8 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from _figures import published  # bench/ is sys.path[0] when run as a script
+
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = str(ROOT / "policies" / "ministerio-ejemplo.yaml")
 NETWORKS = (("central", 0.70), ("comms-office", 0.10), ("vpn", 0.15), ("sede-norte", 0.05))
@@ -399,4 +401,5 @@ def _report(what: str, m: dict[str, float]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with published("aggregate"):
+        main()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 
+from _figures import published
 from _links import ShapedLink, require_root
 
 RATES = (1, 5, 20, 100, 500)
@@ -117,4 +118,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    with published("bandwidth"):
+        status = main()
+    raise SystemExit(status)

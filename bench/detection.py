@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
+from _figures import published  # bench/ is sys.path[0] when run as a script
 
 from netcheck.lab import topology
 from netcheck.lab.daemons import wait_listening
@@ -184,4 +185,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with published("detection"):
+        status = main()
+    sys.exit(status)

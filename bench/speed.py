@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._figures import published  # noqa: E402
 from tests.support.servers.dns import DnsServer  # noqa: E402
 from tests.support.servers.tls import tcp_black_hole  # noqa: E402
 
@@ -98,4 +99,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with published("speed"):
+        main()

@@ -26,6 +26,7 @@ from netcheck.classify.evidence import (
 )
 from netcheck.models import (
     DnsStep,
+    HttpStep,
 )
 from netcheck.netaddr import host_key, is_sinkhole_address, parse_ip, url_scheme
 
@@ -220,3 +221,43 @@ def cert_names_note(ctx: Ctx) -> str:
                 "which the catalogue expects: a certificate change at the service, not a block"
             )
     return ""
+
+
+# --- the proxy's own demands ---------------------------------------------------------------------
+
+
+def _offered(headers: list[tuple[str, str]]) -> list[str]:
+    """Scheme names of ``Proxy-Authenticate`` challenges (the first word of each challenge)."""
+    names: list[str] = []
+    for key, value in headers:
+        if key.lower() != "proxy-authenticate":
+            continue
+        for part in value.split(","):
+            words = part.strip().split()
+            # "Digest realm=..., nonce=..." splits into parts; only a part whose first word
+            # has no "=" starts a challenge
+            if words and "=" not in words[0]:
+                name = {"ntlm": "NTLM"}.get(words[0].lower(), words[0].capitalize())
+                if name not in names:
+                    names.append(name)
+    return names
+
+
+def proxy_auth_verdict(ctx: Ctx, h: HttpStep) -> Classification:
+    """A 407 that stayed: the proxy wants credentials the probe could not give (none, or refused).
+    That says nothing about the site: every target it carries is inconclusive, never blocked."""
+    proxy = h.proxy or ctx.proxy or "the proxy"
+    offers = _offered(h.headers)
+    offered = f"; it offers {', '.join(offers)}" if offers else ""
+    if h.proxy_auth:
+        tried = f"the probe's {h.proxy_auth} credentials were refused"
+    else:
+        tried = (
+            "the probe had no credentials it accepts (--proxy http://user:pass@host:port, "
+            "--proxy-auth)"
+        )
+    return other_verdict(
+        "inconclusive",
+        f"{ctx.host} was not measured: the proxy requires authentication (407) "
+        f"({proxy}{offered}), and {tried}.",
+    )

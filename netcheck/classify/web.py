@@ -24,6 +24,7 @@ from netcheck.classify.evidence import (
     other_verdict,
     page_meets_expect,
 )
+from netcheck.classify.network import proxy_auth_verdict
 from netcheck.models import (
     HttpStep,
 )
@@ -102,10 +103,7 @@ def _from_proxy(ctx: Ctx, h: HttpStep) -> Classification:
         detail = f" ({vendor_name(vendor or 'squid')}, X-Squid-Error {squid})"
     proxy = h.proxy or ctx.proxy or "the proxy"
     if h.status == 407:
-        return other_verdict(
-            "inconclusive",
-            f"The proxy {proxy} asked for credentials (407) before fetching {ctx.host}.",
-        )
+        return proxy_auth_verdict(ctx, h)
     if h.status is not None and h.status >= 500 and not block:
         return other_verdict(
             "unreachable",

@@ -9,6 +9,11 @@ for a network failure: every exception becomes a failure string (``failures.py``
 Also ``open_connect_tunnel`` (a CONNECT through an explicit proxy, for this stage and the TLS
 stage): an open stream pair, or a ``ProxyRefusal`` whose step holds the proxy's own answer.
 
+A proxy's 407 is answered when the run has a way to (``proxy_auth``: URL -> ``AuthSession``,
+see ``proxyauth``), on the same connection while the proxy keeps it open (NTLM needs that);
+the step records the scheme used (``proxy_auth``), never the credentials. A 407 that stays is
+the proxy's own answer (``from_proxy``): evidence that it wants what the probe cannot give.
+
 Why the plumbing is ours and not httpx's defaults:
 - direct hops connect to the DNS stage's addresses (pinned) while keeping Host and SNI, through
   an httpcore network backend over asyncio streams;
@@ -35,11 +40,13 @@ import httpx
 from netcheck import failures
 from netcheck.measure.body import BodyReader, parse_head
 from netcheck.measure.errmap import failure_from_exception
+from netcheck.measure.proxyauth import MAX_LEGS, AuthSession
 from netcheck.models import HttpStep
 from netcheck.netaddr import is_ip_literal
 
 Resolve = Callable[[str], Awaitable[list[str]]]
 ProxyFor = Callable[[str], str | None]
+ProxyAuth = Callable[[str], AuthSession]
 
 USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 BROWSER_HEADERS = {
@@ -210,6 +217,7 @@ class _Hop:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: BodyReader | None = None
     cookies: httpx.Cookies = field(default_factory=httpx.Cookies)
+    auth: AuthSession | None = None
 
     def step(self, failure: str | None, start: float, t0: float) -> HttpStep:
         location = next((v for k, v in self.headers if k.lower() == "location"), None)
@@ -220,6 +228,9 @@ class _Hop:
             url=self.url,
             ip=self.ip,
             proxy=self.proxy,
+            # through a forwarding proxy, a 407 can only be the proxy's own answer
+            from_proxy=self.proxy is not None and self.status == 407,
+            proxy_auth=self.auth.used if self.auth is not None else None,
             status=self.status,
             headers=self.headers,
             location=location,
@@ -245,17 +256,26 @@ async def _exchange(
         trust_env=False,  # no .netrc, no env proxies: routing is proxy_for's job
         timeout=None,  # the deadline is the caller's asyncio.timeout
     ) as client:
-        async with client.stream("GET", url) as response:
-            hop.ip = backend.used_ip
-            hop.status = response.status_code
-            hop.headers = [
-                (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw
-            ]
-            hop.cookies = client.cookies
-            hop.body = BodyReader(response.headers.get("content-encoding"), hop.max_body)
-            async for chunk in response.aiter_raw():
-                if hop.body.feed(chunk):
-                    break
+        answer: str | None = None
+        for _ in range(MAX_LEGS + 1):
+            extra = {"Proxy-Authorization": answer} if answer else None
+            async with client.stream("GET", url, headers=extra) as response:
+                hop.ip = backend.used_ip
+                hop.status = response.status_code
+                hop.headers = [
+                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw
+                ]
+                hop.cookies = client.cookies
+                hop.body = BodyReader(response.headers.get("content-encoding"), hop.max_body)
+                async for chunk in response.aiter_raw():
+                    if hop.body.feed(chunk):
+                        break
+            # a fully read 407 leaves the connection in the pool: the next leg reuses it
+            if hop.status != 407 or hop.auth is None or hop.proxy is None:
+                return
+            answer = await hop.auth.respond(hop.headers, "GET", str(url))
+            if answer is None:
+                return
 
 
 async def _one_hop(
@@ -274,7 +294,13 @@ async def _one_hop(
             return hop.step(failures.HTTP_REQUEST_FAILED, start, t0)
         if hop.proxy is not None and url.scheme == "https":
             opened = await open_connect_tunnel(
-                hop.proxy, url.host, url.port or 443, timeout=timeout, t0=t0, max_body=hop.max_body
+                hop.proxy,
+                url.host,
+                url.port or 443,
+                timeout=timeout,
+                t0=t0,
+                max_body=hop.max_body,
+                auth=hop.auth,
             )
             if isinstance(opened, ProxyRefusal):
                 return opened.step.model_copy(update={"url": hop.url})
@@ -292,7 +318,7 @@ async def _one_hop(
             pool = httpcore.AsyncConnectionPool(ssl_context=ssl_context, network_backend=backend)
         async with asyncio.timeout_at(deadline):
             await _exchange(hop, url, backend, pool)
-    except Exception as exc:  # a failure is data: record it with whatever had arrived
+    except Exception as exc:  # noqa: BLE001 - a failure is data: record what had arrived
         hop.ip = hop.ip or (backend.used_ip if backend is not None else None)
         return hop.step(failure_from_exception(exc), start, t0)
     return hop.step(None, start, t0)
@@ -309,12 +335,18 @@ async def measure_http(
     max_redirects: int = 10,
     keep_body: int = 65536,
     ca_verify: bool = False,
+    into: list[HttpStep] | None = None,
+    proxy_auth: ProxyAuth | None = None,
 ) -> list[HttpStep]:
-    """GET ``url`` and follow up to ``max_redirects`` redirects; one HttpStep per hop."""
+    """GET ``url`` and follow up to ``max_redirects`` redirects; one HttpStep per hop.
+
+    ``into``: the list hops are appended to as they end (and returned), so a caller whose own
+    deadline cuts the chain short keeps the hops already measured. ``proxy_auth`` gives a fresh
+    answerer to a proxy's 407 per hop (None: a 407 stands)."""
     ssl_context = ssl.create_default_context() if ca_verify else unverified_context()
     if ca_verify:
         ssl_context.set_alpn_protocols(["http/1.1"])
-    steps: list[HttpStep] = []
+    steps: list[HttpStep] = [] if into is None else into
     cookies = httpx.Cookies()  # fresh per call: only cookies set earlier in this chain are sent
     current = url
     for _ in range(max_redirects + 1):
@@ -322,6 +354,8 @@ async def measure_http(
         try:
             parsed = httpx.URL(current)
             hop.proxy = proxy_for(current)
+            if hop.proxy is not None and proxy_auth is not None:
+                hop.auth = proxy_auth(hop.proxy)
         except Exception:  # noqa: BLE001 - an unparsable URL (e.g. a hostile Location) is data
             steps.append(hop.step(failures.HTTP_REQUEST_FAILED, time.monotonic(), t0))
             return steps
@@ -386,34 +420,63 @@ async def _read_body(
                 return
 
 
+def _reusable(headers: list[tuple[str, str]], body: BodyReader) -> bool:
+    """Whether the connection can carry the next leg: kept alive, framed, read to the end."""
+    values = {k.lower(): v.lower() for k, v in headers}
+    framed = "content-length" in values or "chunked" in values.get("transfer-encoding", "")
+    return framed and not body.truncated and "close" not in values.get("connection", "")
+
+
 async def open_connect_tunnel(
-    proxy: str, host: str, port: int, *, timeout: float, t0: float, max_body: int = 262144
+    proxy: str,
+    host: str,
+    port: int,
+    *,
+    timeout: float,
+    t0: float,
+    max_body: int = 262144,
+    auth: AuthSession | None = None,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | ProxyRefusal:
-    """Ask ``proxy`` to CONNECT to ``host:port`` within ``timeout`` seconds."""
+    """Ask ``proxy`` to CONNECT to ``host:port`` within ``timeout`` seconds, answering its 407
+    with ``auth`` when given."""
     start = time.monotonic()
     authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     shown = f"https://{authority}/" if port != 443 else f"https://{authority[: -len(':443')]}/"
-    hop = _Hop(shown, max_body, max_body, proxy=proxy)
+    hop = _Hop(shown, max_body, max_body, proxy=proxy, auth=auth)
     writer: asyncio.StreamWriter | None = None
     failure: str | None = None
     try:
         async with asyncio.timeout(timeout):
             proxy_host, proxy_port = _proxy_address(proxy)
-            reader, writer = await asyncio.open_connection(proxy_host, proxy_port, limit=HEAD_LIMIT)
-            writer.write(
-                f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"
-                f"User-Agent: {USER_AGENT}\r\n\r\n".encode("ascii")
-            )
-            await writer.drain()
-            hop.status, hop.headers = parse_head(await reader.readuntil(b"\r\n\r\n"))
-            if 200 <= hop.status < 300:
-                return reader, writer
-            encoding = next((v for k, v in hop.headers if k.lower() == "content-encoding"), None)
-            hop.body = BodyReader(encoding, max_body)
-            await _read_body(reader, hop.headers, hop.body)
+            answer: str | None = None
+            for _ in range(MAX_LEGS + 1):
+                if writer is None:
+                    reader, writer = await asyncio.open_connection(
+                        proxy_host, proxy_port, limit=HEAD_LIMIT
+                    )
+                extra = f"Proxy-Authorization: {answer}\r\n" if answer else ""
+                writer.write(
+                    f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"
+                    f"User-Agent: {USER_AGENT}\r\n{extra}\r\n".encode("latin-1")
+                )
+                await writer.drain()
+                hop.status, hop.headers = parse_head(await reader.readuntil(b"\r\n\r\n"))
+                if 200 <= hop.status < 300:
+                    return reader, writer
+                coding = next((v for k, v in hop.headers if k.lower() == "content-encoding"), None)
+                hop.body = BodyReader(coding, max_body)
+                await _read_body(reader, hop.headers, hop.body)
+                if hop.status != 407 or auth is None:
+                    break
+                answer = await auth.respond(hop.headers, "CONNECT", authority)
+                if answer is None:
+                    break
+                if not _reusable(hop.headers, hop.body):
+                    writer.transport.abort()  # the next leg goes on a new connection
+                    writer = None
     except (asyncio.LimitOverrunError, ValueError):
         failure = failures.HTTP_INVALID_RESPONSE  # head over the cap, or not HTTP at all
-    except Exception as exc:  # a failure is data
+    except Exception as exc:  # noqa: BLE001 - a failure is data
         failure = failure_from_exception(exc)
     finally:
         if writer is not None and not (hop.status is not None and 200 <= hop.status < 300):

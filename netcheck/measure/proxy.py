@@ -10,6 +10,12 @@ Only plain-HTTP proxies are supported (``PROXY`` in PAC terms): the HTTP stage s
 itself so it can read a refusal. SOCKS and HTTPS-proxy entries in a PAC are skipped and noted
 in ``PacEvaluator.notes``. PAC helpers ``dnsResolve``/``isInNet``/``myIpAddress`` ask the
 system resolver, as a browser would; they run on the caller's thread.
+
+Credentials come in the proxy URL, as ``http_proxy`` spells them (``http://user:pass@host:port``,
+percent-encoded); ``--proxy-auth`` picks the scheme (``proxyauth``). They are split off at once:
+every proxy URL handed on (``ProxySettings.url``, steps' ``proxy``) is ``http://host:port``;
+``display`` shows ``http://***@host:port``; error messages show the URL with ``***`` in place
+of the user information.
 """
 
 from __future__ import annotations
@@ -20,11 +26,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
 from netcheck.errors import InputError
+from netcheck.measure.proxyauth import (
+    AUTH_SCHEMES,
+    AuthScheme,
+    AuthSession,
+    ProxyCredentials,
+    gssapi_available,
+)
 from netcheck.pacjs import PacError, PacTimeout, SandboxedPac
 
 PAC_MAX_BYTES = 1024 * 1024
@@ -43,28 +56,72 @@ class ProxySettings:
     http: str | None = None
     https: str | None = None
     no_proxy: tuple[str, ...] = ()
+    #: --proxy-auth: which scheme answers a 407 ("auto": whatever the proxy offers that we can)
+    auth: AuthScheme = "auto"
+    #: (proxy URL, its credentials) for proxies given with user information
+    credentials: tuple[tuple[str, ProxyCredentials], ...] = ()
+
+    def session_for(self, proxy: str) -> AuthSession:
+        """A fresh answerer for one request through ``proxy`` (``http://host:port``)."""
+        creds = dict(self.credentials).get(proxy)
+        host = urlsplit(proxy).hostname or ""
+        return AuthSession(self.auth, creds, host)
+
+    @property
+    def display(self) -> str | None:
+        """What the record's ``probe.proxy`` says: the proxy, credentials shown as ``***``."""
+        if self.mode == "auto":
+            return f"auto (PAC {self.pac})"
+        if self.mode in ("explicit", "env") and self.url:
+            if self.url in dict(self.credentials):
+                return self.url.replace("http://", "http://***@", 1)
+            return self.url
+        return None
 
 
-def normalize_proxy_url(text: str, *, field: str) -> str:
-    """``host:port`` or ``http://host:port[/]`` -> ``http://host:port``; port 80 when absent."""
+def redact(text: str) -> str:
+    """``text`` with the user information of a URL (``user:pass@``) replaced by ``***@``."""
+    head, sep, rest = text.partition("://")
+    if not sep:
+        head, rest = "", text
+    netloc, slash, tail = rest.partition("/")
+    if "@" not in netloc:
+        return text
+    shown = "***@" + netloc.rpartition("@")[2] + slash + tail
+    return f"{head}://{shown}" if sep else shown
+
+
+def split_proxy_url(text: str, *, field: str) -> tuple[str, ProxyCredentials | None]:
+    """``[user:pass@]host:port`` or ``http://[user:pass@]host:port[/]`` -> (``http://host:port``,
+    credentials or None); port 80 when absent; user and password percent-decoded."""
     raw = text.strip()
     if "://" not in raw:
         raw = "http://" + raw
+    shown = redact(text)
     try:
         parts = urlsplit(raw)
         port = parts.port
     except ValueError as exc:
-        raise InputError(f"bad proxy URL {text!r}: {exc}", field=field) from None
+        raise InputError(f"bad proxy URL {shown!r}: {redact(str(exc))}", field=field) from None
     if parts.scheme.lower() != "http":
         raise InputError(
-            f"unsupported proxy {text!r}: only http:// proxies are supported", field=field
+            f"unsupported proxy {shown!r}: only http:// proxies are supported", field=field
         )
     if not parts.hostname or parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise InputError(f"bad proxy URL {text!r}: expected http://host:port", field=field)
-    if parts.username or parts.password:
-        raise InputError(f"proxy credentials are not supported ({text!r})", field=field)
+        raise InputError(f"bad proxy URL {shown!r}: expected http://host:port", field=field)
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return f"http://{host}:{port or 80}"
+    creds = None
+    if parts.username is not None or parts.password is not None:
+        user = unquote(parts.username or "")
+        if not user:
+            raise InputError(f"bad proxy URL {shown!r}: credentials without a user", field=field)
+        creds = ProxyCredentials(user, unquote(parts.password or ""))
+    return f"http://{host}:{port or 80}", creds
+
+
+def normalize_proxy_url(text: str, *, field: str) -> str:
+    """``host:port`` or ``http://host:port[/]`` -> ``http://host:port``; port 80 when absent."""
+    return split_proxy_url(text, field=field)[0]
 
 
 def _env(env: Mapping[str, str], name: str) -> tuple[str, str] | None:
@@ -75,40 +132,84 @@ def _env(env: Mapping[str, str], name: str) -> tuple[str, str] | None:
     return None
 
 
+def _auth_scheme(auth: str | None) -> AuthScheme:
+    choice = (auth or "auto").strip().lower()
+    if choice not in AUTH_SCHEMES:
+        raise InputError(
+            f"unknown scheme {auth!r} (known: {', '.join(AUTH_SCHEMES)})", field="--proxy-auth"
+        )
+    if choice == "negotiate" and not gssapi_available():
+        raise InputError(
+            "negotiate (Kerberos) needs the gssapi package: pip install gssapi",
+            field="--proxy-auth",
+        )
+    return choice  # type: ignore[return-value]
+
+
+def _check_auth(settings: ProxySettings, auth: str | None) -> ProxySettings:
+    """--proxy-auth against the settings: a scheme that needs a password needs one given."""
+    if auth is None:
+        return settings
+    if settings.mode == "none":
+        raise InputError("given without a proxy (--proxy or http_proxy)", field="--proxy-auth")
+    if settings.auth in ("basic", "digest", "ntlm") and not settings.credentials:
+        raise InputError(
+            f"{settings.auth} needs credentials in the proxy URL (http://user:pass@host:port)",
+            field="--proxy-auth",
+        )
+    return settings
+
+
 def proxy_settings(
-    proxy_opt: str | None, pac_opt: str | None, env: Mapping[str, str]
+    proxy_opt: str | None,
+    pac_opt: str | None,
+    env: Mapping[str, str],
+    auth: str | None = None,
 ) -> ProxySettings:
-    """Settings from ``--proxy none|URL|auto``, ``--pac FILE|URL`` and the environment."""
+    """Settings from ``--proxy none|URL|auto``, ``--pac FILE|URL``, ``--proxy-auth`` and the
+    environment."""
+    scheme = _auth_scheme(auth)
     choice = proxy_opt.strip() if proxy_opt is not None else None
     if choice is None and pac_opt:
         choice = "auto"  # --pac alone can only mean "use this PAC"
     if choice is not None and choice.lower() == "auto":
         if not pac_opt:
             raise InputError("--proxy auto needs a PAC file or URL", field="--pac")
-        return ProxySettings("auto", pac=pac_opt)
+        return _check_auth(ProxySettings("auto", pac=pac_opt, auth=scheme), auth)
     if pac_opt:
         raise InputError("--pac only applies with --proxy auto", field="--pac")
     if choice is not None and choice.lower() == "none":
-        return ProxySettings("none")
+        return _check_auth(ProxySettings("none"), auth)
     if choice is not None:
-        return ProxySettings("explicit", url=normalize_proxy_url(choice, field="--proxy"))
+        url, creds = split_proxy_url(choice, field="--proxy")
+        given = ((url, creds),) if creds is not None else ()
+        return _check_auth(ProxySettings("explicit", url=url, auth=scheme, credentials=given), auth)
     found: dict[str, str | None] = {}
-    for scheme in ("http", "https"):
-        var = _env(env, f"{scheme}_proxy") or _env(env, "all_proxy")
-        found[scheme] = normalize_proxy_url(var[1], field=var[0]) if var else None
+    given_env: dict[str, ProxyCredentials] = {}
+    for kind in ("http", "https"):
+        var = _env(env, f"{kind}_proxy") or _env(env, "all_proxy")
+        found[kind] = None
+        if var:
+            url, creds = split_proxy_url(var[1], field=var[0])
+            found[kind] = url
+            if creds is not None:
+                given_env[url] = creds
     if found["http"] is None and found["https"] is None:
-        return ProxySettings("none")
+        return _check_auth(ProxySettings("none"), auth)
     no_proxy = _env(env, "no_proxy")
     entries = tuple(
         e.strip().lower() for e in (no_proxy[1] if no_proxy else "").split(",") if e.strip()
     )
-    return ProxySettings(
+    settings = ProxySettings(
         "env",
         url=found["https"] or found["http"],
         http=found["http"],
         https=found["https"],
         no_proxy=entries,
+        auth=scheme,
+        credentials=tuple(given_env.items()),
     )
+    return _check_auth(settings, auth)
 
 
 def bypasses_proxy(host: str, port: int, no_proxy: tuple[str, ...]) -> bool:
@@ -206,20 +307,22 @@ async def _fetch(url: str, timeout: float) -> bytes:
     try:
         async with asyncio.timeout(timeout):
             # fetched DIRECT, like a browser fetches its PAC; redirects are common for PAC hosts
-            async with httpx.AsyncClient(trust_env=False, follow_redirects=True) as client:
-                async with client.stream("GET", url) as response:
-                    if response.status_code != 200:
+            async with (
+                httpx.AsyncClient(trust_env=False, follow_redirects=True) as client,
+                client.stream("GET", url) as response,
+            ):
+                if response.status_code != 200:
+                    raise InputError(
+                        f"PAC fetch answered HTTP {response.status_code}",
+                        file=url,
+                        field="--pac",
+                    )
+                async for chunk in response.aiter_bytes():
+                    data += chunk
+                    if len(data) > PAC_MAX_BYTES:
                         raise InputError(
-                            f"PAC fetch answered HTTP {response.status_code}",
-                            file=url,
-                            field="--pac",
+                            f"PAC larger than {PAC_MAX_BYTES} bytes", file=url, field="--pac"
                         )
-                    async for chunk in response.aiter_bytes():
-                        data += chunk
-                        if len(data) > PAC_MAX_BYTES:
-                            raise InputError(
-                                f"PAC larger than {PAC_MAX_BYTES} bytes", file=url, field="--pac"
-                            )
     except (httpx.HTTPError, OSError, TimeoutError) as exc:
         reason = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
         raise InputError(f"cannot fetch PAC: {reason}", file=url, field="--pac") from None

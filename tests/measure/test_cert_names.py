@@ -50,7 +50,8 @@ async def test_trusted_cert_without_the_wildcard_is_accessible_and_recorded(lab:
     result = await _probe(lab, lab.good_context(HOST))
     assert (result.verdict, result.technique) == ("accessible", None), result.evidence
     tls = result.steps.tls[0]
-    assert tls.trusted_public is True and tls.hostname_matches is True
+    assert tls.trusted_public is True
+    assert tls.hostname_matches is True
     assert tls.cert_names_missing == ["*.facebook.test"]
     assert "does not list *.facebook.test" in result.evidence
     assert "not a block" in result.evidence
@@ -79,5 +80,6 @@ async def test_untrusted_cert_valid_for_the_host_is_still_tls_mismatch(lab: TlsL
 
 async def test_interception_keeps_its_flag_and_no_cert_names_clause(lab: TlsLab) -> None:
     result = await _probe(lab, lab.corporate_context(HOST))
-    assert result.intercepted is True and result.verdict == "accessible", result.evidence
+    assert result.intercepted is True
+    assert result.verdict == "accessible", result.evidence
     assert "does not list" not in result.evidence

@@ -69,7 +69,7 @@ def test_options() -> None:
         "https://proxy:443",
         "http://",
         "http://proxy:notaport",
-        "http://user:pw@proxy:3128",
+        "http://:pw@proxy:3128",
         "http://proxy:3128/path",
     ],
 )
@@ -182,7 +182,8 @@ async def test_bad_pac_names_the_file(tmp_path: Path, text: str, words: str) -> 
     path = write_pac(tmp_path, text)
     with pytest.raises(InputError) as caught:
         await load_pac(proxy_settings("auto", path, {}))
-    assert caught.value.file == path and caught.value.field == "--pac"
+    assert caught.value.file == path
+    assert caught.value.field == "--pac"
     assert words in caught.value.message
 
 
@@ -199,9 +200,8 @@ async def test_pac_from_url(tmp_path: Path) -> None:
     async with HttpServer(routes) as srv:
         url = srv.url("/proxy.pac", host="127.0.0.1")
         pac = await load_pac(proxy_settings("auto", url, {}))
-        assert pac is not None and pac.proxy_for("https://www.facebook.test/x") == (
-            "http://127.0.0.1:3128"
-        )
+        assert pac is not None
+        assert pac.proxy_for("https://www.facebook.test/x") == ("http://127.0.0.1:3128")
         for path in ("/missing.pac", "/gone"):
             bad = srv.url(path, host="127.0.0.1")
             with pytest.raises(InputError) as caught:
@@ -237,8 +237,10 @@ async def test_pac_routes_the_http_stage_into_a_denying_proxy(tmp_path: Path) ->
 
         [denied] = await run(f"https://www.facebook.test:{srv.port}/")
         [direct] = await run(srv.url("/", host="wiki.intranet.test"))
-    assert denied.failure == failures.HTTP_PROXY_REFUSED and denied.title == DENY_TITLE
-    assert direct.status == 200 and direct.proxy is None
+    assert denied.failure == failures.HTTP_PROXY_REFUSED
+    assert denied.title == DENY_TITLE
+    assert direct.status == 200
+    assert direct.proxy is None
 
 
 # --- a hostile PAC cannot freeze the probe ----------------------------------------------------
@@ -275,5 +277,6 @@ async def test_a_pac_that_loops_while_loading_is_a_clear_error(tmp_path: Path) -
     with pytest.raises(InputError) as caught:
         await load_pac(proxy_settings("auto", str(pac_file), {}))
     assert time.monotonic() - start < 8
-    assert caught.value.file == str(pac_file) and caught.value.field == "--pac"
+    assert caught.value.file == str(pac_file)
+    assert caught.value.field == "--pac"
     assert "does not finish loading" in str(caught.value)

@@ -1,0 +1,178 @@
+"""A real squid on 127.0.0.1 that authenticates, started by the test itself.
+
+``auth_squid(schemes, users)`` writes squid.conf and the helpers' files in a fresh directory
+readable by squid's user, starts ``squid -N`` under its own service name (its shared memory
+cannot collide with the lab's squid or another test's), waits until it listens, and stops it.
+Names resolve through a ``hosts_file`` (so squid never asks a resolver): every host it is
+given maps to 127.0.0.1. ``schemes`` use the helpers Debian's squid ships:
+basic -> basic_ncsa_auth (apr1 hashes from ``openssl passwd``), digest -> digest_file_auth
+(``user:realm:HA1``), ntlm -> ntlm_fake_auth (accepts any well-formed NTLM exchange: enough to
+test the connection-bound legs), negotiate -> negotiate_kerberos_auth with ``keytab``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+HELPERS = Path("/usr/lib/squid")
+REALM = "netcheck-test"
+USER = "proxy"
+
+
+@dataclass(frozen=True)
+class Squid:
+    port: int
+    workdir: Path
+    host: str = "127.0.0.1"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def log(self, name: str = "cache.log") -> str:
+        path = self.workdir / name
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _apr1(password: str) -> str:
+    out = subprocess.run(
+        ["openssl", "passwd", "-apr1", "-stdin"],
+        input=password,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def auth_lines(
+    schemes: Sequence[str], users: Mapping[str, str], workdir: Path, keytab: Path | None = None
+) -> list[str]:
+    """``auth_param`` lines for ``schemes`` in the order squid offers them."""
+    lines: list[str] = []
+    for scheme in schemes:
+        if scheme == "basic":
+            passwd = workdir / "basic.passwd"
+            passwd.write_text("".join(f"{u}:{_apr1(p)}\n" for u, p in users.items()))
+            lines += [
+                f"auth_param basic program {HELPERS / 'basic_ncsa_auth'} {passwd}",
+                f"auth_param basic realm {REALM}",
+                "auth_param basic children 2 startup=1 idle=1",
+            ]
+        elif scheme == "digest":
+            digest = workdir / "digest.passwd"
+            rows = [
+                f"{u}:{REALM}:{hashlib.md5(f'{u}:{REALM}:{p}'.encode()).hexdigest()}\n"
+                for u, p in users.items()
+            ]
+            digest.write_text("".join(rows))
+            lines += [
+                f"auth_param digest program {HELPERS / 'digest_file_auth'} -c {digest}",
+                f"auth_param digest realm {REALM}",
+                "auth_param digest children 2 startup=1 idle=1",
+            ]
+        elif scheme == "ntlm":
+            lines += [
+                f"auth_param ntlm program {HELPERS / 'ntlm_fake_auth'}",
+                "auth_param ntlm children 2 startup=1 idle=1",
+            ]
+        elif scheme == "negotiate":
+            assert keytab is not None, "negotiate needs the proxy's keytab"
+            lines += [
+                f"auth_param negotiate program {HELPERS / 'negotiate_kerberos_auth'} "
+                f"-k {keytab} -s GSS_C_NO_NAME",
+                "auth_param negotiate children 2 startup=1 idle=1",
+                "auth_param negotiate keep_alive on",
+            ]
+        else:
+            raise ValueError(scheme)
+    return lines
+
+
+def _wait_listening(host: str, port: int, proc: subprocess.Popen[bytes], workdir: Path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"squid exited: {(workdir / 'cache.log').read_text()[-2000:]}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise RuntimeError("squid did not start listening")
+
+
+@contextlib.contextmanager
+def auth_squid(
+    schemes: Sequence[str],
+    users: Mapping[str, str],
+    hosts: Sequence[str] = (),
+    *,
+    keytab: Path | None = None,
+    host: str = "127.0.0.1",
+    env: Mapping[str, str] | None = None,
+) -> Iterator[Squid]:
+    if os.geteuid() != 0:
+        raise RuntimeError("a real squid needs root (it drops to user proxy): run as CI does")
+    user = pwd.getpwnam(USER)
+    workdir = Path(tempfile.mkdtemp(prefix="nc-squid-"))
+    workdir.chmod(0o755)
+    os.chown(workdir, user.pw_uid, user.pw_gid)
+    port = free_port(host)
+    (workdir / "hosts").write_text("".join(f"127.0.0.1 {h}\n" for h in hosts))
+    conf = [
+        f"http_port {host}:{port}",
+        "visible_hostname netcheck-test",
+        f"pid_filename {workdir / 'squid.pid'}",
+        f"cache_log {workdir / 'cache.log'}",
+        f"access_log stdio:{workdir / 'access.log'}",
+        f"coredump_dir {workdir}",
+        "cache deny all",
+        "cache_mem 8 MB",
+        "shutdown_lifetime 0 seconds",
+        f"hosts_file {workdir / 'hosts'}",
+        "dns_nameservers 127.0.0.1",
+        "icp_port 0",
+        "htcp_port 0",
+        "pinger_enable off",
+        *auth_lines(schemes, users, workdir, keytab),
+        "acl authed proxy_auth REQUIRED",
+        "http_access allow authed",
+        "http_access deny all",
+    ]
+    (workdir / "squid.conf").write_text("\n".join(conf) + "\n")
+    for path in workdir.iterdir():
+        os.chown(path, user.pw_uid, user.pw_gid)
+    proc = subprocess.Popen(
+        ["squid", "-N", "-n", f"nctest{port}", "-f", str(workdir / "squid.conf")],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        _wait_listening(host, port, proc, workdir)
+        yield Squid(port=port, workdir=workdir, host=host)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,18 +70,21 @@ def test_import_linter_contracts_are_kept() -> None:
     command = str(exe) if exe.exists() else shutil.which("lint-imports")
     assert command, "lint-imports is missing: install the test extra (pip install -e '.[test]')"
     run = subprocess.run(
-        [command, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [command, "--no-cache", "--no-logo"], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "0 broken" in run.stdout
 
 
-def _layered_names() -> set[str]:
+def _contract(name: str) -> dict[str, Any]:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    contracts = config["tool"]["importlinter"]["contracts"]
-    pipeline = next(c for c in contracts if c["name"].startswith("Pipeline layers"))
+    contracts: list[dict[str, Any]] = config["tool"]["importlinter"]["contracts"]
+    return next(c for c in contracts if c["name"].startswith(name))
+
+
+def _layered_names() -> set[str]:
     names: set[str] = set()
-    for layer in pipeline["layers"]:
+    for layer in _contract("Pipeline layers")["layers"]:
         for part in layer.replace("|", ":").split(":"):
             names.add(part.strip().strip("()"))
     return names
@@ -91,6 +95,15 @@ def test_every_top_level_module_is_in_a_layer() -> None:
     top = {f"netcheck.{m.name}" for m in pkgutil.iter_modules(netcheck.__path__)}
     assert top, "found no module under netcheck/"
     assert sorted(top - layered) == []
+
+
+def test_every_command_module_is_in_the_thin_cli_contract() -> None:
+    """A new command module joins the independence contract, or it could import another."""
+    shared = {"netcheck.cli.tables"}  # helpers the commands may share
+    cli = ROOT / "netcheck" / "cli"
+    commands = {f"netcheck.cli.{m.name}" for m in pkgutil.iter_modules([str(cli)])} - shared
+    assert "netcheck.cli.run_cmd" in commands
+    assert sorted(commands - set(_contract("CLI commands are thin")["modules"])) == []
 
 
 @pytest.mark.parametrize("package", PURE)

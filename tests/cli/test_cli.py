@@ -7,6 +7,8 @@ bad input with nothing written or overwritten, offline re-classification, the co
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import os
 import subprocess
@@ -28,8 +30,13 @@ HOST = "www.example.test"
 PAGE = b"<html><head><title>Agency Channel</title></head><body>Official channel</body></html>"
 
 
-def netcheck(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+REPO = Path(__file__).resolve().parents[2]
+
+
+def netcheck(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")} | (env or {})
     return subprocess.run(
         [sys.executable, "-m", "netcheck", *args],
         capture_output=True,
@@ -113,10 +120,12 @@ def test_run_writes_json_lines_and_exits_1_when_something_is_blocked(
     assert proc.returncode == 1, proc.stderr
     printed = [json.loads(line) for line in proc.stdout.splitlines()]
     saved = [json.loads(line) for line in out.read_text().splitlines()]
-    assert printed == saved and len(saved) == 2
+    assert printed == saved
+    assert len(saved) == 2
     by_url = {r["target"]["url"]: r for r in saved}
     good, dead = by_url[site.good_url], by_url[site.reset_url]
-    assert good["verdict"] == "accessible" and good["target"]["official"] is True
+    assert good["verdict"] == "accessible"
+    assert good["target"]["official"] is True
     assert (dead["verdict"], dead["technique"]) == ("blocked", "tcp-reset")
     assert good["probe"]["network"] == "test-lan"
     assert good["probe"]["allow_nets"] == ["127.0.0.0/8"]
@@ -131,7 +140,8 @@ def test_run_exits_0_when_all_accessible_and_appends(site: Site, tmp_path: Path)
     proc = netcheck("run", *site.flags(), "--function", "official_channel", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     lines = out.read_text().splitlines()
-    assert lines[0] == '{"kept": "an earlier line"}' and len(lines) == 2
+    assert lines[0] == '{"kept": "an earlier line"}'
+    assert len(lines) == 2
     assert "accessible" in proc.stdout  # the table for people goes to stdout without --json
 
 
@@ -151,7 +161,8 @@ def test_default_out_path_is_under_results(site: Site, tmp_path: Path) -> None:
     proc = netcheck("run", *site.flags(), "--function", "official_channel", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     files = list((tmp_path / "results").glob("netcheck-*.jsonl"))
-    assert len(files) == 1 and files[0].read_text().count("\n") == 1
+    assert len(files) == 1
+    assert files[0].read_text().count("\n") == 1
 
 
 @pytest.mark.parametrize(
@@ -177,7 +188,8 @@ def test_bad_input_is_one_line_exit_2_and_nothing_is_written(
     proc = netcheck("run", "--proxy", "none", *args, "--out", str(out))
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert needle in proc.stderr
-    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
     assert out.read_text() == "precious\n"
 
 
@@ -198,7 +210,9 @@ def test_classify_bad_file_names_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "r.jsonl"
     bad.write_text('{"schema_version": "1.0"}\n')
     proc = netcheck("classify", str(bad))
-    assert proc.returncode == 2 and f"{bad}:1" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2
+    assert f"{bad}:1" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_targets_list_json_has_the_catalogue() -> None:
@@ -265,5 +279,107 @@ def test_run_with_a_bad_policy_stops_before_measuring(site: Site, tmp_path: Path
     policy.write_text(AGENCY_POLICY.replace("action: allow", "action: maybe"))
     out = tmp_path / "r.jsonl"
     proc = netcheck("run", *site.flags(), "--policy", str(policy), "--out", str(out))
-    assert proc.returncode == 2 and f"{policy}:" in proc.stderr and "action" in proc.stderr
+    assert proc.returncode == 2
+    assert f"{policy}:" in proc.stderr
+    assert "action" in proc.stderr
     assert not out.exists()
+
+
+def test_no_catalogue_measures_only_the_targets_files(site: Site, tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    flags = [f for f in site.flags() if f not in ("--service", "agency")]  # no narrowing at all
+    proc = netcheck("run", *flags, "--no-catalogue", "--out", str(out), "--json")
+    assert proc.returncode == 1, proc.stderr
+    urls = {json.loads(line)["target"]["url"] for line in out.read_text().splitlines()}
+    assert urls == {site.good_url, site.reset_url}
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--no-catalogue"], "--no-catalogue: needs --targets"),
+        (["--group", "comms"], "--group: given without --policy"),
+    ],
+)
+def test_run_refuses_flags_that_cannot_apply(args: list[str], needle: str, tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    proc = netcheck("run", "--proxy", "none", *args, "--out", str(out))
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_unknown_group_is_refused_like_an_unknown_network(site: Site, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(AGENCY_POLICY + "groups:\n  - id: comms\n")
+    out = tmp_path / "r.jsonl"
+    proc = netcheck(
+        "run", *site.flags(), "--policy", str(policy), "--group", "nosuch", "--out", str(out)
+    )
+    assert proc.returncode == 2
+    assert "--group: group 'nosuch' is not in the policy" in proc.stderr
+    assert "known: comms" in proc.stderr
+    assert not out.exists()
+    ok = netcheck(
+        "run", *site.flags(), "--policy", str(policy), "--group", "comms", "--out", str(out)
+    )
+    assert ok.returncode == 1, ok.stderr  # the reset target is self-blocking for that group too
+    check = netcheck("check", "--policy", str(policy), str(out), "--group", "nosuch")
+    assert check.returncode == 2
+    assert "--group: group 'nosuch'" in check.stderr
+    explain = netcheck("policy", "explain", str(policy), site.good_url, "--group", "nosuch")
+    assert explain.returncode == 2
+    assert "--group: group 'nosuch'" in explain.stderr
+
+
+LAB_POLICY = str(REPO / "policies" / "lab.yaml")
+LAB_RESULTS = str(REPO / "sample_results" / "lab" / "admin-blocked.jsonl")
+
+
+def test_check_formats_table_json_csv() -> None:
+    as_json = netcheck("check", "--policy", LAB_POLICY, LAB_RESULTS, "--format", "json")
+    old_json = netcheck("check", "--policy", LAB_POLICY, LAB_RESULTS, "--json")
+    assert as_json.returncode == old_json.returncode == 1
+    assert as_json.stdout == old_json.stdout
+    findings = [json.loads(line) for line in as_json.stdout.splitlines()]
+    as_csv = netcheck("check", "--policy", LAB_POLICY, LAB_RESULTS, "--format", "csv")
+    assert as_csv.returncode == 1, as_csv.stderr
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert [(r["kind"], r["url"], r["rule"]) for r in rows] == [
+        (f["kind"], f["target"]["url"], f["rule"]) for f in findings
+    ]
+    assert {r["official_channel"] for r in rows} <= {"true", "false"}
+    bad = netcheck("check", "--policy", LAB_POLICY, LAB_RESULTS, "--format", "xml")
+    assert bad.returncode == 2
+    assert "--format" in bad.stderr
+    clash = netcheck("check", "--policy", LAB_POLICY, LAB_RESULTS, "--json", "--format", "csv")
+    assert clash.returncode == 2
+    assert "--format" in clash.stderr
+
+
+def test_check_table_reads_at_80_columns() -> None:
+    env_cols = {"COLUMNS": "80"}
+    proc = netcheck("check", "--policy", LAB_POLICY, LAB_RESULTS, env=env_cols)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    findings = netcheck("check", "--policy", LAB_POLICY, LAB_RESULTS, "--json").stdout
+    for finding in map(json.loads, findings.splitlines()):
+        url = finding["target"]["url"]
+        if len(url) < 50:  # a short URL is never cut in two
+            assert any(url in line for line in lines), url
+    assert "self-blocking" in proc.stdout
+    assert "findings:" in lines[-1]
+
+
+def test_explain_says_the_official_channel_in_words() -> None:
+    policy = str(REPO / "policies" / "ministerio-ejemplo.yaml")
+    proc = netcheck("policy", "explain", policy, "https://www.youtube.com/@MinisterioLab")
+    assert proc.returncode == 0, proc.stderr
+    assert "{" not in proc.stdout
+    assert "'" not in proc.stdout
+    assert "official channel youtube @MinisterioLab (https://www.youtube.com/@MinisterioLab)" in (
+        proc.stdout
+    )
+    assert f"declared at {policy}:" in proc.stdout

@@ -44,7 +44,8 @@ _seen: set[str] = set()
 
 
 def prose(text: str) -> str:
-    """Docstring or schema text as one safe line of Markdown; ``code`` spans are kept as code."""
+    """Docstring or schema text as one safe line of Markdown (in a table cell too); ``code`` spans
+    are kept as code."""
     parts = _CODE.split(" ".join(text.split()))
     out = []
     for i, part in enumerate(parts):
@@ -54,8 +55,9 @@ def prose(text: str) -> str:
         part = html.escape(part, quote=False)
         for char in "\\*_[]":
             part = part.replace(char, "\\" + char)
-        out.append(part)
-    return "".join(out).replace("|", "&#124;")
+        # a bare pipe would split a table cell; inside code spans the table parser leaves it
+        out.append(part.replace("|", "&#124;"))
+    return "".join(out)
 
 
 def summary(docstring: str | None) -> str:

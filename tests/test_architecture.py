@@ -19,6 +19,7 @@ dnspython submodules that do I/O are checked here by reading the import statemen
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import pkgutil
 import shutil
@@ -52,16 +53,17 @@ LIBRARIES = (
 )
 
 
-def _loaded_after(statement: str) -> set[str]:
+@functools.cache
+def _loaded_after(statement: str) -> frozenset[str]:
     """Module names in ``sys.modules`` of a fresh interpreter after running ``statement``."""
     code = f"import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    return set(json.loads(out.stdout.splitlines()[-1]))
+    return frozenset(json.loads(out.stdout.splitlines()[-1]))
 
 
-def _network_modules(loaded: set[str]) -> list[str]:
+def _network_modules(loaded: frozenset[str]) -> list[str]:
     return sorted(m for m in loaded if any(m == n or m.startswith(n + ".") for n in NETWORK))
 
 

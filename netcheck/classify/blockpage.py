@@ -42,10 +42,8 @@ untangle           "Untangle" with block wording
 from __future__ import annotations
 
 import functools
-import html
 import importlib.resources
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,8 +56,9 @@ from netcheck.classify.fingerprints import (
     load_fingerprint_file,
     load_fingerprints,
     vendor_id,
-    vendor_name,
 )
+from netcheck.classify.fingerprints import vendor_name as _loader_vendor_name
+from netcheck.classify.lexicon import CueScore, fold, generic_cues, title_says_blocked
 from netcheck.netaddr import parse_ip
 from netcheck.pagetext import extract_title as body_title
 
@@ -74,8 +73,10 @@ __all__ = [
     "load_fingerprints",
     "lookalike",
     "lookalike_description",
+    "lookalike_match",
     "match_dns",
     "match_http",
+    "title_says_blocked",
     "vendor_id",
     "vendor_name",
 ]
@@ -90,18 +91,6 @@ class Match:
     scope: str
     where: str  # short excerpt of what matched, for the evidence sentence
     kind: str = "block"
-
-
-@dataclass(frozen=True)
-class CueScore:
-    score: int
-    phrases: tuple[str, ...]
-    language: str | None
-    threshold: int
-
-    @property
-    def strong(self) -> bool:
-        return self.score >= self.threshold
 
 
 # --- matching ----------------------------------------------------------------------------------
@@ -164,88 +153,20 @@ def match_dns(fps: Fingerprints, ip: str) -> Match | None:
     return best
 
 
-# --- generic cues --------------------------------------------------------------------------------
-
-_BLOCK_OPEN = re.compile(r"<(script|style)\b", re.IGNORECASE)
-_TAG = re.compile(r"<[^<>]{0,2000}>")
-
-
-def _drop_scripts(text: str) -> str:
-    """Remove <script>/<style> blocks in one linear pass (a regex would go quadratic on
-    hostile pages full of unclosed tags)."""
-    out, pos = [], 0
-    while (m := _BLOCK_OPEN.search(text, pos)) is not None:
-        out.append(text[pos : m.start()])
-        closing = re.compile("</" + m.group(1), re.IGNORECASE).search(text, m.end())
-        close = text.find(">", closing.end()) if closing is not None else -1
-        if close < 0:
-            return " ".join(out)
-        out.append(" ")
-        pos = close + 1
-    out.append(text[pos:])
-    return "".join(out)
+@functools.lru_cache(maxsize=1)
+def _shipped_names() -> dict[str, str]:
+    ref = importlib.resources.files("netcheck") / "data" / "fingerprints.yaml"
+    names = yaml.safe_load(ref.read_text(encoding="utf-8")).get("vendor_names") or {}
+    return {str(k): str(v) for k, v in names.items()}
 
 
-def fold(text: str) -> str:
-    """Lowercase, strip accents and markup, unify apostrophes, collapse whitespace."""
-    text = html.unescape(_TAG.sub(" ", _drop_scripts(text[:_MAX_SCAN])))
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = text.replace("\u2019", "'").replace("\u2018", "'").casefold()
-    return " ".join(text.split())
+def vendor_name(vendor: str) -> str:
+    """The product name people know for a vendor id, for evidence sentences."""
+    return _shipped_names().get(vendor) or _loader_vendor_name(vendor)
 
 
 def extract_title(body: str | None) -> str | None:
     return body_title(body, scan=_MAX_SCAN)
-
-
-@dataclass(frozen=True)
-class _Cue:
-    phrase: str
-    weight: int
-    lang: str
-    regex: re.Pattern[str]
-
-
-@functools.lru_cache(maxsize=1)
-def _cues() -> tuple[int, int, tuple[_Cue, ...]]:
-    ref = importlib.resources.files("netcheck") / "data" / "cues.yaml"
-    data = yaml.safe_load(ref.read_text(encoding="utf-8"))
-    cues = []
-    for raw in data["cues"]:
-        phrase = fold(str(raw["phrase"]))
-        regex = re.compile(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)")
-        cues.append(_Cue(phrase, int(raw["weight"]), str(raw["lang"]), regex))
-    # longest first, so a phrase inside a longer matched phrase is not counted twice
-    cues.sort(key=lambda c: -len(c.phrase))
-    return int(data["threshold"]), int(data["weak_cap"]), tuple(cues)
-
-
-def generic_cues(body: str | None, title: str | None = None) -> CueScore:
-    """Score vendor-neutral block wording in the title and body text."""
-    threshold, weak_cap, cues = _cues()
-    text = fold((title or "") + " \n " + (body or ""))
-    taken: list[tuple[int, int]] = []
-    phrases: list[str] = []
-    by_lang: dict[str, int] = {}
-    score = weak = 0
-    for cue in cues:
-        counted = False
-        for m in cue.regex.finditer(text):
-            span = m.span()
-            if not any(span[0] < end and start < span[1] for start, end in taken):
-                taken.append(span)  # one free occurrence is enough to count the phrase
-                counted = True
-                break
-        if counted:
-            phrases.append(cue.phrase)
-            if cue.weight <= 1:
-                weak += cue.weight
-            else:
-                score += cue.weight
-            by_lang[cue.lang] = by_lang.get(cue.lang, 0) + cue.weight
-    language = max(by_lang, key=lambda k: by_lang[k]) if by_lang else None
-    return CueScore(score + min(weak, weak_cap), tuple(phrases), language, threshold)
 
 
 # --- lookalikes ----------------------------------------------------------------------------------
@@ -259,6 +180,7 @@ class _Condition:
     header_regex: re.Pattern[str] | None
     statuses: tuple[int, ...]
     status_min: int | None
+    soft: bool = False
 
 
 @functools.lru_cache(maxsize=1)
@@ -272,12 +194,14 @@ def _lookalikes() -> tuple[tuple[str, str, tuple[_Condition, ...]], ...]:
             flags = re.IGNORECASE | re.DOTALL
             conds.append(
                 _Condition(
-                    text=re.compile(c["text"], flags) if "text" in c else None,
+                    # folded like the text it reads (regex syntax is ASCII, so it survives)
+                    text=re.compile(fold(c["text"]), flags) if "text" in c else None,
                     raw=re.compile(c["raw"], flags) if "raw" in c else None,
                     header=str(c["header"]).casefold() if "header" in c else None,
                     header_regex=re.compile(c.get("regex", "."), flags) if "header" in c else None,
                     statuses=tuple(int(s) for s in c.get("status", ())),
                     status_min=int(c["status_min"]) if "status_min" in c else None,
+                    soft=bool(c.get("soft", rule.get("soft", False))),
                 )
             )
         rules.append((str(rule["label"]), str(rule["description"]), tuple(conds)))
@@ -309,11 +233,24 @@ def lookalike(
     title: str | None,
 ) -> str | None:
     """The label of a real page that merely looks blocked (consent, login, CDN...), or None."""
+    found = lookalike_match(status, headers, body, title)
+    return found[0] if found else None
+
+
+def lookalike_match(
+    status: int | None,
+    headers: Sequence[tuple[str, str]],
+    body: str | None,
+    title: str | None,
+) -> tuple[str, bool] | None:
+    """(label, soft) of the first lookalike rule that holds; ``soft`` when every condition
+    that held is one a filter's page could also show, so strong block cues outweigh it."""
     raw = (body or "")[:_MAX_SCAN]
     text = fold((title or "") + " \n " + raw)
     for label, _description, conds in _lookalikes():
-        if any(_holds(c, status, headers, raw, text) for c in conds):
-            return label
+        held = [c for c in conds if _holds(c, status, headers, raw, text)]
+        if held:
+            return label, all(c.soft for c in held)
     return None
 
 

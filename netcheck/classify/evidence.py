@@ -4,6 +4,7 @@ and the checks against the target's own expectations (certificate names, page wo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from netcheck import failures as f
@@ -12,6 +13,7 @@ from netcheck.classify.blockpage import (
     Fingerprints,
     extract_title,
 )
+from netcheck.classify.lexicon import title_says_blocked
 from netcheck.models import (
     Expect,
     HttpStep,
@@ -91,14 +93,24 @@ def uncovered_cert_names(ctx: Ctx, t: TlsStep) -> list[str]:
     return [n for n in names if not any(name_matches(s, n) for s in sans)]
 
 
+#: addresses and host names in a title: a block page echoes "www.youtube.com", a real page
+#: names its brand as a word
+_ADDRESS = re.compile(r"\S*[./]\S*")
+
+
 def page_meets_expect(ctx: Ctx, h: HttpStep) -> bool | None:
-    """None when the catalogue gives nothing to check (or the excerpt is too short to tell)."""
+    """None when the catalogue gives nothing to check (or the excerpt is too short to tell).
+
+    Brand words count in the title only as words of their own (not inside an address the page
+    echoes), and never in a title that itself says the page is blocked ("YouTube bloqueado")."""
     exp = expect_of(ctx.target)
-    title = (h.title or extract_title(h.body) or "").casefold()
+    raw_title = h.title or extract_title(h.body) or ""
+    title = _ADDRESS.sub(" ", raw_title).casefold()
     body = (h.body or "").casefold()
     verdicts: list[bool] = []
     if exp.title_contains:
-        verdicts.append(any(x.casefold() in title for x in exp.title_contains))
+        named = any(x.casefold() in title for x in exp.title_contains)
+        verdicts.append(named and not title_says_blocked(raw_title))
     if exp.body_contains:
         found = any(x.casefold() in body for x in exp.body_contains)
         if found or not h.body_truncated:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from netcheck import failures as f
 from netcheck.classify.blockpage import (
+    CueScore,
     extract_title,
     generic_cues,
-    lookalike,
     lookalike_description,
+    lookalike_match,
     match_http,
     vendor_name,
 )
@@ -25,6 +26,7 @@ from netcheck.classify.evidence import (
     page_meets_expect,
 )
 from netcheck.classify.network import proxy_auth_verdict
+from netcheck.classify.pagecues import Structure, page_structure
 from netcheck.models import (
     HttpStep,
 )
@@ -56,9 +58,14 @@ def _blocky(ctx: Ctx, h: HttpStep) -> tuple[bool, str | None]:
     block, ident = _vendor_of(ctx, h)
     if block:
         return True, block
-    if h.status is None or lookalike(h.status, h.headers, h.body, h.title):
+    if h.status is None:
         return False, None
-    return generic_cues(h.body, h.title or extract_title(h.body)).strong, ident
+    cues, shape = _page_cues(ctx, h)
+    strong = _strong(cues, shape)
+    look = lookalike_match(h.status, h.headers, h.body, h.title)
+    if look and not (look[1] and strong):
+        return False, None
+    return strong, ident
 
 
 def _authenticated(ctx: Ctx, h: HttpStep) -> bool:
@@ -157,6 +164,27 @@ def http_stage(ctx: Ctx) -> Classification | None:
     return _final_page(ctx, final)
 
 
+def _page_cues(ctx: Ctx, h: HttpStep) -> tuple[CueScore, Structure]:
+    """The page's block wording (lexicon) and shape (structure), scored on one scale."""
+    cues = generic_cues(h.body, h.title or extract_title(h.body))
+    shape = page_structure(
+        body=h.body, headers=h.headers, requested=h.url, nets=ctx.nets, lexicon_score=cues.score
+    )
+    return cues, shape
+
+
+def _strong(cues: CueScore, shape: Structure) -> bool:
+    """Words and shape add up, and either the words are said up front (``decisive``) or the
+    shape itself shows a filter (a redirect to it, its header, a category, an unblock form)."""
+    total = cues.score + shape.score >= cues.threshold
+    return total and (cues.headline or cues.top >= 3 or bool(shape.signs))
+
+
+def _said(cues: CueScore, shape: Structure) -> str:
+    parts = [f'"{p}"' for p in cues.phrases[:3]] + list(shape.signs[:2])
+    return "; ".join(parts)
+
+
 def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
     authentic = _authenticated(ctx, h)
     page = f"{url_host(h.url) or ctx.host}" + (f" at {h.ip}" if h.ip else "")
@@ -170,16 +198,22 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
             f"{page} answered {h.status} {how} with a {vendor_name(block)} block page.",
             block,
         )
-    look = lookalike(h.status, h.headers, h.body, h.title)
-    if look:
+    cues, shape = _page_cues(ctx, h)
+    strong = _strong(cues, shape)
+    look = lookalike_match(h.status, h.headers, h.body, h.title)
+    if look and not (look[1] and strong and not authentic):
         return other_verdict(
-            "accessible", f"{page} answered {h.status} {how}: {lookalike_description(look)}."
+            "accessible", f"{page} answered {h.status} {how}: {lookalike_description(look[0])}."
         )
-    cues = generic_cues(h.body, h.title or extract_title(h.body))
-    if cues.strong and not authentic:
-        said = "; ".join(f'"{p}"' for p in cues.phrases[:3])
+    redirect = h.status is not None and 300 <= h.status < 400
+    meets = None if redirect else page_meets_expect(ctx, h)  # a hop is not the page itself
+    # a page that shows the service's own brand words is the service's, whatever its text
+    # says about blocking (a video about web filters): only its shape can still betray a filter
+    if strong and not authentic and (meets is not True or shape.redirect is not None):
         return block_verdict(
-            "http-blockpage", f"{page} answered {how} with a block page saying {said}.", ident
+            "http-blockpage",
+            f"{page} answered {how} with a block page: {_said(cues, shape)}.",
+            ident,
         )
     if h.status is not None and h.status >= 400:
         if authentic:
@@ -189,12 +223,12 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
         return block_verdict(
             "http-status", f"{page} answered {h.status} {how} instead of the page.", ident
         )
-    redirect = h.status is not None and 300 <= h.status < 400
-    meets = None if redirect else page_meets_expect(ctx, h)  # a hop is not the page itself
     if meets is False and not authentic:
+        said = _said(cues, shape)
         return block_verdict(
             "http-blockpage",
-            f"{page} answered {h.status} {how} with a page that is not the service's.",
+            f"{page} answered {h.status} {how} with a page that is not the service's"
+            + (f" ({said})." if said else "."),
             ident,
         )
     note = ", though not the page the catalogue expects" if meets is False else ""

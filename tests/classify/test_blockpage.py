@@ -53,13 +53,17 @@ def test_sample(entry: dict[str, Any]) -> None:
         assert look == expect.split(":", 1)[1]
         assert block == []
     elif expect == "generic":
-        assert block == [] and look is None
+        assert block == []
+        assert look is None
         assert cues.strong, cues
         assert cues.language == entry["lang"]
     elif expect == "page":
-        assert block == [] and look is None and not cues.strong, (block, look, cues)
+        assert block == [], block
+        assert look is None
+        assert not cues.strong, cues
     else:
-        assert block and block[0] == expect, found
+        assert block, found
+        assert block[0] == expect, found
         assert set(block) == {expect}, "a sample must not match another vendor"
         assert look is None
         if "lang" in entry:
@@ -81,7 +85,8 @@ def test_one_weak_word_is_not_enough() -> None:
 
 def test_cues_fold_accents_entities_and_markup() -> None:
     score = generic_cues("<b>P&aacute;gina</b> <i>bloqueada</i> por la pol\u00edtica")
-    assert score.strong and score.language == "es"
+    assert score.strong
+    assert score.language == "es"
     assert "pagina bloqueada" in score.phrases
     # phrases inside scripts do not count
     assert not generic_cues("<script>var t='this site has been blocked';</script>").strong
@@ -92,8 +97,10 @@ def test_header_fingerprints_and_identity_kind() -> None:
     via = match_http(fps, headers=[("Via", "1.1 proxy.lab (squid/5.7)")])
     assert [m.kind for m in via] == ["identity"], "Via alone does not prove a block"
     denied = match_http(fps, headers=[("x-squid-error", "ERR_ACCESS_DENIED 0")])
-    assert denied[0].kind == "block" and denied[0].vendor == "squid"
-    assert denied[0].scope == "header:X-Squid-Error" and "ERR_ACCESS_DENIED" in denied[0].where
+    assert denied[0].kind == "block"
+    assert denied[0].vendor == "squid"
+    assert denied[0].scope == "header:X-Squid-Error"
+    assert "ERR_ACCESS_DENIED" in denied[0].where
 
 
 def test_location_fingerprints() -> None:
@@ -108,7 +115,8 @@ def test_location_fingerprints() -> None:
     }
     for location, vendor in cases.items():
         found = match_http(fps, location=location)
-        assert found and found[0].vendor == vendor and found[0].kind == "block", location
+        assert found, location
+        assert (found[0].vendor, found[0].kind) == (vendor, "block"), location
     assert match_http(fps, location="https://www.youtube.com/watch?v=1") == []
 
 
@@ -116,11 +124,14 @@ def test_dns_fingerprints() -> None:
     fps = load_fingerprints()
     for ip in ("146.112.61.104", "146.112.61.110", "::ffff:146.112.61.107"):
         m = match_dns(fps, ip)
-        assert m is not None and m.vendor == "cisco-umbrella" and m.kind == "block", ip
+        assert m is not None, ip
+        assert (m.vendor, m.kind) == ("cisco-umbrella", "block"), ip
     assert match_dns(fps, "146.112.61.111") is None
     assert match_dns(fps, "146.112.61.103") is None
     pf = match_dns(fps, "10.10.10.1")
-    assert pf is not None and pf.vendor == "pfsense" and pf.kind == "identity"
+    assert pf is not None
+    assert pf.vendor == "pfsense"
+    assert pf.kind == "identity"
     assert match_dns(fps, "not-an-ip") is None
 
 
@@ -148,14 +159,17 @@ def test_ooni_http_and_dns_csv(tmp_path: Path) -> None:
     dns.write_text(OONI_HEADER + "\nnat_example_sinkhole,nat,,dns,full,203.0.113.66,true,,,,\n")
     fps = load_fingerprints([str(http), str(dns)])
     body = match_http(fps, body="<p>ACME NetGuard blocked this</p>")
-    assert body[0].vendor == "acme-filter" and body[0].fingerprint == "ooni-prs_acme_filter"
+    assert body[0].vendor == "acme-filter"
+    assert body[0].fingerprint == "ooni-prs_acme_filter"
     loc = match_http(fps, location="http://fw.example:8008/block")
     assert loc[0].vendor == "fortiguard"
     server = match_http(fps, headers=[("Server", "squid/6.1")])
-    assert server[0].vendor == "squid" and server[0].kind == "block"
+    assert server[0].vendor == "squid"
+    assert server[0].kind == "block"
     assert match_http(fps, body="cf-ray: 1234") == [], "fp rows are false positives, not loaded"
     hit = match_dns(fps, "203.0.113.66")
-    assert hit is not None and hit.vendor == "example-sinkhole"
+    assert hit is not None
+    assert hit.vendor == "example-sinkhole"
     # the shipped set is still there
     assert match_dns(fps, "146.112.61.105") is not None
 
@@ -189,7 +203,8 @@ def test_ooni_csv_missing_column_and_unreadable(tmp_path: Path) -> None:
     bad.write_text("name,scope,location_found,pattern\nx,prod,body,abc\n")
     with pytest.raises(InputError) as err:
         load_fingerprints([str(bad)])
-    assert err.value.line == 1 and err.value.field == "pattern_type"
+    assert err.value.line == 1
+    assert err.value.field == "pattern_type"
     with pytest.raises(InputError) as err:
         load_fingerprints([str(tmp_path / "missing.csv")])
     assert err.value.file == str(tmp_path / "missing.csv")

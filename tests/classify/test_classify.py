@@ -71,7 +71,8 @@ def test_golden(path: Path) -> None:
     assert got == expected, c.evidence
     host = target.url.split("/")[2]
     assert host in c.evidence or c.verdict == "accessible", c.evidence
-    assert c.evidence.endswith(".") and "\n" not in c.evidence
+    assert c.evidence.endswith(".")
+    assert "\n" not in c.evidence
 
 
 def test_goldens_cover_every_technique_but_throttled() -> None:
@@ -101,18 +102,22 @@ def _run(name: str) -> Classification:
 
 def test_evidence_names_resolver_proxy_and_vendor() -> None:
     c = _run("dns_nxdomain")
-    assert "198.18.0.1:53" in c.evidence and "NXDOMAIN" in c.evidence
+    assert "198.18.0.1:53" in c.evidence
+    assert "NXDOMAIN" in c.evidence
     c = _run("proxy_denied_squid")
-    assert "198.18.0.3:3128" in c.evidence and "Squid" in c.evidence
+    assert "198.18.0.3:3128" in c.evidence
+    assert "Squid" in c.evidence
     c = _run("intercepted_passthrough")
     assert "Agency Inspection CA" in c.evidence
     c = _run("quic_only_failure")
-    assert "QUIC" in c.evidence and c.verdict == "accessible"
+    assert "QUIC" in c.evidence
+    assert c.verdict == "accessible"
     assert "QUIC" not in _run("accessible_https").evidence
     c = _run("lookalike_consent_intercepted")
     assert "consent" in c.evidence
     c = _run("dns_sinkhole_umbrella")
-    assert "146.112.61.106" in c.evidence and "Cisco Umbrella" in c.evidence
+    assert "146.112.61.106" in c.evidence
+    assert "Cisco Umbrella" in c.evidence
 
 
 def test_authenticated_origin_is_never_a_block_page() -> None:
@@ -175,12 +180,14 @@ def test_classify_result_and_jsonl_round_trip(tmp_path: Path) -> None:
     ] == expected
     # re-classifying a classified record changes nothing
     assert [classify_result(r) for r in out] == out
-    assert out[0].id == "r1" and out[0].steps == _load(GOLDEN[0])[1]
+    assert out[0].id == "r1"
+    assert out[0].steps == _load(GOLDEN[0])[1]
     bad = tmp_path / "bad.jsonl"
     bad.write_text(lines[0] + "\n" + '{"id": 3}\n', encoding="utf-8")
     with pytest.raises(InputError) as err:
         classify_jsonl(str(bad))
-    assert err.value.line == 2 and err.value.file == str(bad)
+    assert err.value.line == 2
+    assert err.value.file == str(bad)
 
 
 # --- never raises on arbitrary evidence ---------------------------------------------------------
@@ -285,7 +292,8 @@ def test_classify_never_raises(target: Target, steps: Steps, allow: list[str]) -
     assert c.verdict in VERDICTS
     assert c.technique is None or c.technique in TECHNIQUES
     assert (c.technique is not None) == (c.verdict == "blocked")
-    assert c.evidence and c.evidence.endswith(".")
+    assert c.evidence
+    assert c.evidence.endswith(".")
     assert c.intercepted == any(
         t.trusted_local is True and t.trusted_public is not True for t in steps.tls
     )

@@ -25,7 +25,7 @@ from netcheck.control.client import ControlClient
 from netcheck.control.limits import DestinationPolicy
 from netcheck.control.measure import ControlConfig
 from netcheck.control.server import ControlServer
-from netcheck.measure.pipeline import Probe, ProbeConfig
+from netcheck.measure.probe import Probe, ProbeConfig
 from netcheck.measure.proxy import ProxySettings
 from netcheck.models import HttpStep, Result, Steps, Target
 from tests.support.servers.dns import DnsServer
@@ -99,7 +99,8 @@ async def probe(lab: TlsLab, dns: DnsServer, control: ControlServer, url: str) -
         control=ControlClient(control.url, TOKEN, timeout=20),
     )
     result = await Probe(cfg).measure(Target(url=url, service="t", function="view"))
-    assert result.control is not None and result.control.error is None, result.control
+    assert result.control is not None
+    assert result.control.error is None, result.control
     return result
 
 
@@ -116,9 +117,8 @@ async def test_down_everywhere_becomes_unreachable(tmp_path: Path) -> None:
     assert alone(result) == ("blocked", "tcp-reset")
     assert (result.verdict, result.technique) == ("unreachable", None), result.evidence
     assert "could not load down.test either" in result.evidence
-    assert result.control is not None and result.control.steps.tcp[0].failure == (
-        "connection_refused"
-    )
+    assert result.control is not None
+    assert result.control.steps.tcp[0].failure == ("connection_refused")
 
 
 async def test_blocked_inside_only_stays_blocked(tmp_path: Path) -> None:
@@ -135,7 +135,8 @@ async def test_blocked_inside_only_stays_blocked(tmp_path: Path) -> None:
     assert alone(result) == ("blocked", "dns-nxdomain")
     assert (result.verdict, result.technique) == ("blocked", "dns-nxdomain"), result.evidence
     assert "the name exists" in result.evidence
-    assert result.control is not None and result.control.steps.http[-1].status == 200
+    assert result.control is not None
+    assert result.control.steps.http[-1].status == 200
 
 
 async def test_cdn_answers_with_valid_certificates_are_not_dns_mismatch(tmp_path: Path) -> None:
@@ -155,9 +156,10 @@ async def test_cdn_answers_with_valid_certificates_are_not_dns_mismatch(tmp_path
         result = await probe(lab, dns, ctl, f"https://cdn.test:{port}/")
     assert result.control is not None
     consistency = dns_consistency(result.steps, result.control.steps, "cdn.test")
-    assert consistency.consistent and "trusted certificate" in consistency.reason
+    assert consistency.consistent
+    assert "trusted certificate" in consistency.reason
     assert not compare_pages(result.steps.http[-1], result.control.steps.http[-1]).same
-    assert result.verdict == "accessible" and result.technique is None, result.evidence
+    assert (result.verdict, result.technique) == ("accessible", None), result.evidence
 
 
 async def test_answer_leading_to_the_wrong_server_is_dns_mismatch(tmp_path: Path) -> None:
@@ -176,7 +178,8 @@ async def test_answer_leading_to_the_wrong_server_is_dns_mismatch(tmp_path: Path
         result = await probe(lab, dns, ctl, f"https://site.test:{port}/")
     assert alone(result) == ("blocked", "tls-mismatch")
     assert (result.verdict, result.technique) == ("blocked", "dns-mismatch"), result.evidence
-    assert "127.0.0.3" in result.evidence and "127.1.0.3" in result.evidence
+    assert "127.0.0.3" in result.evidence
+    assert "127.1.0.3" in result.evidence
 
 
 # --- pure rules on hand-made evidence -----------------------------------------------------------
@@ -224,5 +227,6 @@ def test_run_options_are_checked_at_the_edge(args: list[str], field: str, tmp_pa
     found = CliRunner().invoke(app, ["run", "--service", "facebook", "--out", str(out), *args])
     assert found.exit_code == 2, found.output
     text = found.output + (found.stderr if found.stderr_bytes is not None else "")
-    assert "--control" in text and (field == "file" or field in text)
+    assert "--control" in text
+    assert field == "file" or field in text
     assert not out.exists()

@@ -1,0 +1,123 @@
+"""Block-page benchmark: recall and false alarms per language and vendor class.
+
+Run: ``python bench/blockpages.py``. No network, no root: pure classification.
+
+Every page of netcheck's own corpus (tests/data/blockpages: block pages in many languages and
+vendor styles, and lookalikes — consent and login walls, "content not available", bot checks,
+CDN and rate-limit pages, default server and maintenance pages — plus ordinary pages of the
+services) is served in place of an agency's official channel on Facebook, YouTube, X and
+Instagram, as written in a targets file with no ``expect``, over plain HTTP and through a TLS-
+intercepting proxy. Each becomes the record a probe would write and goes through
+``classify_result``. A block page counts as found when the verdict is ``blocked``; a lookalike
+or ordinary page is a false alarm when it is. The tuning split (what the cues were tuned on) and
+the held-out split (written first, never tuned on) are reported apart.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._figures import published  # noqa: E402
+from netcheck.classify import classify_result  # noqa: E402
+from tests.classify.corpus import Served, cases  # noqa: E402
+
+Tally = dict[str, list[int]]  # group -> [hits, total]
+
+
+def _add(table: Tally, key: str, hit: bool) -> None:
+    cell = table.setdefault(key, [0, 0])
+    cell[0] += int(hit)
+    cell[1] += 1
+
+
+def _rate(cell: list[int]) -> str:
+    hits, total = cell
+    return f"{hits:4d}/{total:<4d} {100.0 * hits / total:6.1f}%" if total else "   -"
+
+
+def _print_table(title: str, table: Tally) -> None:
+    print(f"  {title}")
+    for key in sorted(table):
+        print(f"    {key:<24} {_rate(table[key])}")
+
+
+def _no_context() -> None:
+    """The same pages in place of a site outside the catalogue: words, shape, vendor only."""
+    recall: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(dict))
+    alarms: dict[str, Tally] = defaultdict(dict)
+    for case in cases(context=False):
+        blocked = classify_result(case.record).verdict == "blocked"
+        page = case.page
+        if page.kind == "block":
+            _add(recall[page.split]["language"], page.lang, blocked)
+            _add(recall[page.split]["vendor class"], page.klass, blocked)
+            _add(recall[page.split]["all"], "all", blocked)
+        else:
+            _add(alarms[page.split], "all", blocked)
+    print("== without brand context (a site outside the catalogue, no expectations) ==")
+    for split in ("tune", "heldout"):
+        print(f"{split}:")
+        for group in ("language", "vendor class"):
+            _print_table(f"recall by {group}", recall[split][group])
+        r, a = recall[split]["all"]["all"], alarms[split]["all"]
+        print(f"  recall {_rate(r)}   false alarms {_rate(a)}")
+
+
+def main() -> None:
+    recall: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(dict))
+    alarms: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(dict))
+    misses: list[tuple[Served, str]] = []
+    vendor_named: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for case in cases():
+        page = case.page
+        got = classify_result(case.record)
+        blocked = got.verdict == "blocked"
+        block_page = page.kind == "block"
+        tables = recall if block_page else alarms
+        kind = "vendor class" if block_page else "lookalike class"
+        for group, key in (
+            ("language", page.lang),
+            (kind, page.klass),
+            ("transport", case.transport),
+            ("all", "all"),
+        ):
+            _add(tables[page.split][group], key, blocked)
+        if page.vendor:
+            cell = vendor_named[page.split]
+            cell[0] += int(got.vendor == page.vendor)
+            cell[1] += 1
+        if blocked != block_page:
+            misses.append((case, got.evidence))
+    with published("blockpages"):
+        for split in ("tune", "heldout"):
+            print(f"== {split} split ==")
+            print("recall (block pages called blocked):")
+            for group, table in recall[split].items():
+                _print_table(group, table)
+            print(f"  vendor named      {_rate(vendor_named[split])}")
+            print("false alarms (lookalikes and real pages called blocked):")
+            for group, table in alarms[split].items():
+                _print_table(group, table)
+            print()
+        _no_context()
+        print()
+        print("in place of Facebook/YouTube/X/Instagram channels:")
+        for split in ("tune", "heldout"):
+            r, a = recall[split]["all"]["all"], alarms[split]["all"]["all"]
+            print(
+                f"{split:<8} recall {r[0]}/{r[1]} = {100.0 * r[0] / r[1]:.1f}%, "
+                f"false alarms {a[0]}/{a[1]} = {100.0 * a[0] / a[1]:.1f}%"
+            )
+    if "-v" in sys.argv:
+        for case, evidence in misses:
+            print(f"MISS {case.page.split} {case.page.id} {case.transport} {case.target.url}")
+            print(f"     {evidence}")
+
+
+if __name__ == "__main__":
+    main()

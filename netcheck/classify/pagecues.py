@@ -1,0 +1,156 @@
+"""Structural block-page cues: what a page does, whatever language it speaks.
+
+In: one response (status, headers, a body excerpt) and the URL that was asked for, plus the
+``--allow-net`` ranges. Out: a ``Structure`` — the signs found, in plain words for the evidence
+sentence, and their weight on the lexicon's scale (``lexicon.CueScore``) — and, when the page
+only sends the browser elsewhere, where to. Pure.
+
+Filters' pages share a shape more than a wording:
+- they send the browser to the filter itself: a meta refresh, an iframe filling the page or a
+  script assigning ``location`` to a private address, a host or path named for blocking
+  ("block", "deny", "warn", "filter"...), or a port filters serve their pages on (FortiGate
+  8008-8015, Kerio 4080/4081, Sophos 8090...);
+- they are small and echo the address that was asked for, or name the category it fell in;
+- they offer a form to request an exception ("request access", "solicitar desbloqueo");
+- the filter adds its own headers (``X-Squid-Error``, ``X-Blocked-*``, ``X-*-Filter``...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from netcheck.classify.lexicon import MAX_SCAN, fold
+from netcheck.netaddr import IPNetwork, is_ip_literal, is_sinkhole_address, url_host
+
+#: visible text under which a page is "small": a block page says one thing
+SMALL_TEXT = 700
+_REFRESH = re.compile(
+    r"<meta[^>]{0,200}http-equiv\s*=\s*[\"']?refresh[^>]{0,200}content\s*=\s*[\"']?"
+    r"\s*\d*\s*;?\s*url\s*=\s*['\"]?([^\"'>\s]+)",
+    re.IGNORECASE,
+)
+_IFRAME = re.compile(r"<i?frame\b[^>]{0,400}\bsrc\s*=\s*[\"']?([^\"'>\s]+)", re.IGNORECASE)
+_SCRIPT_GO = re.compile(
+    r"(?:location(?:\.href)?\s*=|location\.(?:replace|assign)\s*\(|window\.open\s*\()"
+    r"\s*[\"']([^\"']+)[\"']",
+    re.IGNORECASE,
+)
+_GOES = re.compile(r"\blocation\b\s*(\.\s*(href|replace|assign)\b)?\s*[=(]", re.IGNORECASE)
+_URL_LITERAL = re.compile(r"[\"'](https?://[^\"'\s]+)")
+_LINK = re.compile(r"<a\b[^>]{0,400}\bhref\s*=", re.IGNORECASE)
+_BLOCKY_URL = re.compile(
+    r"block|deny|denied|warn|filter|restrict|forbid|censor|urlblock|notify|usercheck|"
+    r"bloque|bloqueo|sperr|interdit",
+    re.IGNORECASE,
+)
+FILTER_PORTS = frozenset({*range(8008, 8016), 4080, 4081, 8090, 15871, 6080, 6081, 6082, 19080})
+_FILTER_HEADER = re.compile(
+    r"^x-(squid-error|blocked|block-reason|blocked-by|filter|web-filter|content-filter|"
+    r"deny-reason|censor|restricted|url-category|category)",
+    re.IGNORECASE,
+)
+_CATEGORY = re.compile(
+    r"(?<!\w)(url category|category|categoria|categorie|kategorie|kategori|kategoria|"
+    r"classification|категория|категорія|カテゴリ[ー]?|카테고리|类别|分类|分類|類別|"
+    r"فئة|دسته بندی|หมวดหมู่|danh muc)\s*[:：]"
+    r"|categorized as|categorised as|belongs to the category|belongs to a category|"
+    r"pertenece a la categoria|appartient a la categorie|gehort zur kategorie|"
+    r"pertence a categoria|appartiene alla categoria",
+)
+_FORM = re.compile(r"<form\b(.{0,3000}?)</form", re.IGNORECASE | re.DOTALL)
+_FORM_ASK = re.compile(
+    r"name\s*=\s*[\"']?(url|uri|reason|justification|motivo|raison|begruendung|grund|"
+    r"override|category)\b|request (access|review|a review|unblock)|unblock|desbloque|"
+    r"excepcion|exception|override|freischalt|debloqu|sblocc|desbloqueio",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Structure:
+    score: int
+    signs: tuple[str, ...]
+    redirect: str | None  # where the page alone sends the browser, when that is the filter
+
+
+def _visible(body: str) -> str:
+    return fold(body)
+
+
+def _filter_destination(url: str, requested: str, nets: Sequence[IPNetwork]) -> str | None:
+    """``url`` (absolute or not) when it leads to a filter rather than to the requested site."""
+    url = url.strip().strip("'\"")
+    if not url.lower().startswith(("http://", "https://", "//")):
+        return None  # a relative link stays on the site that was asked for
+    try:  # hostile pages write anything here: a malformed address is no destination
+        parts = urlsplit(url if not url.startswith("//") else "http:" + url)
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return None
+    if not host or host == url_host(requested):
+        return None
+    private = is_ip_literal(host) and is_sinkhole_address(host, nets)
+    if private or (port in FILTER_PORTS) or _BLOCKY_URL.search(host + parts.path):
+        return url
+    return None
+
+
+def _redirect(body: str, requested: str, nets: Sequence[IPNetwork]) -> str | None:
+    patterns = [_REFRESH, _IFRAME, _SCRIPT_GO]
+    if _GOES.search(body):
+        patterns.append(_URL_LITERAL)  # a script that builds the address, then goes there
+    for pattern in patterns:
+        for m in pattern.finditer(body):
+            dest = _filter_destination(m.group(1), requested, nets)
+            if dest is not None:
+                return dest
+    return None
+
+
+def _echoes(text: str, body: str, requested: str) -> bool:
+    """The page repeats the requested host in its text or a parameter of its own links."""
+    host = url_host(requested)
+    if not host:
+        return False
+    return host in text or host in unquote(body).lower()
+
+
+def page_structure(
+    *,
+    body: str | None,
+    headers: Sequence[tuple[str, str]],
+    requested: str,
+    nets: Sequence[IPNetwork] = (),
+    lexicon_score: int = 0,
+) -> Structure:
+    """Score the shape of one page; ``lexicon_score`` lets a small page add to its words."""
+    raw = (body or "")[:MAX_SCAN]
+    text = _visible(raw)
+    # a site's own page links to the rest of the site; a block page has nowhere to send you
+    small = len(text) < SMALL_TEXT and len(_LINK.findall(raw)) <= 2
+    signs: list[str] = []
+    score = 0
+    redirect = _redirect(raw, requested, nets) if small else None
+    if redirect is not None:
+        signs.append(f"it sends the browser to {redirect}")
+        score += 3
+    names = sorted({k for k, _ in headers if _FILTER_HEADER.match(k)})
+    if names:
+        signs.append(f"a filter's header ({names[0]})")
+        score += 2
+    if _CATEGORY.search(text):
+        signs.append("it names a category")
+        score += 2
+    form = next((m.group(1) for m in _FORM.finditer(raw) if _FORM_ASK.search(m.group(1))), None)
+    if form is not None:
+        signs.append("it offers a form to request access")
+        score += 2
+    if small and (score or lexicon_score) and _echoes(text, raw, requested):
+        signs.append("a small page that echoes the requested address")
+        score += 1
+    elif small and lexicon_score and text:
+        score += 1  # a page that says little and that little is a refusal
+    return Structure(score, tuple(signs), redirect)

@@ -1,0 +1,213 @@
+"""The block-page corpus as records: each page served in place of agency channel URLs.
+
+In: ``tests/data/blockpages/corpus/*.yaml`` (pages written for netcheck, tagged
+with kind, language and vendor class) and the samples of ``tests/data/blockpages/index.yaml``
+(tuning split). Out: ``Served`` cases — one page, one targets-file entry (an agency channel on
+Facebook, YouTube, X or Instagram, with no ``expect``), one transport (plain HTTP or HTTPS
+through an intercepting proxy) — each with the ``Result`` record a probe would have written,
+ready for ``classify_result``. Shared by tests/classify/test_corpus.py and bench/blockpages.py.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from netcheck.models import CertFacts, HttpStep, ProbeInfo, Result, Steps, Target, TlsStep
+from netcheck.pagetext import extract_title
+from netcheck.targets.catalogue import load_targets_file
+from tests.support.paths import TESTS
+
+SAMPLES = TESTS / "data" / "blockpages"
+CORPUS = SAMPLES / "corpus"
+TRANSPORTS = ("plain-http", "intercepted-https")
+PROXY = "http://198.18.0.3:3128"
+INSPECTION_CA = "CN=Agency Inspection CA,O=Agency"
+
+#: the agency's official channels as an agency writes them in a targets file: no `expect`
+TARGETS_FILE = """\
+targets:
+  - {url: "https://www.facebook.com/MinisterioEjemplo", service: facebook,
+     function: official_channel, official: true}
+  - {url: "https://www.youtube.com/@MinisterioEjemplo", service: youtube,
+     function: official_channel, official: true}
+  - {url: "https://x.com/MinisterioEjemplo", service: x, function: official_channel,
+     official: true}
+  - {url: "https://www.instagram.com/ministerioejemplo/", service: instagram,
+     function: official_channel, official: true}
+"""
+#: a site outside the catalogue: no brand to expect, so only words, shape and vendor decide
+NO_CONTEXT_FILE = """\
+targets:
+  - {url: "https://tramites.ministerio.example/consulta", service: ministerio, function: view}
+"""
+
+
+@dataclass(frozen=True)
+class Page:
+    id: str
+    split: str  # tune | heldout
+    kind: str  # block | lookalike | page
+    lang: str
+    klass: str  # vendor class (block), lookalike label, or "service"
+    vendor: str | None
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    services: tuple[str, ...]  # empty = may stand in for any service
+    html: str
+
+
+@dataclass(frozen=True)
+class Served:
+    page: Page
+    target: Target
+    transport: str
+    record: Result
+
+
+def _page(raw: dict[str, Any], split: str) -> Page:
+    return Page(
+        id=str(raw["id"]),
+        split=split,
+        kind=str(raw["kind"]),
+        lang=str(raw["lang"]),
+        klass=str(raw["class"]),
+        vendor=raw.get("vendor"),
+        status=int(raw["status"]),
+        headers=tuple((str(k), str(v)) for k, v in raw.get("headers", [])),
+        services=tuple(raw.get("services", ())),
+        html=str(raw["html"]),
+    )
+
+
+_SAMPLE_CLASS = {
+    "squid": "proxy",
+    "fortiguard": "ngfw",
+    "paloalto": "ngfw",
+    "sophos": "ngfw",
+    "sonicwall": "ngfw",
+    "checkpoint": "ngfw",
+    "zscaler": "sse",
+    "cisco-umbrella": "dns-filter",
+}
+
+
+def _samples() -> list[Page]:
+    """index.yaml's samples, tagged like corpus pages (all in the tuning split)."""
+    index = yaml.safe_load((SAMPLES / "index.yaml").read_text(encoding="utf-8"))["samples"]
+    pages = []
+    for n, raw in enumerate(index):
+        expect = str(raw["expect"])
+        kind, klass, vendor = "block", "generic", None
+        if expect.startswith("lookalike:"):
+            kind, klass = "lookalike", expect.split(":", 1)[1]
+        elif expect == "page":
+            kind, klass = "page", "service"
+        elif expect != "generic":
+            klass, vendor = _SAMPLE_CLASS.get(expect, "swg"), expect
+        html = (SAMPLES / str(raw["file"])).read_text(encoding="utf-8")
+        services: tuple[str, ...] = ()
+        if klass in ("consent-wall",):
+            services = ("youtube",)
+        elif klass in ("login-wall", "content-unavailable"):
+            services = ("facebook",)
+        elif kind == "page":
+            services = ("ministerio",)  # a news article: an ordinary page outside the catalogue
+        pages.append(
+            Page(
+                id=f"sample-{n}-{raw['file']}",
+                split="tune",
+                kind=kind,
+                lang=str(raw.get("lang", "en")),
+                klass=klass,
+                vendor=vendor,
+                status=int(raw["status"]),
+                headers=tuple((str(k), str(v)) for k, v in raw["headers"]),
+                services=services,
+                html=html,
+            )
+        )
+    return pages
+
+
+def load_pages() -> list[Page]:
+    pages = _samples()
+    for name, split in (("tune", "tune"), ("heldout", "heldout"), ("heldout2", "heldout")):
+        data = yaml.safe_load((CORPUS / f"{name}.yaml").read_text(encoding="utf-8"))
+        pages.extend(_page(raw, split) for raw in data["pages"])
+    return pages
+
+
+def agency_targets(text: str = TARGETS_FILE) -> list[Target]:
+    """A targets file read by the real loader (so no `expect` is filled in by hand)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "agency.yaml"
+        path.write_text(text, encoding="utf-8")
+        return load_targets_file(str(path))
+
+
+def _steps(page: Page, url: str, host: str, transport: str) -> Steps:
+    body = page.html
+    http = HttpStep(
+        url=url if transport == "intercepted-https" else "http://" + url.split("://", 1)[1],
+        proxy=PROXY if transport == "intercepted-https" else None,
+        ip=None if transport == "intercepted-https" else "198.18.0.77",
+        status=page.status,
+        headers=list(page.headers),
+        body_length=len(body.encode("utf-8")),
+        body=body,
+        title=extract_title(body),
+    )
+    if transport == "plain-http":
+        return Steps(http=[http])
+    leaf = CertFacts(subject=f"CN={host}", issuer=INSPECTION_CA, sans=[host], sha256="ab" * 32)
+    tls = TlsStep(
+        port=443,
+        server_name=host,
+        proxy=PROXY,
+        tls_version="TLSv1.3",
+        chain=[leaf],
+        trusted_public=False,
+        trusted_local=True,
+        hostname_matches=True,
+    )
+    return Steps(tls=[tls], http=[http])
+
+
+def serve(page: Page, target: Target, transport: str) -> Served:
+    url = target.url
+    if transport == "plain-http":
+        target = target.model_copy(update={"url": "http://" + url.split("://", 1)[1]})
+    host = url.split("://", 1)[1].split("/", 1)[0]
+    record = Result(
+        id=f"{page.id}-{target.service}-{transport}",
+        probe=ProbeInfo(
+            id="corpus", software_version="0", started_at="2026-12-01T00:00:00Z", proxy=None
+        ),
+        target=target,
+        measured_at="2026-12-01T00:00:01Z",
+        verdict="inconclusive",
+        evidence="not classified yet",
+        steps=_steps(page, url, host, transport),
+    )
+    return Served(page, target, transport, record)
+
+
+def cases(pages: list[Page] | None = None, *, context: bool = True) -> Iterator[Served]:
+    """Every page in place of every channel it may stand in for, over both transports; with
+    ``context=False``, in place of a page outside the catalogue instead (pages of a given
+    service are then left out)."""
+    targets = agency_targets(TARGETS_FILE if context else NO_CONTEXT_FILE)
+    for page in pages if pages is not None else load_pages():
+        for target in targets:
+            if page.services and target.service not in page.services:
+                continue
+            if not context and page.kind == "page" and not page.services:
+                continue
+            for transport in TRANSPORTS:
+                yield serve(page, target, transport)

@@ -12,15 +12,18 @@ at a time (``read_lines``, bounded memory), or a YAML node tree (``compose_yaml`
 - binary data: a NUL byte or another control character than tab, line and page breaks means
   the file is not text (a zip, a database, a Parquet file passed by mistake), named by line;
 - empty input: ``allow_empty=False`` refuses a file with nothing but white space;
+- CSV (``csv_rows``): one row per line, so a quote left open is named at the line where it
+  starts instead of swallowing the rows after it;
 - YAML nesting: deeper than ``MAX_YAML_DEPTH`` is refused at the line where it goes too deep,
   before Python's recursion limit could turn it into a crash.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from netcheck.errors import InputError
@@ -129,6 +132,31 @@ def compose_yaml(text: str, file: str, *, max_depth: int = MAX_YAML_DEPTH) -> ya
     except RecursionError:  # a long chain inside one node (the cap above counts nodes)
         raise InputError("invalid YAML: nested too deeply", file=file) from None
     return node
+
+
+def csv_rows(lines: Iterable[str], file: str) -> Iterator[tuple[int, list[str]]]:
+    """(line where the row starts, cells) of a CSV whose rows are one line each; a quoted
+    field that runs past its line, or never closes, is refused at the line where it starts."""
+    reader = csv.reader(lines, strict=True)
+    start = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            message = f"invalid CSV: {exc}"
+            if "unexpected end of data" in str(exc):  # strict mode at the end of the file
+                message = "a quoted field is never closed: unterminated quote"
+            raise InputError(message, file=file, line=start) from None
+        if reader.line_num > start:
+            raise InputError(
+                "a quoted field runs past the end of its line: unterminated quote?",
+                file=file,
+                line=start,
+            )
+        yield start, row
+        start = reader.line_num + 1
 
 
 # --- helpers -------------------------------------------------------------------------------------

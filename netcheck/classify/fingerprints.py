@@ -3,26 +3,42 @@
 In: ``netcheck/data/fingerprints.yaml`` and any ``--fingerprints FILE`` in netcheck's YAML format or
 OONI's ``fingerprints_http.csv`` / ``fingerprints_dns.csv`` format. Out: ``Fingerprints`` (HTTP and
 DNS entries) that ``blockpage`` matches, or an ``InputError`` naming file, line and field. Pure.
+
+A user's file is input like any other, and limits keep a wrong or hostile one from costing more
+than a clear error:
+- at most ``MAX_FILE_BYTES`` (refused from its size before reading; OONI's own files are about
+  50 KiB) and ``MAX_FINGERPRINTS`` entries; a CSV is read a line at a time (``textfile``), never
+  whole, and a line over ``MAX_LINE_CHARS`` is refused naming it;
+- text only: UTF-8, no NUL or other binary bytes; a quoted CSV field must close on its own line
+  (an unterminated quote would otherwise swallow the rows after it);
+- YAML nested at most ``textfile.MAX_YAML_DEPTH`` deep; patterns at most ``MAX_PATTERN_CHARS``,
+  names and notes at most ``MAX_NAME_CHARS``;
+- a user's ``regex`` pattern runs on RE2 (linear time: a pattern such as ``(a+)+$`` cannot stall
+  classification); one RE2 cannot run (backreferences, lookaround) is refused at its line. The
+  shipped set, which we write and test, keeps Python's ``re``;
+- an empty file, or one without a usable entry, says so.
 """
 
 from __future__ import annotations
 
-import csv
 import functools
 import importlib.resources
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
-
 from netcheck.errors import InputError
+from netcheck.textfile import compose_yaml, csv_rows, read_lines, read_text
 
 #: chars of a value a fingerprint scans: block pages are small; bounds regex work
 MAX_SCAN = 64 * 1024
 MATCH_KINDS = ("contains", "regex", "prefix", "full")
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_FINGERPRINTS = 10_000
+MAX_LINE_CHARS = 16 * 1024
+MAX_PATTERN_CHARS = 4096
+MAX_NAME_CHARS = 1024
 
 
 @dataclass(frozen=True)
@@ -34,7 +50,7 @@ class Fingerprint:
     pattern: str
     note: str = ""
     kind: str = "block"  # block | identity
-    _regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _regex: Any = field(default=None, compare=False, repr=False)  # re or RE2: .search()
 
     def matches(self, value: str) -> bool:
         if self._regex is not None:
@@ -54,9 +70,15 @@ class Fingerprints:
 
 
 def _make(
-    raw: dict[str, Any], *, file: str, line: int | None, field_names: dict[str, str] | None = None
+    raw: dict[str, Any],
+    *,
+    file: str,
+    line: int | None,
+    field_names: dict[str, str] | None = None,
+    linear: bool = True,
 ) -> Fingerprint:
-    """Validate one entry; ``field_names`` maps our keys to the file's column names for errors."""
+    """Validate one entry; ``field_names`` maps our keys to the file's column names for errors.
+    ``linear``: compile a regex with RE2 (users' files) rather than ``re`` (the shipped set)."""
     names = field_names or {}
 
     def bad(key: str, message: str) -> InputError:
@@ -65,7 +87,15 @@ def _make(
     for key in ("id", "vendor", "scope", "match", "pattern"):
         if not isinstance(raw.get(key), str) or not raw[key].strip():
             raise bad(key, "missing or empty")
-    scope, match, kind = raw["scope"].strip(), raw["match"].strip(), raw.get("kind", "block")
+    for key in ("id", "vendor", "scope", "match", "kind", "note"):
+        value = raw.get(key)
+        if value is not None and not isinstance(value, str):
+            raise bad(key, f"expected text, got {type(value).__name__}")
+        if isinstance(value, str) and len(value) > MAX_NAME_CHARS:
+            raise bad(key, f"longer than {MAX_NAME_CHARS} characters")
+    if len(raw["pattern"]) > MAX_PATTERN_CHARS:
+        raise bad("pattern", f"longer than {MAX_PATTERN_CHARS} characters")
+    scope, match, kind = raw["scope"].strip(), raw["match"].strip(), raw.get("kind") or "block"
     if scope not in ("body", "title", "location", "dns") and not (
         scope.startswith("header:") and len(scope) > len("header:")
     ):
@@ -77,28 +107,83 @@ def _make(
     regex = None
     if match == "regex":
         try:
-            regex = re.compile(raw["pattern"], re.IGNORECASE | re.DOTALL)
-        except re.error as exc:
+            regex = _LinearRegex(raw["pattern"]) if linear else _python_regex(raw["pattern"])
+        except ValueError as exc:
             raise bad("pattern", f"invalid regular expression: {exc}") from None
     note = raw.get("note") or ""
     ident, vendor = raw["id"].strip(), raw["vendor"].strip()
     return Fingerprint(ident, vendor, scope, match, raw["pattern"], str(note), kind, regex)
 
 
-def _load_yaml(text: str, file: str) -> list[Fingerprint]:
+def _python_regex(pattern: str) -> re.Pattern[str]:
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise InputError(f"not valid YAML: {exc}", file=file, line=line) from None
-    if not isinstance(data, dict) or not isinstance(data.get("fingerprints"), list):
-        raise InputError("expected a mapping with a 'fingerprints' list", file=file)
+        return re.compile(pattern, re.IGNORECASE | re.DOTALL)
+    except re.error as exc:
+        raise ValueError(str(exc)) from None
+
+
+class _LinearRegex:
+    """A user's pattern on RE2, case-insensitive with ``.`` matching newlines (as ``re`` does
+    for the shipped set): ``search`` returns a match with ``group(0)``, or None."""
+
+    __slots__ = ("_compiled",)
+
+    def __init__(self, pattern: str) -> None:
+        import re2  # loaded only when a user's file has a regex
+
+        options = re2.Options()
+        options.log_errors = False  # RE2 would print every refused pattern on stderr
+        options.case_sensitive = False
+        options.dot_nl = True
+        try:
+            self._compiled = re2.compile(pattern, options)
+        except re2.error as exc:
+            reason = exc.args[0] if exc.args else exc
+            if isinstance(reason, bytes):
+                reason = reason.decode("utf-8", "replace")
+            raise ValueError(f"{reason} (RE2: no backreferences or lookaround)") from None
+        except (UnicodeEncodeError, TypeError) as exc:
+            raise ValueError(str(exc)) from None
+
+    def search(self, text: str) -> Any:
+        try:
+            return self._compiled.search(text)
+        except UnicodeEncodeError:  # a lone surrogate cannot be UTF-8: match the rest
+            return self._compiled.search(text.encode("utf-8", "replace").decode("utf-8"))
+
+
+def _load_yaml(text: str, file: str, *, linear: bool = True) -> list[Fingerprint]:
+    import yaml
+
+    root = compose_yaml(text, file)
+    if root is None or (isinstance(root, yaml.ScalarNode) and not root.value.strip()):
+        raise InputError("no fingerprints: the file is empty", file=file)
+    shape = "expected a mapping with a 'fingerprints' list"
+    if not isinstance(root, yaml.MappingNode):
+        raise InputError(shape, file=file, line=root.start_mark.line + 1)
+    items = next(
+        (v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "fingerprints"),
+        None,
+    )
+    if not isinstance(items, yaml.SequenceNode):
+        line = (items or root).start_mark.line + 1
+        raise InputError(shape, file=file, line=line, field="fingerprints")
+    if len(items.value) > MAX_FINGERPRINTS:
+        raise InputError(f"more than {MAX_FINGERPRINTS} fingerprints", file=file)
+    constructor = yaml.SafeLoader("")
     out = []
-    for i, raw in enumerate(data["fingerprints"]):
-        if not isinstance(raw, dict):
-            raise InputError(f"entry {i + 1} is not a mapping", file=file, field="fingerprints")
-        out.append(_make(raw, file=file, line=None, field_names={"id": f"fingerprints[{i}].id"}))
+    for i, node in enumerate(items.value):
+        line = node.start_mark.line + 1
+        if not isinstance(node, yaml.MappingNode):
+            raise InputError("not a mapping", file=file, line=line, field=f"fingerprints[{i}]")
+        try:
+            raw = {str(k): v for k, v in constructor.construct_mapping(node, deep=True).items()}
+        except (yaml.YAMLError, TypeError) as exc:  # e.g. a list used as a key
+            raise InputError(f"invalid entry: {exc}", file=file, line=line) from None
+        # the field is the key as written; the line says which entry
+        out.append(_make(raw, file=file, line=line, linear=linear))
+    if not out:
+        raise InputError("no fingerprints: the list is empty", file=file, field="fingerprints")
     return out
 
 
@@ -135,17 +220,25 @@ _OONI_REQUIRED = ("name", "scope", "location_found", "pattern_type", "pattern")
 _OONI_MATCH = {"full": "full", "prefix": "prefix", "contains": "contains", "regexp": "regex"}
 _OONI_COLUMNS = {"match": "pattern_type", "scope": "location_found", "pattern": "pattern"}
 # OONI names and product aliases -> our vendor ids ("alias:id", or a bare id for itself)
-_VENDOR_ALIASES = dict(
-    (pair.split(":") if ":" in pair else (pair, pair))  # type: ignore[misc]
-    for pair in (
-        "fortinet:fortiguard fortigate:fortiguard fortiguard palo-alto:paloalto paloalto "
-        "pan:paloalto websense:forcepoint forcepoint mcafee:skyhigh skyhigh blue-coat:bluecoat "
-        "bluecoat symantec:bluecoat umbrella:cisco-umbrella opendns:cisco-umbrella "
-        "cisco-umbrella ironport:cisco-wsa cisco-wsa check-point:checkpoint checkpoint "
-        "pfblockerng:pfsense pfsense squid zscaler sophos sonicwall kerio netsweeper barracuda "
-        "watchguard untangle"
-    ).split()
-)
+_VENDOR_ALIASES = {
+    **{v: v for v in ("fortiguard", "paloalto", "forcepoint", "skyhigh", "bluecoat")},
+    **{v: v for v in ("cisco-umbrella", "cisco-wsa", "checkpoint", "pfsense", "squid")},
+    **{v: v for v in ("zscaler", "sophos", "sonicwall", "kerio", "netsweeper", "barracuda")},
+    **{v: v for v in ("watchguard", "untangle")},
+    "fortinet": "fortiguard",
+    "fortigate": "fortiguard",
+    "palo-alto": "paloalto",
+    "pan": "paloalto",
+    "websense": "forcepoint",
+    "mcafee": "skyhigh",
+    "blue-coat": "bluecoat",
+    "symantec": "bluecoat",
+    "umbrella": "cisco-umbrella",
+    "opendns": "cisco-umbrella",
+    "ironport": "cisco-wsa",
+    "check-point": "checkpoint",
+    "pfblockerng": "pfsense",
+}
 _OONI_PREFIXES = ("prs-", "nat-", "isp-", "prod-", "inst-", "vbw-", "cp-")
 
 
@@ -175,18 +268,18 @@ def _ooni_scope(location: str) -> str | None:
     return None
 
 
-def _load_ooni_csv(text: str, file: str) -> list[Fingerprint]:
-    reader = csv.reader(text.splitlines())
+def _load_ooni_csv(lines: Iterator[str], file: str) -> list[Fingerprint]:
+    rows = csv_rows(lines, file)
     try:
-        header = [h.strip() for h in next(reader)]
+        _, header = next(rows)
     except StopIteration:
         raise InputError("empty file; expected an OONI CSV header", file=file) from None
+    header = [h.strip() for h in header]
     for column in _OONI_REQUIRED:
         if column not in header:
             raise InputError("missing column in header", file=file, line=1, field=column)
     out: list[Fingerprint] = []
-    for row in reader:
-        line = reader.line_num
+    for line, row in rows:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
@@ -200,51 +293,59 @@ def _load_ooni_csv(text: str, file: str) -> list[Fingerprint]:
         rec = dict(zip(header, row, strict=True))
         if rec["scope"].strip().casefold() == "fp":
             continue  # OONI's known false positives: real pages, not block pages
-        scope = _ooni_scope(rec["location_found"])
-        if scope is None:
-            raise InputError(
-                f"unknown location {rec['location_found']!r}; use body, dns or header.NAME",
-                file=file,
-                line=line,
-                field="location_found",
-            )
-        match = _OONI_MATCH.get(rec["pattern_type"].strip().casefold())
-        if match is None:
-            raise InputError(
-                f"unknown pattern type {rec['pattern_type']!r}; use full, prefix, contains, regexp",
-                file=file,
-                line=line,
-                field="pattern_type",
-            )
-        if not rec["name"].strip():
-            raise InputError("missing or empty", file=file, line=line, field="name")
-        raw = {
-            "id": "ooni-" + rec["name"].strip(),
-            "vendor": vendor_id(rec["name"]),
-            "scope": scope,
-            "match": match,
-            "pattern": rec["pattern"],
-            "note": rec.get("notes") or rec.get("source") or "",
-        }
-        out.append(_make(raw, file=file, line=line, field_names=_OONI_COLUMNS))
+        if len(out) >= MAX_FINGERPRINTS:
+            raise InputError(f"more than {MAX_FINGERPRINTS} fingerprints", file=file, line=line)
+        out.append(_ooni_entry(rec, file, line))
+    if not out:
+        raise InputError("no fingerprints: the file has no usable rows", file=file)
     return out
 
 
+def _ooni_entry(rec: dict[str, str], file: str, line: int) -> Fingerprint:
+    scope = _ooni_scope(rec["location_found"])
+    if scope is None:
+        raise InputError(
+            f"unknown location {rec['location_found'][:60]!r}; use body, dns or header.NAME",
+            file=file,
+            line=line,
+            field="location_found",
+        )
+    match = _OONI_MATCH.get(rec["pattern_type"].strip().casefold())
+    if match is None:
+        raise InputError(
+            f"unknown pattern type {rec['pattern_type'][:60]!r}; "
+            "use full, prefix, contains, regexp",
+            file=file,
+            line=line,
+            field="pattern_type",
+        )
+    if not rec["name"].strip():
+        raise InputError("missing or empty", file=file, line=line, field="name")
+    raw = {
+        "id": "ooni-" + rec["name"].strip(),
+        "vendor": vendor_id(rec["name"]),
+        "scope": scope,
+        "match": match,
+        "pattern": rec["pattern"],
+        "note": rec.get("notes") or rec.get("source") or "",
+    }
+    return _make(raw, file=file, line=line, field_names=_OONI_COLUMNS | {"id": "name"})
+
+
 def load_fingerprint_file(path: str) -> list[Fingerprint]:
-    """Fingerprints from one user file: YAML by suffix, else OONI CSV."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read fingerprints: {exc}", file=path) from None
+    """Fingerprints from one user file: YAML by suffix, else OONI CSV (read a line at a time)."""
+    what = "fingerprints file"
     if path.endswith((".yaml", ".yml")):
+        text = read_text(path, what, max_bytes=MAX_FILE_BYTES, allow_empty=False)
         return _load_yaml(text, path)
-    return _load_ooni_csv(text, path)
+    lines = read_lines(path, what, max_bytes=MAX_FILE_BYTES, max_line=MAX_LINE_CHARS)
+    return _load_ooni_csv(lines, path)
 
 
 @functools.lru_cache(maxsize=1)
 def _default_entries() -> tuple[Fingerprint, ...]:
     ref = importlib.resources.files("netcheck") / "data" / "fingerprints.yaml"
-    return tuple(_load_yaml(ref.read_text(encoding="utf-8"), str(ref)))
+    return tuple(_load_yaml(ref.read_text(encoding="utf-8"), str(ref), linear=False))
 
 
 def load_fingerprints(extra: Sequence[str] = ()) -> Fingerprints:

@@ -1,0 +1,218 @@
+"""A targets file in YAML, read as a node tree so that every error names its line.
+
+In: the text of a targets file (``targets: [{url, service, function, official?, category?,
+hosts_note?, note?, expect?}]``) or of the packaged catalogue. Out: validated, frozen
+``models.Target`` records, or ``errors.InputError`` naming file, line (1-based) and field
+(``targets[3].url``, 0-based index).
+
+YAML is composed into a node tree (``textfile.compose_yaml``: depth-capped, syntax errors at
+their line), not loaded into plain objects, so every value still carries the line it came from;
+the walk below only ever descends into the positions the schema defines, which also bounds the
+work a hostile file (anchors, deep nesting) can cause. ``url_problem`` is the one check of a URL
+the probe is asked to fetch, for YAML and CSV alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+import yaml
+
+from netcheck.errors import InputError
+from netcheck.models import FUNCTIONS, Expect, Target
+from netcheck.textfile import compose_yaml
+
+MAX_TARGETS = 20_000
+MAX_LIST_ITEMS = 64  # per expect list; with MAX_TARGETS this bounds what YAML aliases can multiply
+MAX_URL_LENGTH = 2048
+MAX_TEXT_CHARS = 1024  # a service name, a category, a note: a line of words, not a document
+
+_ENTRY_KEYS = ("url", "service", "function", "official", "category", "hosts_note", "note", "expect")
+_EXPECT_KEYS = tuple(Expect.model_fields)
+TAG = "tag:yaml.org,2002:"
+Node = yaml.Node
+Pairs = dict[str, tuple[yaml.Node, yaml.Node]]  # key -> (key node, value node)
+
+
+def parse_targets(text: str, file: str) -> list[Target]:
+    """A targets file's text → its targets."""
+    targets, _ = parse_document(compose_yaml(text, file), file, top_keys=("targets",))
+    return targets
+
+
+class Walk:
+    """Typed reads from a composed YAML node tree; every failure names the node's line."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail(self, node: Node, field: str | None, message: str) -> NoReturn:
+        raise InputError(message, file=self.file, line=node.start_mark.line + 1, field=field)
+
+    def mapping(self, node: Node, field: str, allowed: Sequence[str] | None = None) -> Pairs:
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(node, field, f"expected a mapping, got {node_kind(node)}")
+        pairs: Pairs = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != TAG + "str":
+                self.fail(key_node, field, f"keys must be words, got {node_kind(key_node)}")
+            key = key_node.value
+            if allowed is not None and key not in allowed:
+                self.fail(
+                    key_node,
+                    f"{field}.{key}" if field else key,
+                    f"unknown key {key!r}; allowed: {', '.join(allowed)}",
+                )
+            if key in pairs:
+                self.fail(key_node, f"{field}.{key}" if field else key, f"duplicate key {key!r}")
+            pairs[key] = (key_node, value_node)
+        return pairs
+
+    def sequence(self, node: Node, field: str) -> list[Node]:
+        if not isinstance(node, yaml.SequenceNode):
+            self.fail(node, field, f"expected a list, got {node_kind(node)}")
+        return list(node.value)
+
+    def string(self, node: Node, field: str, max_chars: int = MAX_TEXT_CHARS) -> str:
+        if not isinstance(node, yaml.ScalarNode) or node.tag != TAG + "str":
+            self.fail(node, field, f"expected text, got {node_kind(node)}")
+        value = str(node.value).strip()
+        if not value:
+            self.fail(node, field, "must not be empty")
+        if len(value) > max_chars:
+            self.fail(node, field, f"longer than {max_chars} characters")
+        return value
+
+    def strings(self, node: Node, field: str) -> list[str]:
+        """A list of text; a single text is accepted as a list of one."""
+        if isinstance(node, yaml.ScalarNode) and node.tag == TAG + "str":
+            return [self.string(node, field)]
+        items = self.sequence(node, field)
+        if len(items) > MAX_LIST_ITEMS:
+            self.fail(node, field, f"more than {MAX_LIST_ITEMS} items")
+        return [self.string(item, f"{field}[{i}]") for i, item in enumerate(items)]
+
+    def boolean(self, node: Node, field: str) -> bool:
+        if not isinstance(node, yaml.ScalarNode) or node.tag != TAG + "bool":
+            self.fail(node, field, f"expected true or false, got {node_kind(node)}")
+        value = yaml.constructor.SafeConstructor.bool_values.get(str(node.value).lower())
+        if value is None:  # an explicit `!!bool maybe`
+            self.fail(node, field, f"expected true or false, got {node.value!r}")
+        return bool(value)
+
+    def number(self, node: Node, field: str) -> float:
+        if not isinstance(node, yaml.ScalarNode) or node.tag not in (TAG + "int", TAG + "float"):
+            self.fail(node, field, f"expected a number, got {node_kind(node)}")
+        try:
+            return float(str(node.value).replace("_", ""))
+        except ValueError:
+            self.fail(node, field, f"expected a plain decimal number, got {node.value!r}")
+
+
+def node_kind(node: Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    kind = str(node.tag).removeprefix(TAG)
+    shown = str(node.value)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    return "nothing" if kind == "null" else f"{kind} {shown!r}"
+
+
+def parse_document(
+    root: Node | None, file: str, *, top_keys: Sequence[str]
+) -> tuple[list[Target], Pairs]:
+    walk = Walk(file)
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == TAG + "null"):
+        raise InputError("no targets: the file is empty", file=file)
+    if not isinstance(root, yaml.MappingNode):
+        walk.fail(root, None, f"expected a mapping with a 'targets' list, got {node_kind(root)}")
+    pairs = walk.mapping(root, "", top_keys)
+    for key in top_keys:
+        if key not in pairs:
+            walk.fail(root, key, f"missing {key!r}")
+    key_node, node = pairs["targets"]
+    if isinstance(node, yaml.ScalarNode) and node.tag == TAG + "null":
+        walk.fail(key_node, "targets", "no targets: the list is empty")
+    entries = walk.sequence(node, "targets")
+    if not entries:
+        walk.fail(node, "targets", "no targets: the list is empty")
+    if len(entries) > MAX_TARGETS:
+        walk.fail(node, "targets", f"too many targets ({len(entries)} > {MAX_TARGETS})")
+    return [_entry(walk, entry, f"targets[{i}]") for i, entry in enumerate(entries)], pairs
+
+
+def _entry(walk: Walk, node: Node, field: str) -> Target:
+    pairs = walk.mapping(node, field, _ENTRY_KEYS)
+    for required in ("url", "service", "function"):
+        if required not in pairs:
+            walk.fail(node, f"{field}.{required}", f"missing {required!r}: every target needs one")
+    function = walk.string(pairs["function"][1], f"{field}.function").lower()
+    if function not in FUNCTIONS:
+        walk.fail(
+            pairs["function"][1],
+            f"{field}.function",
+            f"unknown function {function!r}; known: {', '.join(FUNCTIONS)}",
+        )
+    service = walk.string(pairs["service"][1], f"{field}.service").lower()
+    official = "official" in pairs and walk.boolean(pairs["official"][1], f"{field}.official")
+    # `note` is read for its type only: it is for people reading the file, the Target has no slot.
+    text = {
+        key: walk.string(pairs[key][1], f"{field}.{key}")
+        for key in ("category", "hosts_note", "note")
+        if key in pairs and pairs[key][1].tag != TAG + "null"
+    }
+    expect = Expect()
+    if "expect" in pairs:
+        found = walk.mapping(pairs["expect"][1], f"{field}.expect", _EXPECT_KEYS)
+        lists = {k: walk.strings(v, f"{field}.expect.{k}") for k, (_, v) in found.items()}
+        for i, name in enumerate(lists.get("cert_names", [])):
+            if any(c.isspace() or c in "/:@" for c in name):
+                walk.fail(
+                    found["cert_names"][1],
+                    f"{field}.expect.cert_names[{i}]",
+                    f"not a DNS name: {name!r}",
+                )
+        expect = Expect(**lists)
+    url = url_value(walk, pairs["url"][1], f"{field}.url")
+    return Target(
+        url=url,
+        service=service,
+        function=function,
+        official=official,
+        category=text.get("category"),
+        hosts_note=text.get("hosts_note"),
+        expect=expect,
+    )
+
+
+def url_value(walk: Walk, node: Node, field: str) -> str:
+    url = walk.string(node, field, MAX_URL_LENGTH)
+    problem = url_problem(url)
+    if problem is not None:
+        walk.fail(node, field, problem)
+    return url
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` is not something the probe can fetch, or None if it is fine."""
+    if len(url) > MAX_URL_LENGTH:
+        return f"URL longer than {MAX_URL_LENGTH} characters"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return f"URL contains spaces or control characters: {url[:60]!r}"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError on a bad port
+        host = parts.hostname
+    except ValueError as exc:
+        return f"not a URL ({exc}): {url[:60]!r}"
+    if not parts.scheme:
+        return f"no scheme: write https://{url[:60]}"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"scheme must be http or https, not {parts.scheme!r}"
+    if not host or not all(c.isalnum() or c in "-._:" for c in host):
+        return f"no valid host in {url[:60]!r}"
+    return None

@@ -113,6 +113,7 @@ def import_contracts() -> str:
                     names += " (optional: may not exist yet)"
                 siblings = "—" if len(parts) == 1 else ("no" if "|" in layer else "yes")
                 lines.append(f"| {names} | {siblings} |")
+            lines.append("")
         for key, title in (
             ("source_modules", "modules"),
             ("forbidden_modules", "may never import"),

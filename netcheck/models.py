@@ -196,6 +196,16 @@ class Steps(Frozen):
     tls: list[TlsStep] = Field(default_factory=list)
     http: list[HttpStep] = Field(default_factory=list)
     quic: list[TcpStep] = Field(default_factory=list, description="UDP 443 reachability, if probed")
+    retried: list[str] = Field(
+        default_factory=list,
+        description="stages (dns, tcp, tls, http) whose timed-out steps were tried once more; "
+        "the second attempt's steps follow the first's in that stage's list",
+    )
+    loop_lag_ms: float | None = Field(
+        None,
+        description="worst delay of the probe's own event loop while this URL was measured: "
+        "a timeout under a large lag may be the probe's machine, not the network",
+    )
 
 
 class ControlEvidence(Frozen):

@@ -24,6 +24,7 @@ _MEASURING_MODULES = {
     "netcheck.measure.tls",
     "netcheck.measure.http",
     "netcheck.measure.pipeline",
+    "netcheck.measure.quic",
 }
 _STEP_TYPES = (models.DnsStep, models.TcpStep, models.TlsStep, models.HttpStep)
 _original_init = models.Frozen.__init__

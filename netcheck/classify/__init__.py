@@ -83,6 +83,25 @@ def _quic_note(quic: Sequence[TcpStep]) -> str:
     return f"; UDP 443 (QUIC) is rejected ({shown}), so browsers fall back to TCP"
 
 
+#: a step that timed out while the probe's own event loop lagged this much may have timed out
+#: on the probe's machine (the answer arrived, nobody read it in time): not evidence of a block
+BUSY_LAG_MS = 500.0
+TIMEOUT_TECHNIQUES = frozenset({"dns-timeout", "tcp-timeout", "tls-timeout", "http-timeout"})
+
+
+def _busy_probe(ctx: Ctx, c: Classification) -> Classification:
+    """A timeout verdict reached while the probe's loop lagged past ``BUSY_LAG_MS``: say so."""
+    lag = ctx.steps.loop_lag_ms
+    if c.technique not in TIMEOUT_TECHNIQUES or lag is None or lag < BUSY_LAG_MS:
+        return c
+    return other_verdict(
+        "inconclusive",
+        f"{c.evidence.rstrip('.')}, but the probe's own machine was busy (its event loop lagged "
+        f"{lag:.0f} ms, over {BUSY_LAG_MS:.0f} ms) while it waited, so the timeout may be the "
+        "probe's, not the network's.",
+    )
+
+
 def _finish(ctx: Ctx, c: Classification) -> Classification:
     evidence = c.evidence.rstrip(".")
     if ctx.intercepted:
@@ -126,6 +145,7 @@ def classify(
             break
     else:
         found = _fallback(ctx)
+    found = _busy_probe(ctx, found)
     if control is not None:
         found = _with_control(ctx, found, control)
     return _finish(ctx, found)

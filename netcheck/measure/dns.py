@@ -23,7 +23,7 @@ import asyncio
 import ipaddress
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 import dns.asyncquery
 import dns.exception
@@ -122,12 +122,16 @@ async def measure_dns(
     t0: float,
     system: bool = True,
     system_resolvers: Sequence[tuple[str, int]] | None = None,
+    into: list[DnsStep] | None = None,
 ) -> list[DnsStep]:
     """Resolve ``hostname``; every query runs concurrently and is bounded by ``timeout``.
 
     ``resolvers`` given: only those are asked (A and AAAA each), never the system. ``resolvers``
     None: getaddrinfo (unless ``system`` is False) plus A/AAAA against the system's nameservers,
     which ``system_resolvers`` overrides (tests pass local servers so nothing leaves the box).
+    ``into``: a list each step is appended to the moment its query ends, so a caller whose own
+    deadline cuts this call short keeps the answers that had arrived (reordered to query order
+    when the call completes).
     """
     if is_ip_literal(hostname):
         return []
@@ -136,14 +140,27 @@ async def measure_dns(
     else:
         chosen = system_nameservers() if system_resolvers is None else system_resolvers
         servers = list(dict.fromkeys(chosen))
+    kept = len(into) if into is not None else 0
+
+    async def recorded(query: Awaitable[DnsStep]) -> DnsStep:
+        step = await query
+        if into is not None:
+            into.append(step)
+        return step
+
     async with asyncio.TaskGroup() as group:
         tasks = []
         if resolvers is None and system:
-            tasks.append(group.create_task(_getaddrinfo_step(hostname, timeout, t0)))
+            tasks.append(group.create_task(recorded(_getaddrinfo_step(hostname, timeout, t0))))
         for ip, port in servers:
             for qtype in QUERY_TYPES:
-                tasks.append(group.create_task(_query_step(hostname, ip, port, qtype, timeout, t0)))
-    return [task.result() for task in tasks]
+                query = _query_step(hostname, ip, port, qtype, timeout, t0)
+                tasks.append(group.create_task(recorded(query)))
+    found = [task.result() for task in tasks]
+    if into is not None:
+        del into[kept:]
+        into.extend(found)
+    return found
 
 
 # --- the system engine --------------------------------------------------------------------------
@@ -182,7 +199,7 @@ async def _getaddrinfo_step(hostname: str, timeout: float, t0: float) -> DnsStep
             answers.append(DnsAnswer(type="A" if family == socket.AF_INET else "AAAA", value=value))
     except socket.gaierror as exc:
         failure = failure_from_gaierror(exc)
-    except Exception as exc:  # TimeoutError, UnicodeError on odd names, embedded NUL...
+    except Exception as exc:  # noqa: BLE001 - TimeoutError, UnicodeError on odd names, NUL...
         failure = failure_from_exception(exc)
     if failure is None and not answers:
         failure = failures.DNS_NO_ANSWER
@@ -223,7 +240,7 @@ class _Exchange(asyncio.DatagramProtocol):
             return
         try:
             reply = dns.message.from_wire(data)
-        except Exception:  # dnspython raises many kinds on hostile bytes; all mean "garbage"
+        except Exception:  # noqa: BLE001 - dnspython raises many kinds on hostile bytes
             self.invalid += 1
             return
         if not self.query.is_response(reply):
@@ -256,7 +273,7 @@ async def _query_step(
     if query is not None:
         try:
             reply, replies, failure = await _exchange(query, ip, port, deadline)
-        except Exception as exc:  # last resort: one odd query must not cancel its siblings
+        except Exception as exc:  # noqa: BLE001 - one odd query must not cancel its siblings
             failure = failure_from_exception(exc)
     answers: list[DnsAnswer] = []
     rcode: str | None = None
@@ -321,7 +338,7 @@ async def _tcp(
             reply = await dns.asyncquery.tcp(
                 query, ip, timeout=max(0.001, deadline - loop.time()), port=port
             )
-    except Exception as exc:  # dnspython's TCP path raises OSError, EOFError, FormError...
+    except Exception as exc:  # noqa: BLE001 - dnspython's TCP path: OSError, EOFError, FormError
         return None, 0, failure_from_exception(exc)
     return reply, 1, None
 

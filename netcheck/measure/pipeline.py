@@ -1,13 +1,25 @@
-"""The probe: measure every target step by step (DNS, TCP, TLS, HTTP), then classify.
+"""The one measurement pipeline: DNS -> TCP (QUIC beside it) -> TLS -> HTTP for one URL.
 
-In: targets and a ``ProbeConfig``. Out: one ``Result`` per target, handed to a callback the
-moment it is finished (so the JSON Lines file grows as the run goes and a crash loses nothing).
+In: a URL and a ``Pipeline`` (resolvers, trust, ``Limits``, how to route each hop, and optional
+hooks: a ``Guard`` that may refuse destinations, run-level ``Slots``, the run's ``QuicProbes``).
+Out: a ``StepLog`` holding every step attempted, in stage order; ``freeze`` makes it ``Steps``.
 
-Concurrency has two tiers. Probing reachability (DNS queries, TCP connects) costs a packet, so up
-to ``4 × concurrency`` targets do it at once: sixty black-holed targets then cost about one
-timeout, not sixty. TLS and HTTP move real bytes, so at most ``concurrency`` targets are in that
-phase, and at most ``per_host`` per host name. Every step has its own deadline and the whole
-target has a cap, so no peer can hang the run.
+The probe (``measure.probe``) and the control vantage (``control.measure``) both measure
+through here, so both sides measure alike and keep the same guarantees:
+- every step is recorded the moment it ends, failed or not; when the URL's overall deadline
+  fires, the steps measured so far stay and a timed-out step is added for the running stage;
+- bytes (``max_body``) and time (per step, per URL) are capped;
+- names are resolved by the DNS stage only; TCP, TLS and HTTP connect to those addresses;
+- a stage whose steps all timed out is tried once more (only the first such stage, so a black
+  hole costs two timeouts, not one per stage), and ``Steps.retried`` names it: a probe too busy
+  to read an answer in time must not read as a network that dropped it;
+- QUIC runs beside TCP with its own short deadline (``quic.rtt_deadline``), once per host and
+  address per run, and is awaited after the TLS/HTTP slots are released.
+
+The control's guards are hooks, not a copy: ``Guard.destination`` is asked about every resolved
+address (the connection then goes to exactly the addresses checked, so DNS rebinding cannot slip
+in between) and ``Guard.hop`` about every redirect hop before anything is sent. A refusal ends
+the measurement with ``StepLog.refused`` set.
 """
 
 from __future__ import annotations
@@ -16,311 +28,93 @@ import asyncio
 import contextlib
 import ipaddress
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import urljoin
 
-from netcheck import __version__
-from netcheck.classify import classify
-from netcheck.classify.evidence import expect_of
-from netcheck.classify.fingerprints import Fingerprints
 from netcheck.failures import GENERIC_TIMEOUT
-from netcheck.measure import dns, http, quic, tcp, tls
-from netcheck.measure.proxy import PacEvaluator, ProxySettings, proxy_for_url
+from netcheck.measure import dns, http, tcp, tls
+from netcheck.measure.quic import QuicProbes, SharedProbe
 from netcheck.measure.trust import Trust
-from netcheck.models import (
-    ControlEvidence,
-    DnsStep,
-    HttpStep,
-    ProbeInfo,
-    Result,
-    Steps,
-    Target,
-    TcpStep,
-    TlsStep,
-    utc_now,
-)
-from netcheck.netaddr import is_ip_literal, split_url
+from netcheck.models import DnsStep, HttpStep, Steps, TcpStep, TlsStep
+from netcheck.netaddr import host_key, is_ip_literal, split_url
 
-#: most addresses of one target that get a TLS handshake (TCP goes to every answer)
+if TYPE_CHECKING:  # the run level lives in measure.probe; its old import path still works
+    from netcheck.measure.probe import ControlSource, Probe, ProbeConfig  # noqa: F401
+
+#: most addresses of one URL that get a TLS handshake (TCP goes to every answer by default)
 MAX_TLS_ADDRESSES = 4
 
-
-class ControlSource(Protocol):
-    """A second vantage asked about the same URL while the probe measures it
-    (``netcheck.control.client.ControlClient``); the probe only needs its answer."""
-
-    async def evidence_for(self, url: str) -> ControlEvidence: ...
+ProxyFor = Callable[[str], str | None]
+S = TypeVar("S", DnsStep, TcpStep, TlsStep)
 
 
 @dataclass(frozen=True)
-class ProbeConfig:
-    trust: Trust
-    proxy: ProxySettings
-    pac: PacEvaluator | None = None
-    resolvers: Sequence[tuple[str, int]] | None = None
-    allow_nets: Sequence[str] = ()
-    fingerprints: Fingerprints | None = None
+class Limits:
+    """Caps on one URL's measurement: per step (``timeout``), per URL (``deadline``), bytes."""
+
     timeout: float = 5.0
-    concurrency: int = 16
-    per_host: int = 4
+    deadline: float = 40.0
     max_body: int = 262_144
-    network: str | None = None
-    probe_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    #: a control vantage asked for the same URL while the probe measures it (issue 7)
-    control: ControlSource | None = None
-
-    @property
-    def target_deadline(self) -> float:
-        """Cap on one target's whole measurement: DNS, TCP, TLS and up to 10 redirect hops."""
-        return self.timeout * 8
+    keep_body: int = 65_536
+    max_redirects: int = 10
+    #: addresses of one name connected to (None: every answer)
+    max_addresses: int | None = None
+    max_tls: int = MAX_TLS_ADDRESSES
+    #: try the first stage whose steps all timed out once more
+    retry_timeouts: bool = True
 
 
-def _ms(start: float) -> float:
-    return round((time.monotonic() - start) * 1000, 3)
+class Guard(Protocol):
+    """Where the measurement may go (the control's destination policy)."""
+
+    def destination(self, ip: str) -> str | None:
+        """Why ``ip`` must not be connected to, or None."""
+        ...
+
+    def hop(self, url: str) -> str | None:
+        """Why ``url`` must not be fetched, or None."""
+        ...
 
 
-class Probe:
-    """One run: shared limits, the probe's identity, and the per-target pipeline."""
-
-    def __init__(self, config: ProbeConfig) -> None:
-        self.config = config
-        self.info = ProbeInfo(
-            id=config.probe_id,
-            software_version=__version__,
-            started_at=utc_now(),
-            network=config.network,
-            resolvers=[f"{ip}:{port}" for ip, port in config.resolvers or ()],
-            proxy=_describe_proxy(config.proxy),
-            allow_nets=list(config.allow_nets),
-        )
-        self._reach = asyncio.Semaphore(max(1, config.concurrency * 4))
-        self._heavy = asyncio.Semaphore(max(1, config.concurrency))
-        self._hosts: dict[str, asyncio.Semaphore] = {}
-
-    def _host_slot(self, host: str) -> asyncio.Semaphore:
-        return self._hosts.setdefault(host, asyncio.Semaphore(max(1, self.config.per_host)))
-
-    async def run(
-        self, targets: Sequence[Target], on_result: Callable[[Result], Awaitable[None] | None]
-    ) -> list[Result]:
-        results: list[Result] = []
-
-        async def one(target: Target) -> None:
-            result = await self.measure(target)
-            results.append(result)
-            done = on_result(result)
-            if done is not None:
-                await done
-
-        async with asyncio.TaskGroup() as group:
-            for target in targets:
-                group.create_task(one(target))
-        return results
-
-    async def measure(self, target: Target) -> Result:
-        measured_at = utc_now()
-        t0 = time.monotonic()
-        steps = _StepLog()
-        asking = self.config.control
-        control_task = asyncio.create_task(asking.evidence_for(target.url)) if asking else None
-        try:
-            try:
-                async with asyncio.timeout(self.config.target_deadline):
-                    await self._pipeline(target, steps, t0)
-            except TimeoutError:
-                steps.deadline_hit(target.url, t0)
-            # the client has its own deadline: this wait is bounded
-            control = await control_task if control_task is not None else None
-        finally:
-            if control_task is not None:
-                control_task.cancel()  # no-op once done; stops it if we are cancelled
-        noted = tls.note_cert_names(steps.freeze(), expect_of(target).cert_names)
-        return self._finish(target, noted, measured_at, t0, control)
-
-    def _finish(
-        self,
-        target: Target,
-        steps: Steps,
-        measured_at: str,
-        t0: float,
-        control: ControlEvidence | None = None,
-    ) -> Result:
-        found = classify(
-            target,
-            steps,
-            allow_nets=self.config.allow_nets,
-            fingerprints=self.config.fingerprints,
-            control=control,
-        )
-        return Result(
-            id=uuid.uuid4().hex,
-            probe=self.info,
-            target=target,
-            measured_at=measured_at,
-            verdict=found.verdict,
-            technique=found.technique,
-            vendor=found.vendor,
-            intercepted=found.intercepted,
-            evidence=found.evidence,
-            steps=steps,
-            runtime_ms=_ms(t0),
-            control=control,
-        )
-
-    async def _pipeline(self, target: Target, steps: _StepLog, t0: float) -> None:
-        cfg = self.config
-        scheme, host, port = split_url(target.url)
-        proxy = proxy_for_url(cfg.proxy, cfg.pac, target.url)
-
-        async with self._reach:
-            addrs = await self._resolve(host, steps, t0)
-            if proxy is None:
-                if not addrs:
-                    return
-                steps.stage = "tcp"
-                tcp_steps = await asyncio.gather(
-                    *(tcp.measure_tcp(ip, port, timeout=cfg.timeout, t0=t0) for ip in addrs)
-                )
-                steps.tcp.extend(tcp_steps)
-                reachable = [s.ip for s in tcp_steps if s.failure is None]
-                if not reachable:
-                    return
-            else:
-                reachable = addrs
-
-        async with self._heavy, self._host_slot(host):
-            # QUIC (UDP) to the first reachable address runs alongside TLS and HTTP, so a
-            # dropped UDP 443 costs no extra time; it is recorded, never a block by itself
-            quic_task = (
-                asyncio.create_task(
-                    quic.measure_quic(reachable[0], port, timeout=cfg.timeout, t0=t0)
-                )
-                if proxy is None and scheme == "https"
-                else None
-            )
-            try:
-                await self._heavy_phase(target, scheme, host, port, proxy, reachable, steps, t0)
-                if quic_task is not None:
-                    steps.quic.append(await quic_task)
-            finally:
-                if quic_task is not None:
-                    quic_task.cancel()  # no-op once done; stops it on the target's deadline
-
-    async def _heavy_phase(
-        self,
-        target: Target,
-        scheme: str,
-        host: str,
-        port: int,
-        proxy: str | None,
-        reachable: list[str],
-        steps: _StepLog,
-        t0: float,
-    ) -> None:
-        """TLS (direct or in a CONNECT tunnel) then HTTP, inside the heavy slots."""
-        cfg = self.config
-        steps.stage = "tls" if scheme == "https" else "http"
-        if proxy is None:
-            if scheme == "https":
-                steps.tls.extend(await self._tls_direct(reachable, port, host, steps, t0))
-        elif scheme == "https":
-            refused = await self._tls_via_proxy(proxy, host, port, steps, t0)
-            if refused:
-                return
-        steps.stage = "http"
-        known = {host: reachable}
-
-        async def addresses(name: str) -> list[str]:
-            if name not in known:
-                known[name] = await self._resolve(name, steps, t0)
-            return known[name]
-
-        steps.http.extend(
-            await http.measure_http(
-                target.url,
-                addresses=addresses,
-                proxy_for=lambda u: proxy_for_url(cfg.proxy, cfg.pac, u),
-                timeout=cfg.timeout,
-                t0=t0,
-                max_body=cfg.max_body,
-            )
-        )
-
-    async def _resolve(self, host: str, steps: _StepLog, t0: float) -> list[str]:
-        if is_ip_literal(host):
-            return [host]
-        found = await dns.measure_dns(
-            host, resolvers=self.config.resolvers, timeout=self.config.timeout, t0=t0
-        )
-        steps.dns.extend(found)
-        return dns.addresses(found)
-
-    async def _tls_direct(
-        self, reachable: Sequence[str], port: int, host: str, steps: _StepLog, t0: float
-    ) -> list[TlsStep]:
-        picked = pick_tls_addresses(reachable, steps.dns)
-        return list(
-            await asyncio.gather(
-                *(
-                    tls.measure_tls(
-                        ip, port, host, trust=self.config.trust, timeout=self.config.timeout, t0=t0
-                    )
-                    for ip in picked
-                )
-            )
-        )
-
-    async def _tls_via_proxy(
-        self, proxy: str, host: str, port: int, steps: _StepLog, t0: float
-    ) -> bool:
-        """Handshake inside a CONNECT tunnel. True when the proxy refused the CONNECT."""
-        cfg = self.config
-        opened = await http.open_connect_tunnel(
-            proxy, host, port, timeout=cfg.timeout, t0=t0, max_body=cfg.max_body
-        )
-        if isinstance(opened, http.ProxyRefusal):
-            steps.http.append(opened.step)
-            return True
-        reader, writer = opened
-        try:
-            steps.tls.append(
-                await tls.measure_tls_over(
-                    reader,
-                    writer,
-                    host,
-                    port=port,
-                    proxy=proxy,
-                    trust=cfg.trust,
-                    timeout=cfg.timeout,
-                    t0=t0,
-                )
-            )
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1)
-        return False
+class Refused(Exception):
+    """A guard refused a destination; the measurement ends (``StepLog.refused`` says why)."""
 
 
 @dataclass
-class _StepLog:
-    """Mutable collector while a target is measured; frozen into ``Steps`` at the end."""
+class Slots:
+    """Run-level concurrency: reachability (DNS, TCP: a packet each), the heavy phase (TLS and
+    HTTP move real bytes) and a per-host cap inside it."""
 
+    reach: asyncio.Semaphore
+    heavy: asyncio.Semaphore
+    per_host: int
+    _hosts: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+
+    def host(self, name: str) -> asyncio.Semaphore:
+        return self._hosts.setdefault(host_key(name), asyncio.Semaphore(max(1, self.per_host)))
+
+
+@dataclass
+class StepLog:
+    """Steps as they are measured (appended when each ends); frozen into ``Steps`` at the end."""
+
+    t0: float = field(default_factory=time.monotonic)
     dns: list[DnsStep] = field(default_factory=list)
     tcp: list[TcpStep] = field(default_factory=list)
     tls: list[TlsStep] = field(default_factory=list)
     http: list[HttpStep] = field(default_factory=list)
     quic: list[TcpStep] = field(default_factory=list)
-
     stage: str = "dns"
+    retried: list[str] = field(default_factory=list)
+    refused: str | None = None
 
-    def deadline_hit(self, url: str, t0: float) -> None:
-        # The target's overall cap fired: record a timed-out step in the stage that was running,
-        # so the classifier names the right stage and the record says the cap was hit.
-        scheme, host, port = split_url(url)
-        spent = _ms(t0)
+    def deadline_hit(self, url: str) -> None:
+        """The URL's overall cap fired: record a timed-out step in the stage that was running,
+        so the classifier names the right stage and the record says the cap was hit."""
+        _, host, port = split_url(url)
+        spent = (time.monotonic() - self.t0) * 1000
         if self.stage == "dns":
             self.dns.append(
                 DnsStep(
@@ -339,10 +133,274 @@ class _StepLog:
                 TlsStep(port=port, server_name=host, failure=GENERIC_TIMEOUT, runtime_ms=spent)
             )
         else:
-            self.http.append(HttpStep(url=url, failure=GENERIC_TIMEOUT, runtime_ms=spent))
+            self.http.append(
+                HttpStep(url=self._hop_url(url), failure=GENERIC_TIMEOUT, runtime_ms=spent)
+            )
 
-    def freeze(self) -> Steps:
-        return Steps(dns=self.dns, tcp=self.tcp, tls=self.tls, http=self.http, quic=self.quic)
+    def _hop_url(self, url: str) -> str:
+        """The URL being fetched when the cap fired: the hop a redirect led to, or the hop
+        being tried once more."""
+        if not self.http:
+            return url
+        last = self.http[-1]
+        if last.failure is not None:
+            return last.url
+        return urljoin(last.url, last.location) if last.location else url
+
+    def may_retry(self, stage: str) -> bool:
+        """True once per URL: the first stage that timed out gets its second attempt."""
+        if self.retried:
+            return False
+        self.retried.append(stage)
+        return True
+
+    def freeze(self, loop_lag_ms: float | None = None) -> Steps:
+        return Steps(
+            dns=self.dns,
+            tcp=self.tcp,
+            tls=self.tls,
+            http=self.http,
+            quic=self.quic,
+            retried=self.retried,
+            loop_lag_ms=loop_lag_ms,
+        )
+
+
+def _timed_out(steps: Sequence[TcpStep | TlsStep | DnsStep]) -> bool:
+    return any(s.failure == GENERIC_TIMEOUT for s in steps)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """How one vantage measures a URL; ``measure(url)`` runs the stages under the caps."""
+
+    trust: Trust
+    limits: Limits = field(default_factory=Limits)
+    resolvers: Sequence[tuple[str, int]] | None = None
+    #: URL -> proxy URL or None (DIRECT), asked at every hop; None: never a proxy
+    proxy_for: ProxyFor | None = None
+    #: proxy URL -> a fresh answerer to its 407 (``ProxySettings.session_for``); None: no auth
+    proxy_auth: http.ProxyAuth | None = None
+    guard: Guard | None = None
+    slots: Slots | None = None
+    quic: QuicProbes | None = None
+
+    async def measure(self, url: str, log: StepLog | None = None) -> StepLog:
+        """Every stage for ``url`` within ``limits.deadline``; never raises for the network."""
+        log = log if log is not None else StepLog()
+        try:
+            async with asyncio.timeout(self.limits.deadline):
+                await self._stages(url, log)
+        except TimeoutError:
+            log.deadline_hit(url)
+        except Refused:
+            pass  # log.refused holds why
+        return log
+
+    # --- the stages -----------------------------------------------------------------------
+
+    async def _stages(self, url: str, log: StepLog) -> None:
+        scheme, host, port = split_url(url)
+        proxy = self.proxy_for(url) if self.proxy_for is not None else None
+        shared: SharedProbe | None = None
+        async with self.slots.reach if self.slots else contextlib.nullcontext():
+            addrs = await self._resolve(host, log)
+            if proxy is None:
+                if not addrs:
+                    return
+                log.stage = "tcp"
+                shared = self._start_quic(scheme, host, addrs[0], port, log)
+                reachable = await self._tcp(addrs, port, log, shared)
+                if not reachable:
+                    return
+            else:
+                reachable = addrs
+        heavy = self.slots.heavy if self.slots else contextlib.nullcontext()
+        per_host = self.slots.host(host) if self.slots else contextlib.nullcontext()
+        async with heavy, per_host:
+            await self._heavy(url, scheme, host, port, proxy, reachable, log)
+        if shared is not None:
+            # outside the slots: a silent UDP 443 must not hold a TLS/HTTP slot while it waits
+            step = await shared.step_for(log.t0)
+            if step is not None:
+                log.quic.append(step)
+
+    async def _resolve(self, host: str, log: StepLog, label: str = "") -> list[str]:
+        """The DNS stage for ``host`` (a literal needs none), then the guard on every answer."""
+        if is_ip_literal(host):
+            found = [host]
+        else:
+            found = await self._query(host, log)
+        if self.guard is not None:
+            for ip in found:
+                why = self.guard.destination(ip)
+                if why is not None:
+                    log.refused = log.refused or f"{label}{host} resolves to {why}"
+                    raise Refused(log.refused)
+        return found if self.limits.max_addresses is None else found[: self.limits.max_addresses]
+
+    async def _query(self, host: str, log: StepLog) -> list[str]:
+        cap = self.limits.timeout
+        first = await dns.measure_dns(
+            host, resolvers=self.resolvers, timeout=cap, t0=log.t0, into=log.dns
+        )
+        found = dns.addresses(first)
+        if not found and _timed_out(first) and self.limits.retry_timeouts and log.may_retry("dns"):
+            again = await dns.measure_dns(
+                host, resolvers=self.resolvers, timeout=cap, t0=log.t0, into=log.dns
+            )
+            found = dns.addresses(again)
+        return found
+
+    def _start_quic(
+        self, scheme: str, host: str, ip: str, port: int, log: StepLog
+    ) -> SharedProbe | None:
+        if self.quic is None or scheme != "https":
+            return None
+        shared, _ = self.quic.start(host, ip, port, log.t0)
+        return shared
+
+    async def _tcp(
+        self, addrs: list[str], port: int, log: StepLog, shared: SharedProbe | None
+    ) -> list[str]:
+        """Connect to every address at once; the QUIC probe hears the first address's RTT."""
+
+        async def one(ip: str) -> TcpStep:
+            step = await tcp.measure_tcp(ip, port, timeout=self.limits.timeout, t0=log.t0)
+            log.tcp.append(step)
+            if shared is not None and ip == addrs[0]:
+                shared.tell_rtt(step.runtime_ms / 1000 if step.failure is None else None)
+            return step
+
+        steps = await self._attempts(log.tcp, [one(ip) for ip in addrs])
+        if not any(s.failure is None for s in steps) and _timed_out(steps) and self._retry(log):
+            again = [s.ip for s in steps if s.failure == GENERIC_TIMEOUT]
+            steps = await self._attempts(log.tcp, [one(ip) for ip in again])
+        if shared is not None:
+            shared.tell_rtt(None)  # no-op once told; unblocks the probe if addrs[0] never ended
+        return [s.ip for s in steps if s.failure is None]
+
+    def _retry(self, log: StepLog) -> bool:
+        return self.limits.retry_timeouts and log.may_retry(log.stage)
+
+    @staticmethod
+    async def _attempts(into: list[S], attempts: list[Coroutine[Any, Any, S]]) -> list[S]:
+        """Run attempts at once (each appends itself to ``into`` when it ends); then put their
+        steps back in the order asked, so records read the same whatever finished first."""
+        kept = len(into)
+        steps = list(await asyncio.gather(*attempts))
+        del into[kept:]
+        into.extend(steps)
+        return steps
+
+    async def _heavy(
+        self,
+        url: str,
+        scheme: str,
+        host: str,
+        port: int,
+        proxy: str | None,
+        reachable: list[str],
+        log: StepLog,
+    ) -> None:
+        """TLS (direct or in a CONNECT tunnel) then HTTP."""
+        log.stage = "tls" if scheme == "https" else "http"
+        if scheme == "https":
+            if proxy is None:
+                await self._tls_direct(reachable, port, host, log)
+            elif await self._tls_via_proxy(proxy, host, port, log):
+                return  # the proxy refused the CONNECT: its answer is the evidence
+        log.stage = "http"
+        await self._http(url, host, reachable, log)
+
+    async def _tls_direct(self, reachable: list[str], port: int, host: str, log: StepLog) -> None:
+        picked = pick_tls_addresses(reachable, log.dns)[: self.limits.max_tls]
+
+        async def one(ip: str) -> TlsStep:
+            step = await tls.measure_tls(
+                ip, port, host, trust=self.trust, timeout=self.limits.timeout, t0=log.t0
+            )
+            log.tls.append(step)
+            return step
+
+        steps = await self._attempts(log.tls, [one(ip) for ip in picked])
+        done = any(s.tls_version is not None for s in steps)
+        if not done and _timed_out(steps) and self._retry(log):
+            again = [s.ip for s in steps if s.failure == GENERIC_TIMEOUT and s.ip]
+            await self._attempts(log.tls, [one(ip) for ip in again])
+
+    async def _tls_via_proxy(self, proxy: str, host: str, port: int, log: StepLog) -> bool:
+        """Handshake inside a CONNECT tunnel. True when the proxy refused the CONNECT."""
+        cap = self.limits.timeout
+        auth = self.proxy_auth(proxy) if self.proxy_auth is not None else None
+        opened = await http.open_connect_tunnel(
+            proxy, host, port, timeout=cap, t0=log.t0, max_body=self.limits.max_body, auth=auth
+        )
+        if isinstance(opened, http.ProxyRefusal):
+            log.http.append(opened.step)
+            return True
+        reader, writer = opened
+        try:
+            log.tls.append(
+                await tls.measure_tls_over(
+                    reader,
+                    writer,
+                    host,
+                    port=port,
+                    proxy=proxy,
+                    trust=self.trust,
+                    timeout=cap,
+                    t0=log.t0,
+                )
+            )
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1)
+        return False
+
+    async def _http(self, url: str, host: str, reachable: list[str], log: StepLog) -> None:
+        known = {host_key(host): reachable}
+
+        async def addresses(name: str) -> list[str]:
+            key = host_key(name)
+            if key not in known:
+                known[key] = await self._resolve(name, log, "redirect: ")
+            return known[key]
+
+        first = len(log.http)
+
+        def route(hop_url: str) -> str | None:
+            if self.guard is not None:
+                why = self.guard.hop(hop_url)
+                if why is not None:
+                    hop = "" if len(log.http) == first else f"redirect to {hop_url[:200]}: "
+                    log.refused = log.refused or f"{hop}{why}"
+                    raise Refused(why)  # measure_http records the hop as failed and stops
+            return self.proxy_for(hop_url) if self.proxy_for is not None else None
+
+        async def chain(start: str, redirects: int) -> None:
+            await http.measure_http(
+                start,
+                addresses=addresses,
+                proxy_for=route,
+                timeout=self.limits.timeout,
+                t0=log.t0,
+                max_body=self.limits.max_body,
+                max_redirects=redirects,
+                keep_body=self.limits.keep_body,
+                into=log.http,
+                proxy_auth=self.proxy_auth,
+            )
+            if log.refused is not None:
+                raise Refused(log.refused)
+
+        await chain(url, self.limits.max_redirects)
+        last = log.http[-1] if len(log.http) > first else None
+        if last is not None and last.failure == GENERIC_TIMEOUT and self._retry(log):
+            # the hop that timed out, once more: the hops before it stay as measured
+            hops = len(log.http) - first
+            await chain(last.url, max(0, self.limits.max_redirects - (hops - 1)))
 
 
 def pick_tls_addresses(reachable: Sequence[str], dns_steps: Sequence[DnsStep]) -> list[str]:
@@ -369,11 +427,14 @@ def pick_tls_addresses(reachable: Sequence[str], dns_steps: Sequence[DnsStep]) -
     return picked
 
 
-def _describe_proxy(settings: ProxySettings) -> str | None:
-    if settings.mode == "explicit":
-        return settings.url
-    if settings.mode == "auto":
-        return f"auto (PAC {settings.pac})"
-    if settings.mode == "env" and settings.url:
-        return settings.url
-    return None
+_RUN_LEVEL = ("ControlSource", "Probe", "ProbeConfig")
+
+
+def __getattr__(name: str) -> Any:
+    """``from netcheck.measure.pipeline import Probe, ProbeConfig`` keeps working: the run level
+    moved to ``measure.probe``, which imports this module, so it is looked up on first use."""
+    if name in _RUN_LEVEL:
+        from netcheck.measure import probe
+
+        return getattr(probe, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

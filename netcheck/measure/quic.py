@@ -16,6 +16,13 @@ No handshake is attempted: the probe is a client Initial carrying a reserved ver
 Initials (§14.1) and middleboxes that filter QUIC see a plausible one. The socket is connected,
 so the kernel hands ICMP errors for this flow back to us as errno on the next receive.
 Datagrams that are not a valid reply to our connection IDs are ignored.
+
+Cost (issue 13 §4): a silent UDP 443 is the common case, so waiting the step timeout for it
+would make every clean run slow. Given the path's TCP round trip (``rtt``, an awaitable the TCP
+stage fulfils while this probe already runs), the deadline shrinks to
+``max(1 s, 8 × RTT)``: a QUIC server answers Version Negotiation within one round trip, and eight
+leave room for a lost copy. ``QuicProbes`` shares one probe per (host, address, port) across a
+run, so a host that many targets name costs three datagrams, not three per target.
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ import os
 import socket
 import struct
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
 
 from netcheck.measure.errmap import failure_from_exception
 from netcheck.measure.tcp import _family
@@ -40,6 +48,14 @@ CID_LEN = 8
 SENDS = 3
 #: largest datagram read; a VN packet listing many versions still fits
 MAX_DATAGRAM = 2048
+#: the shortest deadline once the TCP RTT is known, and how many RTTs it allows otherwise
+RTT_FLOOR_S = 1.0
+RTT_FACTOR = 8.0
+
+
+def rtt_deadline(rtt_s: float) -> float:
+    """Seconds a QUIC probe waits on a path whose TCP handshake took ``rtt_s``."""
+    return max(RTT_FLOOR_S, RTT_FACTOR * rtt_s)
 
 
 @dataclass(frozen=True)
@@ -115,14 +131,13 @@ def read_probe(data: bytes) -> Probe | None:
     return Probe(dcid=dcid, scid=scid, packet=data)
 
 
-async def _exchange(sock: socket.socket, probe: Probe, timeout: float) -> list[int]:
-    """Send up to ``SENDS`` copies spread over ``timeout``; return the first genuine VN's versions.
+async def _exchange(sock: socket.socket, probe: Probe, gap: float) -> list[int]:
+    """Send up to ``SENDS`` copies, ``gap`` seconds apart; return the first genuine VN's versions.
 
     One coroutine does both sending and receiving, so an ICMP error the kernel reports on either
     call (it reports it once) is raised here. The caller's deadline bounds the whole exchange.
     """
     loop = asyncio.get_running_loop()
-    gap = timeout / SENDS
     sends = 0
     next_send = loop.time()
     while True:
@@ -142,22 +157,51 @@ async def _exchange(sock: socket.socket, probe: Probe, timeout: float) -> list[i
         # anything else (garbage, a stray datagram) is ignored until the deadline
 
 
-async def measure_quic(ip: str, port: int = 443, *, timeout: float, t0: float) -> TcpStep:
-    """Send the VN-forcing Initial to ip:port (UDP), wait up to ``timeout``, record the outcome."""
+async def _shorten(deadline: asyncio.Timeout, rtt: Awaitable[float | None], begun: float) -> None:
+    """Once the TCP RTT is known, bring the deadline forward to ``rtt_deadline`` (never later)."""
+    seconds = await rtt
+    if seconds is None:
+        return  # TCP learnt nothing about the path: the step timeout stands
+    when = begun + rtt_deadline(seconds)
+    current = deadline.when()
+    if current is None or when < current:
+        deadline.reschedule(when)
+
+
+async def measure_quic(
+    ip: str,
+    port: int = 443,
+    *,
+    timeout: float,
+    t0: float,
+    rtt: Awaitable[float | None] | None = None,
+) -> TcpStep:
+    """Send the VN-forcing Initial to ip:port (UDP), wait up to ``timeout``, record the outcome.
+
+    ``rtt``: the path's TCP round trip in seconds once known (None if TCP learnt nothing); the
+    wait then ends at ``rtt_deadline(rtt)`` after the start if that comes sooner.
+    """
     start = time.monotonic()
     failure: str | None = None
     versions: list[str] | None = None
     sock = socket.socket(_family(ip), socket.SOCK_DGRAM)
+    gap = (timeout if rtt is None else min(timeout, RTT_FLOOR_S)) / SENDS
+    shorten: asyncio.Task[None] | None = None
     try:
         sock.setblocking(False)
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout) as deadline:
             sock.connect((ip, port))  # UDP connect: no packet, only the route and ICMP binding
-            offered = await _exchange(sock, make_probe(), timeout)
+            if rtt is not None:
+                begun = asyncio.get_running_loop().time()
+                shorten = asyncio.ensure_future(_shorten(deadline, rtt, begun))
+            offered = await _exchange(sock, make_probe(), gap)
         versions = [f"0x{v:08x}" for v in offered]
     except (OSError, TimeoutError) as exc:
         failure = failure_from_exception(exc)
     finally:
         sock.close()
+        if shorten is not None:
+            shorten.cancel()
     end = time.monotonic()
     return TcpStep(
         ip=ip,
@@ -167,3 +211,63 @@ async def measure_quic(ip: str, port: int = 443, *, timeout: float, t0: float) -
         t0_ms=(start - t0) * 1000,
         runtime_ms=(end - start) * 1000,
     )
+
+
+# --- one probe per (host, address) per run ------------------------------------------------------
+
+
+@dataclass
+class SharedProbe:
+    """A QUIC probe some target started; every target of the same host and address reads it."""
+
+    task: asyncio.Task[TcpStep]
+    rtt: asyncio.Future[float | None]
+    #: the monotonic start the step's ``t0_ms`` counts from (the first target's)
+    t0: float
+
+    def tell_rtt(self, seconds: float | None) -> None:
+        """The TCP stage's round trip to this address (None: the connect failed)."""
+        if not self.rtt.done():
+            self.rtt.set_result(seconds)
+
+    async def step_for(self, t0: float) -> TcpStep | None:
+        """The probe's step, timed on the line of a target that started at ``t0`` (None when
+        the run stopped the probe). Shielded: a target whose deadline fires while waiting must
+        not cancel the others' probe."""
+        try:
+            step = await asyncio.shield(self.task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self.task.cancelled() and (current is None or not current.cancelling()):
+                return None
+            raise
+        if t0 == self.t0:
+            return step
+        return step.model_copy(update={"t0_ms": step.t0_ms + (self.t0 - t0) * 1000})
+
+
+@dataclass
+class QuicProbes:
+    """The run's QUIC probes, one per (host, address, port), each bounded by ``timeout``."""
+
+    timeout: float
+    _probes: dict[tuple[str, str, int], SharedProbe] = field(default_factory=dict)
+
+    def start(self, host: str, ip: str, port: int, t0: float) -> tuple[SharedProbe, bool]:
+        """(the probe for host/ip/port, whether this call started it)."""
+        key = (host, ip, port)
+        found = self._probes.get(key)
+        if found is not None:
+            return found, False
+        rtt: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(measure_quic(ip, port, timeout=self.timeout, t0=t0, rtt=rtt))
+        self._probes[key] = shared = SharedProbe(task, rtt, t0)
+        return shared, True
+
+    def close(self) -> None:
+        """Stop what still runs and forget every probe (the run is over; nobody reads them)."""
+        for shared in self._probes.values():
+            shared.task.cancel()
+            if not shared.rtt.done():
+                shared.rtt.cancel()
+        self._probes.clear()

@@ -158,7 +158,7 @@ async def test_garbage_and_slow_heads_do_not_hurt_the_service(control: ControlSe
 async def test_non_http_schemes_are_refused(control: ControlServer, url: str) -> None:
     result = await measured(control, url)
     assert "scheme" in result["refused"]
-    assert result["steps"] == {"dns": [], "tcp": [], "tls": [], "http": [], "quic": []}
+    assert {k: v for k, v in result["steps"].items() if isinstance(v, list) and v} == {}
 
 
 async def test_loopback_and_private_destinations_are_refused(

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from netcheck.measure.pipeline import Probe, ProbeConfig
+from netcheck.measure.probe import Probe, ProbeConfig
 from netcheck.measure.proxy import ProxySettings
 from netcheck.models import Expect, Result, Target
 from tests.support.paths import TESTS
 from tests.support.servers import http as hs
-from tests.support.servers.dns import DnsServer
+from tests.support.servers.dns import Delay, DnsServer
 from tests.support.servers.tls import (
     TlsLab,
     closed_port,
@@ -340,7 +340,8 @@ async def test_hostile_peers_do_not_stop_the_others(lab: TlsLab) -> None:
     assert bomb.body_length is not None and bomb.body_length <= 65536 and bomb.body_truncated
     assert by_path["headers"].steps.http[-1].failure == "http_invalid_response"
     assert by_path["loop"].steps.http[-1].failure == "http_too_many_redirects"
-    assert len(by_path["loop"].steps.http) == 11
+    loop = by_path["loop"].steps
+    assert len(loop.http) == 11 + (loop.retried == ["http"])  # a hop timed out on a busy box
     assert by_path["garbage"].steps.http[-1].failure == "http_invalid_response"
     assert by_path["ftp"].steps.http[-1].failure == "http_request_failed"
     assert by_path["ftp"].steps.http[-1].failure == "http_request_failed"
@@ -357,3 +358,62 @@ async def test_black_holed_targets_cost_about_one_timeout(lab: TlsLab) -> None:
         elapsed = time.monotonic() - start
     assert {r.technique for r in got} == {"tcp-timeout"}
     assert elapsed < 4.0  # sixty sequential timeouts would take 60 s
+
+
+# --- a busy machine is not a blocked network (issue 13 §2) ---------------------------------------
+
+
+def slow_page(delay: float, body: bytes = REAL_PAGE) -> hs.Handler:
+    """A working origin that takes ``delay`` seconds to the first byte."""
+
+    async def handle(req: hs.Request, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(delay)
+        await hs.page(body)(req, r, w)
+
+    return handle
+
+
+async def test_slow_but_working_origin_stays_accessible(lab: TlsLab) -> None:
+    """3.5 s to the first byte at the default 5 s timeout: slow, not blocked, no retry."""
+    async with (
+        hs.HttpServer(default=slow_page(3.5)) as srv,
+        dns_for({HOST: ["127.0.0.1"]}) as dns,
+    ):
+        cfg = config(lab, dns, timeout=ProbeConfig.timeout)
+        result = await measure(cfg, target(srv.url(), title_contains=["Example"]))
+    assert result.verdict == "accessible", result.evidence
+    assert result.steps.http[-1].status == 200
+    assert result.steps.http[-1].runtime_ms >= 3500
+    assert result.steps.retried == []
+    assert len(srv.requests) == 1
+
+
+def block_the_loop(after: float, seconds: float) -> asyncio.TimerHandle:
+    """Make this process busy: the event loop runs nothing for ``seconds``."""
+    return asyncio.get_running_loop().call_later(after, time.sleep, seconds)
+
+
+async def test_an_answer_the_busy_probe_missed_is_tried_once_more(lab: TlsLab) -> None:
+    """The DNS server (its own thread) answers after 0.3 s while this loop is stuck for 1.3 s:
+    the query times out on the probe's side only; its retry gets the answer."""
+    with DnsServer({HOST: ["127.0.0.1"]}, behaviours={HOST: Delay(0.3, "answer")}) as dns:
+        async with hs.HttpServer(default=hs.page(REAL_PAGE)) as srv:
+            block_the_loop(0.1, 1.3)
+            result = await measure(config(lab, dns), target(srv.url()))
+    assert result.verdict == "accessible", result.evidence
+    assert result.steps.retried == ["dns"]
+    assert [s.failure for s in result.steps.dns[:2]] == ["generic_timeout_error"] * 2
+    assert result.steps.loop_lag_ms is not None and result.steps.loop_lag_ms >= 1000
+
+
+async def test_a_timeout_while_the_probe_was_busy_is_inconclusive(lab: TlsLab) -> None:
+    async with tcp_black_hole() as (_, port), dns_for({HOST: ["127.0.0.1"]}) as dns:
+        quiet = await measure(config(lab, dns), target(f"https://{HOST}:{port}/"))
+        block_the_loop(0.3, 0.8)
+        busy = await measure(config(lab, dns), target(f"https://{HOST}:{port}/"))
+    assert (quiet.verdict, quiet.technique) == ("blocked", "tcp-timeout"), quiet.evidence
+    assert quiet.steps.retried == ["tcp"]
+    assert [t.failure for t in quiet.steps.tcp] == ["generic_timeout_error"] * 2
+    assert (busy.verdict, busy.technique) == ("inconclusive", None), busy.evidence
+    assert "the probe's own machine was busy" in busy.evidence
+    assert busy.steps.loop_lag_ms is not None and busy.steps.loop_lag_ms >= 700

@@ -7,6 +7,7 @@ own (``ncq-*``) whose server side drops UDP 443 with nft while TCP 443 works (ne
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from netcheck.classify import classify
-from netcheck.measure.pipeline import Probe, ProbeConfig
+from netcheck.measure.probe import Probe, ProbeConfig
 from netcheck.measure.proxy import ProxySettings
 from netcheck.measure.quic import (
     INITIAL_SIZE,
@@ -27,9 +28,10 @@ from netcheck.measure.quic import (
     measure_quic,
     parse_version_negotiation,
     read_probe,
+    rtt_deadline,
     version_negotiation,
 )
-from netcheck.models import Expect, Steps, Target, TcpStep
+from netcheck.models import Expect, Result, Steps, Target, TcpStep
 from tests.support.paths import ROOT as REPO
 from tests.support.servers import http as hs
 from tests.support.servers.dns import DnsServer
@@ -112,6 +114,16 @@ def test_classify_quic_outcomes_never_block() -> None:
     assert "rejected (host_unreachable)" in evidence("host_unreachable")
 
 
+def probe_config(lab: TlsLab, dns: DnsServer, timeout: float) -> ProbeConfig:
+    return ProbeConfig(
+        trust=lab.trust,
+        proxy=ProxySettings(mode="none"),
+        resolvers=[dns.address],
+        allow_nets=["127.0.0.0/8"],
+        timeout=timeout,
+    )
+
+
 async def test_probe_records_quic_beside_tls(tmp_path: Path) -> None:
     lab = TlsLab(tmp_path)
     page = b"<html><head><title>Example Service</title></head><body>real</body></html>"
@@ -120,13 +132,7 @@ async def test_probe_records_quic_beside_tls(tmp_path: Path) -> None:
         QuicServer("127.0.0.1", srv.port, mode="vn"),  # UDP on the HTTPS port number
         DnsServer({HOST: ["127.0.0.1"]}) as dns,
     ):
-        cfg = ProbeConfig(
-            trust=lab.trust,
-            proxy=ProxySettings(mode="none"),
-            resolvers=[dns.address],
-            allow_nets=["127.0.0.0/8"],
-            timeout=1.0,
-        )
+        cfg = probe_config(lab, dns, timeout=1.0)
         tgt = Target(url=srv.url(), service="example", function="view", expect=Expect())
         result = await Probe(cfg).measure(tgt)
     assert result.verdict == "accessible", result.evidence
@@ -136,6 +142,48 @@ async def test_probe_records_quic_beside_tls(tmp_path: Path) -> None:
     # the record round-trips with the new optional field
     again = type(result).model_validate_json(result.model_dump_json())
     assert again.steps.quic == result.steps.quic
+
+
+async def test_the_tcp_rtt_shortens_the_wait_on_a_silent_peer() -> None:
+    """With the path's RTT known (1 ms), a silent UDP 443 costs max(1 s, 8 x RTT), not the
+    step timeout, and the three copies still go out within it."""
+    async with QuicServer(mode="silent") as srv:
+        rtt: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(0.05, rtt.set_result, 0.001)
+        start = time.monotonic()
+        step = await measure_quic(srv.host, srv.port, timeout=5, t0=start, rtt=rtt)
+        took = time.monotonic() - start
+    assert step.failure == "generic_timeout_error"
+    assert 0.9 < took < 1.5
+    assert srv.received == 3
+    assert rtt_deadline(0.5) == 4.0
+
+
+async def test_quic_is_probed_once_per_host_and_address_beside_tcp(tmp_path: Path) -> None:
+    """Three targets on one host whose UDP 443 is silent: one QUIC probe for the run, each
+    record carries its step, and the run takes about the short QUIC deadline (1 s), not the
+    3 s step timeout."""
+    lab = TlsLab(tmp_path)
+    page = b"<html><head><title>Example Service</title></head><body>real</body></html>"
+    async with (
+        hs.HttpServer(default=hs.page(page), ssl_context=lab.good_context(HOST)) as srv,
+        QuicServer("127.0.0.1", srv.port, mode="silent") as udp,
+        DnsServer({HOST: ["127.0.0.1"]}) as dns,
+    ):
+        cfg = probe_config(lab, dns, timeout=3.0)
+        targets = [
+            Target(url=srv.url(p), service="example", function="view") for p in ("/", "/a", "/b")
+        ]
+        got: list[Result] = []
+        start = time.monotonic()
+        await Probe(cfg).run(targets, got.append)
+        took = time.monotonic() - start
+    assert len(got) == 3
+    assert all(r.verdict == "accessible" for r in got), [r.evidence for r in got]
+    assert all([q.failure for q in r.steps.quic] == ["generic_timeout_error"] for r in got)
+    assert all("UDP 443 (QUIC) is dropped" in r.evidence for r in got)
+    assert udp.received == 3  # one probe (three copies) for the three targets
+    assert took < 2.5
 
 
 # --- two namespaces of our own: the server side drops UDP 443, TCP 443 works --------------------

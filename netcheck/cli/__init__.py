@@ -143,7 +143,11 @@ class NamedArgument(typer.core.TyperArgument):
     Python type (``<str>``) beside it in help."""
 
     def display_type_rich(self, ctx: Any) -> str | None:
-        return None if self.metavar else super().display_type_rich(ctx)
+        if self.metavar:
+            return None
+        inherited: Any = super()  # the method exists from typer 0.27 on (this is not called before)
+        shown: str | None = inherited.display_type_rich(ctx)
+        return shown
 
 
 def tidy_help(command: Any) -> None:

@@ -225,7 +225,7 @@ _OPTION_OF = {
 def run_options(flags: dict[str, Any]) -> runner.RunOptions:
     """``RunOptions`` from the values of run's flags (repeatable flags given as None -> ())."""
     fields = {f.name for f in dataclasses.fields(runner.RunOptions)}
-    values = {}
+    values: dict[str, Any] = {}
     for name, value in flags.items():
         field = _OPTION_OF.get(name, name)
         if field in fields:

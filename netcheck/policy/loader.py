@@ -74,11 +74,16 @@ def load_policy_text(text: str, file: str) -> PolicyDoc:
 
 def problems(path: str) -> list[InputError]:
     """Every structural and reference problem of a policy file (empty when it is valid)."""
+    return load_with_problems(path)[1]
+
+
+def load_with_problems(path: str) -> tuple[PolicyDoc | None, list[InputError]]:
+    """The policy (None when it does not load) and every problem found, in one reading."""
     try:
         text = read_text(path, "policy file")
     except InputError as exc:
-        return [exc]
-    return _load(text, path)[1]
+        return None, [exc]
+    return _load(text, path)
 
 
 # --- the walk -----------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def url_matches(pattern: str, url: str) -> bool:
     return _glob_regex(pattern).match(url) is not None
 
 
-def _suffix_kind(pattern: str) -> tuple[str, str] | None:
+def suffix_kind(pattern: str) -> tuple[str, str] | None:
     """('exact'|'dot'|'sub', domain) for the three plain shapes, None for a general glob."""
     if pattern == "*":
         return ("any", "")
@@ -72,7 +72,7 @@ def covers(outer: str, inner: str) -> bool:
     outer, inner = host_key(outer), host_key(inner)
     if outer == inner:
         return True
-    o, i = _suffix_kind(outer), _suffix_kind(inner)
+    o, i = suffix_kind(outer), suffix_kind(inner)
     if o is None or i is None:
         # a general glob covers an exact host it matches; anything else is left undecided
         return i is not None and i[0] == "exact" and host_matches(outer, i[1])

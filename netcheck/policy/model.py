@@ -16,9 +16,9 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from netcheck.models import FUNCTIONS, Frozen
 
@@ -52,6 +52,10 @@ def _check_regex(value: str) -> str:
     return value
 
 
+# checked one by one, so that an error names the item (url_regex[2]), not the list
+UserPattern = Annotated[str, AfterValidator(_check_regex)]
+
+
 class Match(Frozen):
     """What a rule applies to. Keys are ANDed; values within a key are ORed."""
 
@@ -69,11 +73,11 @@ class Match(Frozen):
     categories: list[str] = Field(
         default_factory=list, description="target category codes (GRP, MMED, COMT, ...)"
     )
-    host_regex: list[str] = Field(
-        default_factory=list, description="regular expressions searched in the host name"
+    host_regex: list[UserPattern] = Field(
+        default_factory=list, description="regular expressions searched in the host name (RE2)"
     )
-    url_regex: list[str] = Field(
-        default_factory=list, description="regular expressions searched in the URL"
+    url_regex: list[UserPattern] = Field(
+        default_factory=list, description="regular expressions searched in the URL (RE2)"
     )
 
     @field_validator("functions")
@@ -103,11 +107,6 @@ class Match(Frozen):
             if problem:
                 raise ValueError(problem)
         return [v.lower().rstrip(".") for v in values]
-
-    @field_validator("host_regex", "url_regex")
-    @classmethod
-    def _regexes(cls, values: list[str]) -> list[str]:
-        return [_check_regex(v) for v in values]
 
     @model_validator(mode="after")
     def _not_empty(self) -> Match:

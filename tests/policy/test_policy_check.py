@@ -125,7 +125,8 @@ def test_every_finding_kind(res: Result, network: str | None, kind: str, rule: s
     [finding] = check_results([res], doc, network=network)
     assert (finding.kind, finding.rule) == (kind, rule), finding.evidence
     assert finding.rule_file == MINISTRY
-    assert finding.result_id == res.id and finding.probe_id == "p1"
+    assert finding.result_id == res.id
+    assert finding.probe_id == "p1"
     if rule != "default":
         assert finding.rule_line == doc.rule_lines[[r.id for r in doc.policy.rules].index(rule)]
 
@@ -204,7 +205,8 @@ def test_explain_unknown_network_is_a_tool_error() -> None:
     out = CliRunner().invoke(
         _app(), ["policy", "explain", MINISTRY, "https://x.com/", "--network", "mars"]
     )
-    assert out.exit_code == 2 and "mars" in out.output
+    assert out.exit_code == 2
+    assert "mars" in out.output
 
 
 def test_check_exit_codes(tmp_path: Path) -> None:
@@ -231,11 +233,13 @@ def test_check_exit_codes(tmp_path: Path) -> None:
     )
     assert failing.exit_code == 1, failing.output
     finding = json.loads(failing.stdout.splitlines()[0])
-    assert finding["kind"] == "self-blocking" and finding["config_line"].endswith(":15")
+    assert finding["kind"] == "self-blocking"
+    assert finding["config_line"].endswith(":15")
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"id": 1}\n')
     err = runner.invoke(_app(), ["check", "--policy", MINISTRY, str(broken)])
-    assert err.exit_code == 2 and "broken.jsonl:1" in err.output
+    assert err.exit_code == 2
+    assert "broken.jsonl:1" in err.output
 
 
 def test_validate_and_import_commands(tmp_path: Path) -> None:
@@ -248,9 +252,11 @@ def test_validate_and_import_commands(tmp_path: Path) -> None:
         "  - {id: b, match: {hosts: [studio.youtube.com]}, action: allow}\n"
     )
     out = runner.invoke(_app(), ["policy", "validate", str(shadow)])
-    assert out.exit_code == 1 and f"{shadow}:7: rules[1]: rule 'b' can never match" in out.stdout
+    assert out.exit_code == 1
+    assert f"{shadow}:7: rules[1]: rule 'b' can never match" in out.stdout
     out = runner.invoke(_app(), ["policy", "import", "squid", str(DATA / "squid-agency.conf")])
-    assert out.exit_code == 0 and "source: " in out.stdout
+    assert out.exit_code == 0
+    assert "source: " in out.stdout
     assert runner.invoke(_app(), ["policy", "import", "nope", "x"]).exit_code == 2
 
 
@@ -267,7 +273,8 @@ def test_measured_goodput_is_compared_with_min_download_mbps() -> None:
     doc = load_policy(MINISTRY)  # comms-directo requires 10 Mbit/s
     live = result("https://a.rtmps.youtube.com/", "youtube", "live_ingest", "accessible")
     [slow] = check_results([_with_bandwidth(live, 4.2)], doc, network="comms")
-    assert slow.kind == "bandwidth-shortfall" and "4.20 Mbit/s" in slow.evidence
+    assert slow.kind == "bandwidth-shortfall"
+    assert "4.20 Mbit/s" in slow.evidence
     assert "10 Mbit/s" in slow.evidence
     [fast] = check_results([_with_bandwidth(live, 40.0)], doc, network="comms")
     assert fast.kind == "compliant"
@@ -275,4 +282,5 @@ def test_measured_goodput_is_compared_with_min_download_mbps() -> None:
     [settled] = check_results([_with_bandwidth(live, 4.2, 40.0)], doc, network="comms")
     assert settled.kind == "compliant"
     [short] = check_results([_with_bandwidth(live, 40.0, 4.2)], doc, network="comms")
-    assert short.kind == "bandwidth-shortfall" and "4.20 Mbit/s" in short.evidence
+    assert short.kind == "bandwidth-shortfall"
+    assert "4.20 Mbit/s" in short.evidence

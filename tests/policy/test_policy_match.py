@@ -83,7 +83,8 @@ def test_first_match_wins_and_shadowing_agrees_with_brute_force(
         decision = decide(doc, request_for_url(f"https://{host}/"))
         first = next((i for i, (p, _) in enumerate(rules) if host_matches(p, host)), None)
         if first is None:
-            assert decision.default and decision.action == "block"
+            assert decision.default
+            assert decision.action == "block"
         else:
             assert decision.rule == f"r{first}"
             assert decision.action == rules[first][1]

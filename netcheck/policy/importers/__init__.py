@@ -32,6 +32,7 @@ from netcheck.policy.loader import MAX_RULES
 from netcheck.policy.model import Action, Network, Policy, Rule
 from netcheck.textfile import read_text
 
+MAX_WARNINGS = 200
 FORMATS = ("squid", "pac", "rpz", "hosts", "adblock")
 Layer = Literal["dns", "proxy", "browser"]
 
@@ -87,7 +88,7 @@ class EffectiveConfig(ABC):
     @functools.cached_property
     def conversion(self) -> Conversion:
         done = self.convert()
-        done.rules = _unique_ids(done.rules)
+        done.rules = _drop_dead(_unique_ids(done.rules), done.notes)
         if not done.rules:
             raise InputError(
                 f"no rule of this {self.kind} configuration can be a policy rule: nothing to import"
@@ -102,9 +103,14 @@ class EffectiveConfig(ABC):
             )
         return done
 
-    def warnings(self) -> list[str]:
-        """What the imported policy cannot say, each naming its config line."""
-        return [_printable(note) for note in self.conversion.notes]
+    def warnings(self, limit: int = MAX_WARNINGS) -> list[str]:
+        """What the imported policy cannot say, each naming its config line; past ``limit``,
+        one last line counts the rest."""
+        notes = self.conversion.notes
+        shown = [_printable(note) for note in notes[:limit]]
+        if len(notes) > limit:
+            shown.append(f"{self.file}: {len(notes) - limit} more warnings like these")
+        return shown
 
     def to_policy(self) -> Policy:
         done = self.conversion
@@ -149,6 +155,20 @@ def _unique_ids(rules: list[Rule]) -> list[Rule]:
         seen.add(ident)
         out.append(rule if ident == rule.id else rule.model_copy(update={"id": ident}))
     return out
+
+
+def _drop_dead(rules: list[Rule], notes: list[str]) -> list[Rule]:
+    """The rules without those an earlier rule shadows (they can never decide anything, and
+    ``policy validate`` would refuse them); each one dropped is a warning naming its line."""
+    from netcheck.policy.validate import live_rules
+
+    kept, dead = live_rules(rules)
+    for rule, by in dead:
+        notes.append(
+            f"{rule.source or rule.id}: can never match, {by.source or by.id} comes first "
+            "and covers it: left out"
+        )
+    return kept
 
 
 def _printable(text: str) -> str:

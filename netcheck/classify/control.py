@@ -17,7 +17,10 @@ The rules, in order:
      and the probe then failed, or got a different page over unauthenticated HTTP ->
      ``dns-mismatch``: the answer leads elsewhere;
    - the probe saw an error status and the control gets the same page -> ``inconclusive``:
-     the service itself answers that way.
+     the service itself answers that way;
+   - the probe's page could be forged (plain HTTP, intercepted TLS), is none of the service's
+     own odd pages, and differs from the control's in title, structure and size
+     (``consistency.filter_explains``) -> ``http-blockpage``, even without any known wording.
 A name resolved through a proxy is resolved by the proxy: DNS is not compared then.
 """
 
@@ -26,13 +29,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from netcheck.classify.blockpage import lookalike
 from netcheck.classify.consistency import (
     compare_pages,
     dns_consistency,
     failed_stage,
+    filter_explains,
     final_page,
 )
-from netcheck.models import ControlEvidence, Steps
+from netcheck.models import ControlEvidence, HttpStep, Steps
 from netcheck.netaddr import host_key
 
 DNS_FAILURES = frozenset(
@@ -113,6 +118,15 @@ def second_opinion(
                 f"({page.reason}): the service itself answers that way.",
             )
         if base.verdict == "accessible" and not page.same:
+            forged = _forged_page(steps, scheme, mine, theirs)
+            if forged is not None:
+                return SecondOpinion(
+                    "blocked",
+                    "http-blockpage",
+                    base.vendor,
+                    f"{text}; but the page is not the one the control outside gets ({forged}): "
+                    "a page that could be forged here and differs in every way is a filter's.",
+                )
             return SecondOpinion(
                 base.verdict,
                 None,
@@ -122,6 +136,17 @@ def second_opinion(
     return SecondOpinion(
         base.verdict, base.technique, base.vendor, f"{text}; the control loads it too."
     )
+
+
+def _forged_page(steps: Steps, scheme: str, mine: HttpStep, theirs: HttpStep) -> str | None:
+    """``filter_explains``' reason for a page that could be forged here (plain HTTP, or TLS
+    intercepted by a local CA) and is not one of the service's own odd pages."""
+    intercepted = any(t.trusted_local is True and t.trusted_public is not True for t in steps.tls)
+    if scheme != "http" and not intercepted:
+        return None
+    if lookalike(mine.status, mine.headers, mine.body, mine.title):
+        return None
+    return filter_explains(mine, theirs)
 
 
 def _control_failed(

@@ -28,6 +28,7 @@ from netcheck.control.server import ControlServer
 from netcheck.measure.probe import Probe, ProbeConfig
 from netcheck.measure.proxy import ProxySettings
 from netcheck.models import HttpStep, Result, Steps, Target
+from netcheck.pagetext import extract_title
 from tests.support.servers.dns import DnsServer
 from tests.support.servers.tls import TlsLab, closed_port
 
@@ -230,3 +231,103 @@ def test_run_options_are_checked_at_the_edge(args: list[str], field: str, tmp_pa
     assert "--control" in text
     assert field == "file" or field in text
     assert not out.exists()
+
+
+# --- a page only a filter explains (recorded evidence, no sockets) -------------------------------
+
+PORTAL = (
+    "<html><head><title>Portal del Ministerio de Salud</title></head><body><header><nav>"
+    + "".join(f'<a href="/s{i}">Sección {i}</a>' for i in range(30))
+    + "</nav></header><main>"
+    + "".join(
+        f"<article><h2>Noticia {i}</h2><p>Texto de la noticia {i}.</p></article>" for i in range(20)
+    )
+    + "</main><footer>Ministerio</footer></body></html>"
+)
+
+
+def _recorded(url: str, probe_body: str, control_body: str, **tls: Any) -> tuple[Any, ...]:
+    from netcheck.models import CertFacts, ControlEvidence, TlsStep
+
+    host = url.split("/")[2]
+    target = Target(url=url, service="ministerio", function="view")
+    mine = HttpStep(
+        url=url,
+        status=200,
+        body=probe_body,
+        body_length=len(probe_body),
+        title=extract_title(probe_body),
+    )
+    steps = Steps(http=[mine])
+    if tls:
+        leaf = CertFacts(
+            subject=f"CN={host}", issuer="CN=Inspection CA", sans=[host], sha256="ab" * 32
+        )
+        steps = Steps(tls=[TlsStep(port=443, server_name=host, chain=[leaf], **tls)], http=[mine])
+    theirs = HttpStep(
+        url=url,
+        status=200,
+        body=control_body,
+        body_length=len(control_body),
+        title=extract_title(control_body),
+    )
+    control = ControlEvidence(url=url, control="http://control.test", steps=Steps(http=[theirs]))
+    return target, steps, control
+
+
+def test_a_page_that_differs_in_every_way_over_plain_http_is_a_block_page() -> None:
+    notice = (
+        "<html><head><title>Aviso</title></head><body><p>Recurso no disponible.</p></body></html>"
+    )
+    target, steps, control = _recorded("http://portal.salud.example/", notice, PORTAL)
+    alone = classify(target, steps)
+    assert alone.verdict == "accessible", "no wording, no brand: alone, nothing to go on"
+    c = classify(target, steps, control=control)
+    assert (c.verdict, c.technique) == ("blocked", "http-blockpage"), c.evidence
+    assert "structure similarity" in c.evidence
+
+
+def test_the_same_template_in_another_language_is_not_a_block_page() -> None:
+    english = (
+        PORTAL.replace("Sección", "Section")
+        .replace("Noticia", "News")
+        .replace("Texto de la noticia", "Text of story")
+    )
+    target, steps, control = _recorded("http://portal.salud.example/", PORTAL[:4000], english)
+    c = classify(target, steps, control=control)
+    assert c.verdict == "accessible", c.evidence
+
+
+def test_an_authenticated_page_is_never_called_forged() -> None:
+    notice = (
+        "<html><head><title>Aviso</title></head><body><p>Recurso no disponible.</p></body></html>"
+    )
+    target, steps, control = _recorded(
+        "https://portal.salud.example/",
+        notice,
+        PORTAL,
+        trusted_public=True,
+        trusted_local=False,
+        hostname_matches=True,
+    )
+    assert classify(target, steps, control=control).verdict == "accessible"
+    # the same page through an intercepting proxy could have been forged
+    target, steps, control = _recorded(
+        "https://portal.salud.example/",
+        notice,
+        PORTAL,
+        trusted_public=False,
+        trusted_local=True,
+        hostname_matches=True,
+    )
+    c = classify(target, steps, control=control)
+    assert (c.verdict, c.technique) == ("blocked", "http-blockpage"), c.evidence
+
+
+def test_a_consent_wall_here_and_the_page_at_the_control_is_not_a_block() -> None:
+    consent = (
+        "<html><head><title>Cookies</title></head><body><p>We use cookies. "
+        "<button>Accept all</button><button>Reject all</button></p></body></html>"
+    )
+    target, steps, control = _recorded("http://portal.salud.example/", consent, PORTAL)
+    assert classify(target, steps, control=control).verdict == "accessible"

@@ -31,8 +31,10 @@ def test_folder_tree_gives_one_row_per_record_with_line_hashes(tmp_path: Path) -
     assert len(frame) == len(scenario_results()) == 42
     row = frame[frame["id"] == "probe-central-01-2026-11-27-youtube-official_channel"].iloc[0]
     assert (row["verdict"], row["technique"], row["vendor"]) == BLOCKPAGE
-    assert row["network"] == "central" and bool(row["official"]) is True
-    assert row["tcp_ms"] == 20.0 and row["date"] == "2026-11-27"
+    assert row["network"] == "central"
+    assert bool(row["official"]) is True
+    assert row["tcp_ms"] == 20.0
+    assert row["date"] == "2026-11-27"
     # sha256 is the hash of the stored line's exact bytes, checkable with sha256sum
     lines = Path(row["file"]).read_bytes().split(b"\n")
     assert hashlib.sha256(lines[row["line"] - 1]).hexdigest() == row["sha256"]
@@ -56,7 +58,8 @@ def test_bad_line_is_named_by_file_and_line(tmp_path: Path) -> None:
     path.write_text(good + "\n\n" + good[:-5] + "\n", encoding="utf-8")
     with pytest.raises(InputError) as err:
         load([str(path)])
-    assert err.value.file == str(path) and err.value.line == 3
+    assert err.value.file == str(path)
+    assert err.value.line == 3
 
 
 def test_record_missing_a_required_field_is_named(tmp_path: Path) -> None:
@@ -123,7 +126,8 @@ def test_worker_processes_give_the_same_table_and_locate_bad_lines(
     monkeypatch.setattr(loader, "TASK_BYTES", 1)  # one file per task: several tasks per worker
     pooled = load([str(root)], workers=2)
     assert alone.astype(str).equals(pooled.astype(str))
-    assert len(pooled) == 42 and pooled["file"].nunique() > 2
+    assert len(pooled) == 42
+    assert pooled["file"].nunique() > 2
 
     bad = sorted(root.rglob("*.jsonl"))[-1]
     text = bad.read_text("utf-8").splitlines()
@@ -132,3 +136,119 @@ def test_worker_processes_give_the_same_table_and_locate_bad_lines(
     with pytest.raises(InputError) as err:
         load([str(root)], workers=2)
     assert (err.value.file, err.value.line, err.value.field) == (str(bad), 2, "verdict")
+
+
+# --- what is not a record, and folders that hold more than records --------------------------------
+
+
+def _one_line(tmp_path: Path, line: bytes, name: str = "r.jsonl") -> Path:
+    good = dump_line(scenario_results()[0]).encode()
+    path = tmp_path / name
+    path.write_bytes(good + b"\n" + line + b"\n" + good + b"\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "words"),
+    [
+        (b'{"id": "\xff\xfe"}', None, "not UTF-8"),
+        (b'{"id": "a\x00b"}', None, "NUL"),
+        (b"[" * 100_000 + b"]" * 100_000, None, "not a netcheck result"),
+        (b'{"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", None, "nested too deeply"),
+    ],
+)
+def test_bytes_that_are_not_json_lines_are_named_at_their_line(
+    tmp_path: Path, line: bytes, field: str | None, words: str
+) -> None:
+    path = _one_line(tmp_path, line)
+    with pytest.raises(InputError) as err:
+        load([str(path)])
+    assert (err.value.file, err.value.line, err.value.field) == (str(path), 2, field)
+    assert words in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"schema_version": "9.9"}, "schema_version", "unknown schema_version '9.9'"),
+        ({"measured_at": "yesterday"}, "measured_at", "ISO 8601 UTC"),
+        ({"measured_at": "2026-11-28T09:00:00+02:00"}, "measured_at", "ISO 8601 UTC"),
+        ({"measured_at": "2026-13-45T09:00:00Z"}, "measured_at", "not a real date"),
+        ({"evidence": "x" * (9 * 2**20)}, None, "line longer than"),
+    ],
+)
+def test_records_from_elsewhere_are_refused_by_both_readers(
+    tmp_path: Path, change: dict[str, str], field: str | None, words: str
+) -> None:
+    from netcheck.output import read_results
+
+    data = json.loads(dump_line(scenario_results()[0]))
+    data.update(change)
+    path = _one_line(tmp_path, json.dumps(data).encode())
+    with pytest.raises(InputError) as fast:
+        load([str(path)])
+    with pytest.raises(InputError) as full:
+        list(read_results(str(path)))
+    for err in (fast.value, full.value):
+        assert (err.file, err.line, err.field) == (str(path), 2, field)
+        assert words in err.message
+
+
+def test_a_named_empty_file_is_an_error_but_one_in_a_folder_is_skipped(tmp_path: Path) -> None:
+    from netcheck.output import read_results
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n \n")
+    for read in (load, lambda paths: list(read_results(paths[0]))):
+        with pytest.raises(InputError, match="no records"):
+            read([str(empty)])
+    root = write_scenario(tmp_path / "results")
+    (root / "started-but-empty.jsonl").write_text("")
+    assert len(load([str(root)])) == 42
+
+
+def test_sample_results_folder_reads_the_records_and_skips_the_reports() -> None:
+    # sample_results/ holds lab/*.jsonl and reports/ (HTML, CSV, Parquet tables of findings, and
+    # the records again as a Parquet dataset): the records count once
+    whole = load([str(ROOT / "sample_results")])
+    lab = load([str(ROOT / "sample_results" / "lab")])
+    assert len(whole) == len(lab) > 0
+    assert sorted(whole["id"]) == sorted(lab["id"])
+    dataset = load([str(ROOT / "sample_results" / "reports" / "audit-parquet" / "records")])
+    assert sorted(dataset["sha256"]) == sorted(lab["sha256"])
+
+
+def test_what_is_not_records_stops_with_what_to_pass(tmp_path: Path) -> None:
+    reports = ROOT / "sample_results" / "reports"
+    for path in (reports / "audit-csv", reports / "audit-parquet" / "findings.parquet"):
+        with pytest.raises(InputError) as err:
+            load([str(path)])
+        assert "pass the .jsonl files" in err.value.message
+    fake = tmp_path / "x.parquet"
+    fake.write_bytes(b"PAR1" + b"\x00" * 100)
+    with pytest.raises(InputError, match="not a readable Parquet file"):
+        load([str(fake)])
+    jsonl_as_parquet = tmp_path / "y.jsonl"
+    jsonl_as_parquet.write_bytes(
+        (reports / "audit-parquet" / "records" / "date=2026-11-29" / "part-0.parquet").read_bytes()
+    )
+    with pytest.raises(InputError) as err:
+        load([str(jsonl_as_parquet)])
+    assert err.value.line == 1
+
+
+def test_a_parquet_record_file_is_checked_like_json_lines(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = load([str(write_scenario(tmp_path / "results"))])
+    ingest.write_dataset(frame, tmp_path / "ds")
+    part = next((tmp_path / "ds").rglob("*.parquet"))
+    table = pq.read_table(part)
+    times = table.column("measured_at").to_pylist()
+    times[1] = "yesterday"
+    index = table.schema.get_field_index("measured_at")
+    pq.write_table(table.set_column(index, "measured_at", pa.array(times)), part)
+    with pytest.raises(InputError) as err:
+        load([str(tmp_path / "ds")])
+    assert (err.value.file, err.value.field) == (str(part), "measured_at")

@@ -140,7 +140,8 @@ def _auth_scheme(auth: str | None) -> AuthScheme:
         )
     if choice == "negotiate" and not gssapi_available():
         raise InputError(
-            "negotiate (Kerberos) needs the gssapi package: pip install gssapi",
+            "negotiate (Kerberos) needs pyspnego's Kerberos support: pip install "
+            "'pyspnego[kerberos]' (builds against libkrb5-dev)",
             field="--proxy-auth",
         )
     return choice  # type: ignore[return-value]

@@ -101,11 +101,12 @@ def offered(headers: Iterable[tuple[str, str]]) -> list[str]:
 
 
 def gssapi_available() -> bool:
+    """Whether pyspnego can reach Kerberos: it needs both python-gssapi and python-krb5."""
     try:
-        import gssapi  # noqa: F401
+        from spnego._gss import HAS_GSSAPI
     except ImportError:
         return False
-    return True
+    return bool(HAS_GSSAPI)
 
 
 def _quote(text: str) -> str:

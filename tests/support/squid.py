@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
@@ -63,7 +64,11 @@ def _apr1(password: str) -> str:
 
 
 def auth_lines(
-    schemes: Sequence[str], users: Mapping[str, str], workdir: Path, keytab: Path | None = None
+    schemes: Sequence[str],
+    users: Mapping[str, str],
+    workdir: Path,
+    keytab: Path | None = None,
+    principal: str = "GSS_C_NO_NAME",
 ) -> list[str]:
     """``auth_param`` lines for ``schemes`` in the order squid offers them."""
     lines: list[str] = []
@@ -97,7 +102,7 @@ def auth_lines(
             assert keytab is not None, "negotiate needs the proxy's keytab"
             lines += [
                 f"auth_param negotiate program {HELPERS / 'negotiate_kerberos_auth'} "
-                f"-k {keytab} -s GSS_C_NO_NAME",
+                f"-k {keytab} -s {principal}",
                 "auth_param negotiate children 2 startup=1 idle=1",
                 "auth_param negotiate keep_alive on",
             ]
@@ -106,12 +111,23 @@ def auth_lines(
     return lines
 
 
-def _wait_listening(host: str, port: int, proc: subprocess.Popen[bytes], workdir: Path) -> None:
+def _listening(host: str, port: int, netns: str | None) -> bool:
+    if netns is not None:
+        query = ["ip", "netns", "exec", netns, "ss", "-Hltn", f"src {host} and sport = :{port}"]
+        return bool(subprocess.run(query, capture_output=True, text=True).stdout.strip())
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def _wait_listening(
+    host: str, port: int, proc: subprocess.Popen[bytes], workdir: Path, netns: str | None
+) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"squid exited: {(workdir / 'cache.log').read_text()[-2000:]}")
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        if _listening(host, port, netns):
             return
         time.sleep(0.1)
     raise RuntimeError("squid did not start listening")
@@ -124,16 +140,21 @@ def auth_squid(
     hosts: Sequence[str] = (),
     *,
     keytab: Path | None = None,
+    principal: str = "GSS_C_NO_NAME",
     host: str = "127.0.0.1",
     env: Mapping[str, str] | None = None,
+    netns: str | None = None,
+    port: int | None = None,
 ) -> Iterator[Squid]:
+    """squid with ``schemes`` for ``users``; in namespace ``netns`` when given (then pass
+    ``port``: a free port cannot be picked from outside it)."""
     if os.geteuid() != 0:
         raise RuntimeError("a real squid needs root (it drops to user proxy): run as CI does")
     user = pwd.getpwnam(USER)
     workdir = Path(tempfile.mkdtemp(prefix="nc-squid-"))
     workdir.chmod(0o755)
     os.chown(workdir, user.pw_uid, user.pw_gid)
-    port = free_port(host)
+    port = port or free_port(host)
     (workdir / "hosts").write_text("".join(f"127.0.0.1 {h}\n" for h in hosts))
     conf = [
         f"http_port {host}:{port}",
@@ -150,7 +171,7 @@ def auth_squid(
         "icp_port 0",
         "htcp_port 0",
         "pinger_enable off",
-        *auth_lines(schemes, users, workdir, keytab),
+        *auth_lines(schemes, users, workdir, keytab, principal),
         "acl authed proxy_auth REQUIRED",
         "http_access allow authed",
         "http_access deny all",
@@ -158,15 +179,17 @@ def auth_squid(
     (workdir / "squid.conf").write_text("\n".join(conf) + "\n")
     for path in workdir.iterdir():
         os.chown(path, user.pw_uid, user.pw_gid)
+    service = f"nctest{secrets.token_hex(4)}"  # names squid's shared memory: never shared
+    argv = ["squid", "-N", "-n", service, "-f", str(workdir / "squid.conf")]
     proc = subprocess.Popen(
-        ["squid", "-N", "-n", f"nctest{port}", "-f", str(workdir / "squid.conf")],
+        ["ip", "netns", "exec", netns, *argv] if netns else argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
     )
     try:
-        _wait_listening(host, port, proc, workdir)
+        _wait_listening(host, port, proc, workdir, netns)
         yield Squid(port=port, workdir=workdir, host=host)
     finally:
         proc.terminate()

@@ -182,11 +182,12 @@ class Estimator:
             self._stop = "stable"
         elif t >= self.max_seconds:
             self._stop = "time_cap"
-        elif self.max_bytes is not None and self._bytes >= self.max_bytes:
-            self._stop = "byte_cap"
-        elif closed and self._over_budget():
+        elif self._over_byte_cap() or (closed and self._over_budget()):
             self._stop = "byte_cap"
         return self._stop is not None
+
+    def _over_byte_cap(self) -> bool:
+        return self.max_bytes is not None and self._bytes >= self.max_bytes
 
     def _over_budget(self) -> bool:
         """More bytes than ``budget_seconds`` at the best rate of the last windows would move."""
@@ -213,9 +214,7 @@ class Estimator:
         rates = self._windows.rates
         tail = rates[-(self._n_settled or self.n_agree) :]
         goodput: float | None
-        if stop == "stable":
-            goodput = sum(tail) / len(tail)
-        elif len(rates) >= 2:
+        if stop == "stable" or len(rates) >= 2:
             goodput = sum(tail) / len(tail)
         elif seconds > 0 and self._bytes > 0:
             start = self._first_byte or 0.0

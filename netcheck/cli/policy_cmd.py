@@ -148,7 +148,7 @@ def import_(
     config = load_config(fmt, file)
     text = config.to_yaml()
     for note in config.warnings():  # also in the YAML's header; each names its config line
-        stderr.print(f"netcheck: warning: {note}", highlight=False, markup=False)
+        stderr.print(f"netcheck: warning: {note}", highlight=False, markup=False, soft_wrap=True)
     print(text, end="")
 
 

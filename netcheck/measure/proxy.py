@@ -21,8 +21,9 @@ of the user information.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -31,6 +32,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from netcheck.errors import InputError
+from netcheck.measure.errmap import failure_from_exception
 from netcheck.measure.proxyauth import (
     AUTH_SCHEMES,
     AuthScheme,
@@ -252,6 +254,9 @@ class PacEvaluator:
         self._pac = pac
         self.source = source
         self.notes: list[str] = []
+        #: proxy URL -> why it could not be reached (``check_proxies``): skipped for the run,
+        #: as a browser marks a dead proxy bad and falls back to the next PAC entry
+        self.unreachable: dict[str, str] = {}
 
     def decide(self, url: str) -> str:
         """FindProxyForURL's answer, called as a browser does (https: path and query cut)."""
@@ -262,8 +267,40 @@ class PacEvaluator:
             if parts.port is not None:
                 netloc += f":{parts.port}"
             url = f"{parts.scheme.lower()}://{netloc}/"
-        answer = self._pac.find_proxy_for_url(url, host)
-        return answer if isinstance(answer, str) else "DIRECT"
+        # a non-string answer is a PacError (pacjs), never a silent DIRECT
+        return self._pac.find_proxy_for_url(url, host)
+
+    def candidates(self, url: str) -> list[str | None]:
+        """The usable entries for ``url`` in PAC order: proxy URLs, None for DIRECT."""
+        try:
+            answer = self.decide(url)
+        except Exception:  # noqa: BLE001 - proxy_for notes it
+            return [None]
+        found: list[str | None] = []
+        for entry in answer.split(";"):
+            kind, _, where = entry.strip().partition(" ")
+            if kind.upper() == "DIRECT":
+                found.append(None)
+            elif kind.upper() in ("PROXY", "HTTP") and where.strip():
+                with contextlib.suppress(InputError):
+                    found.append(normalize_proxy_url(where.strip(), field="--pac"))
+        return found
+
+    async def check_proxies(self, urls: Iterable[str], timeout: float) -> None:
+        """TCP-connect once to every proxy the PAC names for ``urls``; those that cannot be
+        reached are passed over by ``proxy_for`` (and noted), as browsers fall back."""
+        proxies = {p for url in urls for p in self.candidates(url) if p is not None}
+
+        async def one(proxy: str) -> None:
+            parts = urlsplit(proxy)
+            try:
+                async with asyncio.timeout(timeout):
+                    _, writer = await asyncio.open_connection(parts.hostname, parts.port)
+                writer.transport.abort()
+            except (OSError, TimeoutError) as exc:
+                self.unreachable[proxy] = failure_from_exception(exc)
+
+        await asyncio.gather(*(one(p) for p in sorted(proxies)))
 
     def proxy_for(self, url: str) -> str | None:
         try:
@@ -278,10 +315,16 @@ class PacEvaluator:
                 return None
             if kind in ("PROXY", "HTTP") and where.strip():
                 try:
-                    return normalize_proxy_url(where.strip(), field="--pac")
+                    chosen = normalize_proxy_url(where.strip(), field="--pac")
                 except InputError as exc:
                     self.notes.append(f"{url}: skipped PAC entry {entry.strip()!r}: {exc}")
-            elif kind:
+                    continue
+                if chosen in self.unreachable:
+                    why = self.unreachable[chosen]
+                    self.notes.append(f"{url}: skipped {chosen} ({why}), the next PAC entry")
+                    continue
+                return chosen
+            if kind:
                 self.notes.append(f"{url}: skipped unsupported PAC entry {entry.strip()!r}")
         self.notes.append(f"{url}: no usable PAC entry in {answer!r}; going DIRECT")
         return None

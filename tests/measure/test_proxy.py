@@ -280,3 +280,59 @@ async def test_a_pac_that_loops_while_loading_is_a_clear_error(tmp_path: Path) -
     assert caught.value.file == str(pac_file)
     assert caught.value.field == "--pac"
     assert "does not finish loading" in str(caught.value)
+
+
+# --- several proxies: fall back as browsers do ------------------------------------------------
+
+
+async def test_pac_falls_back_past_a_dead_proxy_to_the_next_then_direct(tmp_path: Path) -> None:
+    """``PROXY dead; PROXY live; DIRECT``: the dead one (a closed port) is passed over and noted;
+    with both dead the PAC's DIRECT is taken; the choice made is the step's ``proxy``."""
+    from tests.support.servers.tls import closed_port
+
+    async with (
+        HttpServer({"/": page("origin")}) as srv,
+        ForwardProxy() as live,
+        closed_port() as (_, dead),
+    ):
+        text = (
+            "function FindProxyForURL(url, host) {\n"
+            f'  if (host == "both.test") return "PROXY 127.0.0.1:{dead}; DIRECT";\n'
+            f'  return "PROXY 127.0.0.1:{dead}; PROXY 127.0.0.1:{live.port}; DIRECT";\n'
+            "}\n"
+        )
+        settings = proxy_settings("auto", write_pac(tmp_path, text), {})
+        pac = await load_pac(settings)
+        assert pac is not None
+        urls = [srv.url("/", host="site.test"), srv.url("/", host="both.test")]
+        await pac.check_proxies(urls, timeout=2.0)
+        assert pac.unreachable == {f"http://127.0.0.1:{dead}": failures.CONNECTION_REFUSED}
+
+        async def addresses(name: str) -> list[str]:
+            return ["127.0.0.1"]
+
+        steps = {}
+        for url in urls:
+            [steps[url]] = await measure_http(
+                url,
+                addresses=addresses,
+                proxy_for=lambda u: proxy_for_url(settings, pac, u),
+                timeout=2.0,
+                t0=time.monotonic(),
+            )
+    via_live, direct = steps[urls[0]], steps[urls[1]]
+    assert via_live.status == 200
+    assert via_live.proxy == f"http://127.0.0.1:{live.port}"
+    assert direct.status == 200
+    assert direct.proxy is None
+    assert any(f"skipped http://127.0.0.1:{dead}" in note for note in pac.notes)
+
+
+async def test_a_pac_result_that_is_not_a_string_is_an_error_not_direct(tmp_path: Path) -> None:
+    text = "function FindProxyForURL(url, host) { return 42; }"
+    pac = await load_pac(proxy_settings("auto", write_pac(tmp_path, text), {}))
+    assert pac is not None
+    with pytest.raises(Exception, match="string"):
+        pac.decide("https://www.example.test/")
+    assert pac.proxy_for("https://www.example.test/") is None
+    assert any("PAC error" in note for note in pac.notes)

@@ -50,6 +50,9 @@ class ProxyPolicy(Frozen):
         default_factory=list, description="requests for these domains get squid's deny page"
     )
     deny_url: list[str] = Field(default_factory=list, description="url_regex patterns denied")
+    deny_page: Literal["acceso-restringido"] | None = Field(
+        None, description="a plain-worded page (squid.LAB_PAGES) instead of squid's own deny page"
+    )
 
 
 class Shape(Frozen):

@@ -24,6 +24,21 @@ from netcheck.lab.scenarios import ProxyPolicy
 
 CERTGEN = "/usr/lib/squid/security_file_certgen"
 SQUID_USER = "proxy"
+SQUID_ERRORS = Path("/usr/share/squid/errors/es")
+#: deny pages an agency writes itself (no vendor wording), served by ``deny_info``: name -> (squid
+#: template name, HTML). They live in an error directory of the lab's own beside squid's Spanish
+#: templates, so the scenarios that do not use them keep squid's language negotiation.
+LAB_PAGES = {
+    "acceso-restringido": (
+        "ERR_ACCESO_RESTRINGIDO",
+        '<!DOCTYPE html><html lang="es"><head><meta charset="utf-8">'
+        '<title>Acceso restringido</title></head><body><div class="aviso">'
+        "<h2>Acceso restringido</h2><p>El recurso solicitado no se encuentra disponible desde "
+        "la red institucional.</p><p>Si lo necesita por motivos de trabajo, comun&iacute;quese "
+        "con la Mesa de Ayuda indicando la direcci&oacute;n solicitada.</p>"
+        "<p>Direcci&oacute;n de Tecnolog&iacute;a</p></div></body></html>\n",
+    ),
+}
 
 
 def _domains(names: list[str]) -> str:
@@ -80,6 +95,11 @@ def render(
         lines.append(f"acl deny_url url_regex -i {pattern}")
         if index == len(policy.deny_url) - 1:
             lines.append("http_access deny deny_url")
+    if policy.deny_page is not None:
+        page = LAB_PAGES[policy.deny_page][0]
+        lines.append(f"error_directory {workdir / 'errors'}")
+        acls = ["deny_http"] * bool(policy.deny_http) + ["deny_url"] * bool(policy.deny_url)
+        lines += [f"deny_info {page} {acl}" for acl in acls]
     lines += ["http_access allow localnet", "http_access deny all"]
     if policy.mode == "bump":
         lines += [
@@ -98,6 +118,12 @@ def prepare(workdir: Path, corporate_key: Path) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     os.chown(workdir, user.pw_uid, user.pw_gid)
     os.chown(corporate_key, 0, user.pw_gid)
+    errors = workdir / "errors"  # squid's Spanish templates plus the lab's own pages
+    if errors.exists():
+        shutil.rmtree(errors)
+    shutil.copytree(SQUID_ERRORS, errors)
+    for name, html in LAB_PAGES.values():
+        (errors / name).write_text(html, encoding="utf-8")
     db = workdir / "ssl_db"
     if db.exists():
         shutil.rmtree(db)

@@ -240,3 +240,26 @@ def _results_file() -> str:
     if not path.exists():
         path.write_bytes(RESULTS)
     return str(path)
+
+
+# --- the cases the issue names, answered exactly ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"schema_version": "9.9"}, "schema_version"), ({"measured_at": "yesterday"}, "measured_at")],
+)
+def test_classify_refuses_unknown_versions_and_bad_times(
+    tmp_path: Path, change: dict[str, str], field: str
+) -> None:
+    import json
+
+    lines = RESULTS.decode().splitlines()
+    record = json.loads(lines[1])
+    record.update(change)
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n".join([lines[0], json.dumps(record), lines[2]]) + "\n")
+    done = CliRunner().invoke(app, ["classify", str(path)])
+    assert done.exit_code == 2
+    assert done.output.startswith(f"netcheck: error: {path}:2: {field}: ")
+    assert done.output.count("\n") == 1

@@ -75,7 +75,8 @@ def test_every_entry_is_well_formed() -> None:
     assert len({(t.url, t.function) for t in targets}) == len(targets), "duplicate entries"
     for t in targets:
         parts = urlsplit(t.url)
-        assert parts.scheme == "https" and parts.hostname, t.url
+        assert parts.scheme == "https", t.url
+        assert parts.hostname, t.url
         assert catalogue.url_problem(t.url) is None
         assert t.service in known_services()
         assert t.function in FUNCTIONS
@@ -90,7 +91,8 @@ def test_every_entry_is_well_formed() -> None:
 def test_pages_have_expectations_and_endpoints_do_not() -> None:
     for t in builtin_targets():
         if t.function in ("media", "api", "live_ingest", "upload"):
-            assert not t.expect.title_contains and not t.expect.body_contains, t.url
+            assert not t.expect.title_contains, t.url
+            assert not t.expect.body_contains, t.url
         if t.function == "view" and t.service in ("facebook", "youtube", *OTHERS):
             assert t.expect.title_contains, t.url
 
@@ -137,10 +139,12 @@ def test_yaml_targets_file_loads_and_merges() -> None:
         "http://intranet-portal.example.gov/",
     ]
     health = extra[0]
-    assert health.official and health.category == "MMED"
+    assert health.official
+    assert health.category == "MMED"
     assert health.expect.title_contains == ["Ministry of Health", "YouTube"]
     assert extra[1].expect.title_contains == ["Facebook"]  # one word stands for a list of one
-    assert extra[3].service == "agency-portal" and not extra[3].official
+    assert extra[3].service == "agency-portal"
+    assert not extra[3].official
 
     builtin = builtin_targets()
     merged = merge(builtin, extra)
@@ -203,11 +207,13 @@ def test_select_rejects_unknown_names() -> None:
     with pytest.raises(InputError) as err:
         select(builtin_targets(), services=["myspace"])
     assert err.value.field == "--service"
-    assert "myspace" in err.value.message and "youtube" in err.value.message
+    assert "myspace" in err.value.message
+    assert "youtube" in err.value.message
     with pytest.raises(InputError) as err:
         select(builtin_targets(), functions=["view", "broadcast"])
     assert err.value.field == "--function"
-    assert "broadcast" in err.value.message and "live_ingest" in err.value.message
+    assert "broadcast" in err.value.message
+    assert "live_ingest" in err.value.message
 
 
 # --- bad input: file, line and field ------------------------------------------------------------
@@ -297,7 +303,8 @@ def test_unreadable_and_oversized_files(tmp_path: Path) -> None:
     latin.write_bytes(b"targets:\n  - url: https://caf\xe9.example/\n")
     with pytest.raises(InputError) as err:
         load_targets_file(str(latin))
-    assert err.value.line == 2 and "UTF-8" in err.value.message
+    assert err.value.line == 2
+    assert "UTF-8" in err.value.message
 
 
 def test_hostile_yaml_is_bounded(tmp_path: Path) -> None:
@@ -318,6 +325,59 @@ def test_hostile_yaml_is_bounded(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="more than") as err:
         load_targets_file(str(path))
     assert (err.value.line, err.value.field) == (3, "targets[0].expect.body_contains")
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "line", "words"),
+    [
+        # an unterminated quote must not merge the rows after it into one cell
+        (
+            "quote.csv",
+            'url,category_code,notes\nhttps://a.example/,GRP,"open\nhttps://b.example/,GRP,x\n',
+            2,
+            "unterminated quote",
+        ),
+        (
+            "closed-later.csv",
+            'url,category_code,notes\nhttps://a.example/,GRP,"open\nhttps://b.example/,GRP,x"\n',
+            2,
+            "unterminated quote",
+        ),
+        (
+            "nul.csv",
+            "url,category_code\nhttps://a.example/,GRP\nhttps://b.exa\x00mple/,GRP\n",
+            3,
+            "NUL",
+        ),
+        ("bell.yaml", "targets:\n  - url: https://a.example/\x07\n", 2, "binary"),
+        ("shifted.csv", "url,category_code\nhttps://a.example/,GRP,extra,cells\n", 2, "cells"),
+        (
+            "deep.yaml",
+            "targets:\n" + "".join("  " * (i + 1) + "k:\n" for i in range(80)),
+            64,
+            "nested",
+        ),
+    ],
+)
+def test_not_text_or_broken_rows_are_named_at_their_line(
+    tmp_path: Path, name: str, body: str, line: int, words: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(body)
+    with pytest.raises(InputError) as err:
+        load_targets_file(str(path))
+    assert err.value.line == line
+    assert words in err.value.message
+
+
+def test_long_text_values_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        f"targets:\n  - url: https://a.example/\n    service: {'s' * 5000}\n    function: view\n"
+    )
+    with pytest.raises(InputError) as err:
+        load_targets_file(str(path))
+    assert (err.value.line, err.value.field) == (3, "targets[0].service")
 
 
 # --- never anything but InputError --------------------------------------------------------------
@@ -349,13 +409,18 @@ def _load_text(text: str, suffix: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+        error: InputError | None = None
+        targets: list[Target] = []
         try:
             targets = load_targets_file(name)
         except InputError as exc:
-            assert exc.file == name
-            assert exc.line is None or exc.line >= 1
+            error = exc
+        if error is None:
+            assert targets
         else:
-            assert targets and all(catalogue.url_problem(t.url) is None for t in targets)
+            assert error.file == name
+            assert error.line is None or error.line >= 1
+            assert all(catalogue.url_problem(t.url) is None for t in targets)
     finally:
         os.unlink(name)
 

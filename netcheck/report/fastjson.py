@@ -164,7 +164,7 @@ class _Columns:
 
     def add_file(self, name: str, index: int) -> None:
         data = output.read_file(name)
-        problem = output.first_text_problem(data)
+        problem = _text_problem(data)
         if problem is not None:
             offset, message = problem
             raise InputError(message, file=name, line=data.count(b"\n", 0, offset) + 1)
@@ -212,6 +212,20 @@ _NO_PROBE = Probe()
 _NO_TARGET = Target()
 
 
+def _text_problem(data: bytes) -> tuple[int, str] | None:
+    """``output.first_text_problem``, with the common case (valid UTF-8) checked by Arrow's
+    vectorised validation: about ten times faster than decoding in Python, with no copy."""
+    if b"\x00" not in data and not data.isascii():
+        offsets = pa.array([0, len(data)], pa.int64()).buffers()[1]
+        whole = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
+        try:
+            whole.cast(pa.large_string())
+            return None
+        except pa.ArrowInvalid:
+            pass  # located below
+    return output.first_text_problem(data)
+
+
 def _fastest_connect(steps: Steps | None) -> float | None:
     """The fastest successful TCP connect (ms), or None."""
     best: float | None = None
@@ -257,3 +271,15 @@ def _split_path(message: str) -> tuple[str, str | None]:
     if found is None:
         return message, None
     return message[: found.start()], found["path"] or None
+
+
+def table_from_lines(lines: list[bytes]) -> pa.Table:
+    """Columns of record lines already in memory (the collector's archive): the same decoding
+    and columns as ``read_files``, ``file_index`` 0 and ``line`` 1..n. A line that is not a
+    record raises ``msgspec.ValidationError`` / ``DecodeError``: the collector validated it."""
+    columns = _Columns()
+    columns.records = list(map(_DECODER.decode, lines))
+    columns.shas = list(map(_HEX, map(hashlib.sha256, lines)))
+    columns.files = [0] * len(lines)
+    columns.lines = list(range(1, len(lines) + 1))
+    return columns.table()

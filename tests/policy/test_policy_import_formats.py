@@ -247,6 +247,9 @@ def test_rpz_with_ip_and_nsdname_triggers(tmp_path: Path) -> None:
 def test_an_rpz_with_no_trigger_is_refused(tmp_path: Path) -> None:
     text = "$ORIGIN rpz.\n@ SOA localhost. h.localhost. 1 2 3 4 5\n  NS localhost.\n"
     assert "no RPZ trigger" in _refused(tmp_path, "rpz", text, "empty.rpz")
+    # as a --config for check it is a real zone that blocks nothing (the lab's clean scenarios)
+    decision = load_config("rpz", str(tmp_path / "empty.rpz")).decide("https://x.com/")
+    assert (decision.action, decision.default) == ("allow", True)
     assert "empty" in _refused(tmp_path, "rpz", "\n", "blank.rpz")
 
 

@@ -9,7 +9,8 @@ A bare ``host`` line or a hosts-style ``0.0.0.0 host`` line blocks that host and
 applying to every request, the way a blocked page load experiences it).
 
 Every pattern runs on RE2 (``policy.regex``): a ``/regex/`` RE2 cannot run (a backreference,
-lookaround) is an ``InputError`` at its line. A list with no network rule at all is refused.
+lookaround) is an ``InputError`` at its line. A list with no network rule at all blocks nothing,
+and ``policy import`` refuses it.
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ class AdblockConfig(EffectiveConfig):
 
     def convert(self) -> Conversion:
         # exceptions win over blocks whatever their order: they go first in a first-match policy
+        if not self.blocks and not self.exceptions:
+            raise InputError(
+                "no network rule (||host^, |url, /regex/, host): nothing to import", file=self.file
+            )
         done = Conversion([], "allow", list(self.skipped))
         for rule in [*self.exceptions, *self.blocks]:
             if rule.host is not None:
@@ -112,10 +117,6 @@ def parse(text: str, file: str) -> AdblockConfig:
         if len(config.blocks) + len(config.exceptions) >= MAX_RULES:
             raise InputError(f"more than {MAX_RULES} rules", file=file, line=number)
         (config.exceptions if rule.exception else config.blocks).append(rule)
-    if not config.blocks and not config.exceptions:
-        raise InputError(
-            "no network rule (||host^, |url, /regex/, host): nothing the list blocks", file=file
-        )
     return config
 
 

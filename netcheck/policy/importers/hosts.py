@@ -45,6 +45,8 @@ class HostsConfig(EffectiveConfig):
         return ConfigDecision("block", self.file, line, f"hosts {how} {address} line {line}")
 
     def convert(self) -> Conversion:
+        if not self.entries:
+            raise InputError("no host entries besides localhost: nothing to import", file=self.file)
         # one rule per line of the file, naming every host that line lists
         by_line: dict[int, list[str]] = {}
         for host, (_, line) in self.entries.items():
@@ -98,8 +100,4 @@ def parse(text: str, file: str) -> HostsConfig:
             if len(config.entries) >= MAX_ENTRIES:
                 raise InputError(f"more than {MAX_ENTRIES} entries", file=file, line=number)
             config.entries[host] = (address, number)
-    if not config.entries:
-        raise InputError(
-            "no host entries besides localhost: nothing a hosts file blocks", file=file
-        )
     return config

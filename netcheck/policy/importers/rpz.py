@@ -7,8 +7,9 @@ a nearer wildcard beats a farther one. Actions: ``CNAME .`` NXDOMAIN, ``CNAME *.
 ``CNAME rpz-passthru.`` allow, ``CNAME rpz-drop.`` drop, ``CNAME rpz-tcp-only.`` allow (over TCP),
 A/AAAA/other CNAME rewrite (a sinkhole or walled garden: block). Names that no trigger covers are
 answered normally (allow). IP, NSDNAME and NSIP triggers are kept out (they need resolution),
-each with a warning naming its line. A zone with no trigger is refused, and so is a
-``$GENERATE`` over more than ``MAX_GENERATED`` names.
+each with a warning naming its line. A zone with no trigger answers everything normally, and
+``policy import`` refuses it (nothing to import); a ``$GENERATE`` over more than
+``MAX_GENERATED`` names is refused when read.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ class RpzConfig(EffectiveConfig):
         return ConfigDecision(action, self.file, line, f"RPZ {word} line {line}")
 
     def convert(self) -> Conversion:
+        if not self.triggers:
+            raise InputError(
+                "no RPZ trigger (only SOA/NS records): nothing to import", file=self.file
+            )
         # policy rules are first-match: put exact triggers first, then nearer wildcards first
         ordered = sorted(
             self.triggers.items(),
@@ -118,8 +123,6 @@ def parse(text: str, file: str) -> RpzConfig:
         if action is None:
             continue
         config.triggers[trigger] = (action[0], action[1], line)
-    if not config.triggers:
-        raise InputError("no RPZ trigger (only SOA/NS records): nothing the zone blocks", file=file)
     return config
 
 

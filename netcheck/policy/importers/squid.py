@@ -314,10 +314,6 @@ def parse(text: str, file: str) -> SquidConfig:
                     )
             target = config.access if directive == "http_access" else config.bump
             target.append(AccessLine(action, terms, number))
-    if not config.access:
-        raise InputError(
-            "no http_access line: nothing says what the proxy allows or denies", file=file
-        )
     return config
 
 

@@ -38,6 +38,10 @@ _NOT_ID = re.compile(r"[^A-Za-z0-9_.:-]+")
 
 
 def convert(config: SquidConfig) -> Conversion:
+    if not config.access:
+        raise InputError(
+            "no http_access line (squid denies every request): nothing to import", file=config.file
+        )
     bumped = any(b.action in ("bump", "client-first", "server-first") for b in config.bump)
     default: Action = "block" if config.access[-1].action == "allow" else "allow"
     done = Conversion([], default)

@@ -3,9 +3,11 @@
 In: the agent's state and outbox. Out: batches delivered (each removed from the outbox only after
 a 2xx: ``stored`` or ``already-stored``), and the state's ``last_upload`` / ``last_error``.
 A network failure, a 5xx or a 429 waits (``Retry-After``, else exponential backoff with full
-jitter from ``BASE_DELAY`` up to ``MAX_DELAY``) and tries again, up to a time budget per cycle;
-what is left waits for the next cycle, in order. A 401 (revoked or unknown), 409 (chain break)
-or 4xx about the batch itself stops delivery with the collector's reason in ``last_error``: the
+jitter from ``BASE_DELAY``, doubling up to ``MAX_DELAY``) and tries again, at most
+``MAX_ATTEMPTS`` times in a row and within a time budget per cycle; what is left waits for the
+next cycle, in order (the schedule, ``--every`` plus ``--jitter``, is the long backoff: an
+offline laptop costs one quick attempt an hour, not a retry loop). A 401 (revoked or unknown),
+409 (chain break) or 4xx about the batch itself stops delivery with the collector's reason in ``last_error``: the
 batch stays, untouched, as evidence.
 """
 
@@ -25,8 +27,9 @@ from netcheck.agent.state import AgentState
 from netcheck.errors import ServiceError
 from netcheck.models import utc_now
 
-BASE_DELAY = 2.0
-MAX_DELAY = 3600.0
+BASE_DELAY = 1.0
+MAX_DELAY = 60.0
+MAX_ATTEMPTS = 3
 TIMEOUT = 30.0
 
 
@@ -85,12 +88,13 @@ def deliver(
                     result.sent += 1
                     attempt = 0
                     break
-                if time.monotonic() + wait > deadline:
+                pause = wait if wait > 0 else backoff(attempt)
+                attempt += 1
+                if attempt >= MAX_ATTEMPTS or time.monotonic() + pause > deadline:
                     state.save(folder)
                     result.left = len(spool.outbox())
                     return result
-                sleep(wait if wait > 0 else backoff(attempt))
-                attempt += 1
+                sleep(pause)
     finally:
         if own:
             conn.close()

@@ -38,8 +38,12 @@ def archive_batch(store: Store, probe: str, seq: int) -> None:
     if rows:
         table = fastjson.table_from_lines([body.encode("utf-8") for _, body, _ in rows])
         network = rows[0][2]
-        # the network comes from the partition folder (the enrolled label), not from the file
-        table = table.drop_columns(["file_index", "line", "network"])
+        # the enrolled label, never what a record claims; also in the file, so a reader that
+        # opens one file (not the hive dataset) still knows it
+        table = table.drop_columns(["file_index", "line"])
+        table = table.set_column(
+            table.schema.get_field_index("network"), "network", pa.array([network] * len(rows))
+        )
         table = table.append_column("batch_seq", pa.array([seq] * len(rows), pa.int64()))
         table = table.append_column("batch_index", pa.array([r[0] for r in rows], pa.int32()))
         table = table.append_column("record", pa.array([r[1] for r in rows], pa.string()))

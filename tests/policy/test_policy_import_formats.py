@@ -12,13 +12,15 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from netcheck.cli import app
 from netcheck.errors import InputError
 from netcheck.policy.decide import decide_url
 from netcheck.policy.importers import load_config
-from netcheck.policy.loader import load_policy
+from netcheck.policy.loader import load_policy, load_policy_text
 
 runner = CliRunner()
 
@@ -347,3 +349,97 @@ def test_pac_results_that_are_not_pac_results_are_errors(
     )
     assert out.exit_code == 2, out.output
     assert words in out.stderr
+
+
+# --- mutated configs ------------------------------------------------------------------------
+
+SEEDS = {"hosts": HOSTS, "squid": SQUID, "rpz": RPZ, "adblock": ADBLOCK}
+PIECES = [
+    "*",
+    ".",
+    "/",
+    "\\",
+    "$",
+    "^",
+    "|",
+    "||",
+    "@@",
+    "!",
+    "#",
+    "[",
+    "(",
+    ")",
+    "?",
+    "{",
+    "-",
+    "/99",
+    "0.0.0.0",
+    "::",
+    "%",
+    "\t",
+    " ",
+    "\n",
+    "\r",
+    "é",
+    "\u2028",
+    "'",
+    '"',
+    "all",
+    "src",
+    "acl",
+    "http_access deny",
+    "CNAME",
+    "*.",
+    "rpz-ip",
+    "$ORIGIN",
+    "$GENERATE 1-3 h$ CNAME .",
+    "$INCLUDE /etc/hostname",
+    "AAAA",
+    "@",
+    "-i",
+    "!all",
+    '"x"',
+    "a" * 300,
+    "(?=",
+    "\\1",
+]
+
+
+@st.composite
+def mutated_config(draw: st.DrawFn) -> tuple[str, str]:
+    kind = draw(st.sampled_from(sorted(SEEDS)))
+    text = SEEDS[kind]
+    for _ in range(draw(st.integers(1, 6))):
+        pos = draw(st.integers(0, len(text)))
+        if draw(st.booleans()):
+            text = text[:pos] + draw(st.sampled_from(PIECES)) + text[pos:]
+        else:
+            text = text[:pos] + text[pos + draw(st.integers(1, 12)) :]
+    return kind, text
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_config())
+def test_mutated_configs_import_or_say_why(
+    tmp_path_factory: pytest.TempPathFactory, case: tuple[str, str]
+) -> None:
+    """A mutated config is read, decides, and imports into a policy the loader takes, or it
+    is refused with an ``InputError``: never another exception."""
+    kind, text = case
+    path = tmp_path_factory.mktemp("fuzz") / "config"
+    path.write_text(text, encoding="utf-8")
+    error = _read_decide_import(kind, str(path))
+    if error is not None:
+        assert error.message
+        assert error.file is not None
+
+
+def _read_decide_import(kind: str, path: str) -> InputError | None:
+    try:
+        config = load_config(kind, path)
+        for url in ("https://www.facebook.com/", "http://a.example/x?y", "https://[::1]:8443/"):
+            assert config.decide(url).action in ("allow", "block")
+        load_policy_text(config.to_yaml(), "imported.yaml")
+    except InputError as exc:
+        return exc
+    return None

@@ -58,7 +58,7 @@ from netcheck.classify.fingerprints import (
     vendor_id,
 )
 from netcheck.classify.fingerprints import vendor_name as _loader_vendor_name
-from netcheck.classify.lexicon import CueScore, fold, generic_cues, title_says_blocked
+from netcheck.classify.lexicon import MAX_TEXT, CueScore, fold, generic_cues, title_says_blocked
 from netcheck.netaddr import parse_ip
 from netcheck.pagetext import extract_title as body_title
 
@@ -174,13 +174,42 @@ def extract_title(body: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class _Condition:
-    text: re.Pattern[str] | None
-    raw: re.Pattern[str] | None
+    text: tuple[re.Pattern[str], ...] | None  # the pattern's top-level alternatives
+    raw: tuple[re.Pattern[str], ...] | None  # over the lowercased body
     header: str | None
     header_regex: re.Pattern[str] | None
     statuses: tuple[int, ...]
     status_min: int | None
     soft: bool = False
+
+
+def _lower(pattern: str) -> str:
+    """A pattern for lowercased text: letters lowered, escapes (``\\S``, ``\\W``) kept."""
+    return re.sub(
+        r"\\.|[A-Z]", lambda m: m.group(0).lower() if len(m.group(0)) == 1 else m.group(0), pattern
+    )
+
+
+def _split(pattern: str) -> tuple[re.Pattern[str], ...]:
+    """One regex per top-level alternative: most then start with a literal, which ``re``
+    finds with a fast substring search instead of trying every alternative at every position
+    (a 64 kB page went from about 100 ms to a few ms). Folded text needs no IGNORECASE."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return tuple(re.compile(p, re.DOTALL) for p in parts)
 
 
 @functools.lru_cache(maxsize=1)
@@ -195,8 +224,8 @@ def _lookalikes() -> tuple[tuple[str, str, tuple[_Condition, ...]], ...]:
             conds.append(
                 _Condition(
                     # folded like the text it reads (regex syntax is ASCII, so it survives)
-                    text=re.compile(fold(c["text"]), flags) if "text" in c else None,
-                    raw=re.compile(c["raw"], flags) if "raw" in c else None,
+                    text=_split(fold(c["text"])) if "text" in c else None,
+                    raw=_split(_lower(c["raw"])) if "raw" in c else None,
                     header=str(c["header"]).casefold() if "header" in c else None,
                     header_regex=re.compile(c.get("regex", "."), flags) if "header" in c else None,
                     statuses=tuple(int(s) for s in c.get("status", ())),
@@ -215,9 +244,9 @@ def _holds(
         return False
     if c.status_min is not None and (status is None or status < c.status_min):
         return False
-    if c.text is not None and not c.text.search(text):
+    if c.text is not None and not any(p.search(text) for p in c.text):
         return False
-    if c.raw is not None and not c.raw.search(raw):
+    if c.raw is not None and not any(p.search(raw) for p in c.raw):
         return False
     if c.header is not None and c.header_regex is not None:
         values = [v for k, v in headers if k.casefold() == c.header]
@@ -246,7 +275,8 @@ def lookalike_match(
     """(label, soft) of the first lookalike rule that holds; ``soft`` when every condition
     that held is one a filter's page could also show, so strong block cues outweigh it."""
     raw = (body or "")[:_MAX_SCAN]
-    text = fold((title or "") + " \n " + raw)
+    text = fold((title or "") + " \n " + raw)[:MAX_TEXT]
+    raw = raw.lower()
     for label, _description, conds in _lookalikes():
         held = [c for c in conds if _holds(c, status, headers, raw, text)]
         if held:

@@ -52,6 +52,7 @@ def _drop_scripts(text: str) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=16)  # one page is folded by the lexicon, lookalikes and shape
 def fold(text: str) -> str:
     """Lowercase, strip accents and markup, unify apostrophes and letter variants, collapse
     whitespace. Casefolding comes first so that Turkish "İ" loses its dot with the accents."""
@@ -94,7 +95,7 @@ class _Lexicon:
     threshold: int
     weak_cap: int
     by_first: dict[str, tuple[_Cue, ...]]  # first word -> spaced cues, longest first
-    stems: tuple[_Cue, ...]  # spaced cues whose first word is a stem
+    stems: dict[str, tuple[_Cue, ...]]  # first two letters -> cues whose first word is a stem
     unspaced: tuple[tuple[str, _Cue], ...]  # (phrase without spaces, cue), longest first
 
 
@@ -120,13 +121,13 @@ def _lexicon() -> _Lexicon:
                 cues.setdefault(phrase, _Cue(phrase, int(weight), str(lang), words))
     ordered = sorted(cues.values(), key=lambda c: (-len(c.words), -len(c.phrase)))
     by_first: dict[str, list[_Cue]] = {}
-    stems: list[_Cue] = []
+    stems: dict[str, list[_Cue]] = {}
     unspaced: list[tuple[str, _Cue]] = []
     for cue in ordered:
         if _UNSPACED.search(cue.phrase):
             unspaced.append(("".join(cue.phrase.split()), cue))
         elif cue.words[0].endswith("*"):
-            stems.append(cue)
+            stems.setdefault(cue.words[0][:2], []).append(cue)
         else:
             by_first.setdefault(cue.words[0], []).append(cue)
     unspaced.sort(key=lambda pc: -len(pc[0]))
@@ -134,7 +135,7 @@ def _lexicon() -> _Lexicon:
         int(data["threshold"]),
         int(data["weak_cap"]),
         {k: tuple(v) for k, v in by_first.items()},
-        tuple(stems),
+        {k: tuple(v) for k, v in stems.items()},
         tuple(unspaced),
     )
 
@@ -146,7 +147,7 @@ def _spaced(lex: _Lexicon, text: str) -> list[_Cue]:
     found: dict[str, _Cue] = {}
     i = 0
     while i < len(tokens):
-        candidates = [*lex.by_first.get(tokens[i], ()), *lex.stems]
+        candidates = [*lex.by_first.get(tokens[i], ()), *lex.stems.get(tokens[i][:2], ())]
         best: _Cue | None = None
         for cue in candidates:
             n = len(cue.words)

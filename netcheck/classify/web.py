@@ -62,7 +62,7 @@ def _blocky(ctx: Ctx, h: HttpStep) -> tuple[bool, str | None]:
         return False, None
     cues, shape = _page_cues(ctx, h)
     strong = _strong(cues, shape)
-    look = lookalike_match(h.status, h.headers, h.body, h.title)
+    look = lookalike_match(h.status, h.headers, h.body, h.title or extract_title(h.body))
     if look and not (look[1] and strong):
         return False, None
     return strong, ident
@@ -200,7 +200,7 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
         )
     cues, shape = _page_cues(ctx, h)
     strong = _strong(cues, shape)
-    look = lookalike_match(h.status, h.headers, h.body, h.title)
+    look = lookalike_match(h.status, h.headers, h.body, h.title or extract_title(h.body))
     if look and not (look[1] and strong and not authentic):
         return other_verdict(
             "accessible", f"{page} answered {h.status} {how}: {lookalike_description(look[0])}."

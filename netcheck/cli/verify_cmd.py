@@ -23,9 +23,14 @@ def verify(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Check every record's signature and every probe's chain, offline."""
-    from netcheck.fleet.verify import verify as check
+    if path.is_dir():
+        from netcheck.server.evidence import verify_store
 
-    report = check(path)
+        report = verify_store(path)
+    else:
+        from netcheck.fleet.verify import verify_export
+
+        report = verify_export(path)
     if json_out:
         print(
             json.dumps(

@@ -1,9 +1,10 @@
 """``netcheck verify``: check a collector's evidence offline — signatures, chains, records.
 
-In: a collector data folder (``collector.sqlite3``) or a file written by ``netcheck server
-export``. Out: a ``Report`` — how many probes, batches and records were checked, and the first
-problem found, named: which probe, batch and record (and export line) was changed, removed,
-reordered or inserted, or which batch's signature or chain link is wrong.
+In: the batches of each probe — from a file written by ``netcheck server export`` (``from_export``)
+or from a collector's data folder (``netcheck.server.evidence``). Out: a ``Report`` — how many
+probes, batches and records were checked, and the first problem found, named: which probe, batch and
+record (and export line) was changed, removed, reordered or inserted, or which batch's signature or
+chain link is wrong.
 
 Trust: the public keys come from the same place as the records. An auditor compares each probe's
 key fingerprint (printed in the report) with the enrollment log kept elsewhere; a collector that
@@ -48,12 +49,11 @@ class Report:
     problem: str | None = None
 
 
-def verify(path: Path) -> Report:
-    if path.is_dir():
-        return check(_from_store(path))
-    if path.is_file():
-        return check(_from_export(path))
-    raise InputError("no such file or folder", file=str(path))
+def verify_export(path: Path) -> Report:
+    """Check a file written by ``netcheck server export``."""
+    if not path.is_file():
+        raise InputError("no such file", file=str(path))
+    return check(from_export(path))
 
 
 def check(source: Iterator[tuple[str, str, list[Batch]]]) -> Report:
@@ -114,30 +114,7 @@ def _check_records(name: str, want: list[str], got: list[tuple[str | None, str]]
 # --- sources ----------------------------------------------------------------------------------
 
 
-def _from_store(data: Path) -> Iterator[tuple[str, str, list[Batch]]]:
-    from netcheck.server.store import Store
-
-    store = Store(data, create=False)
-    try:
-        by_sha: dict[str, str] = {}
-        for p in store.probes():
-            batches = []
-            for seq, _sha, header, signature in store.batches(p["id"]):
-                batch = Batch(p["id"], seq, header, signature)
-                for idx, _sha, body, same_seq, same_idx in store.records_of(p["id"], seq):
-                    if body is None:  # a repeat of an earlier record: its hash is that one's
-                        digest = by_sha.get(f"{p['id']}:{same_seq}:{same_idx}", "")
-                    else:
-                        digest = sha256_hex(canonical(json.loads(body)))
-                        by_sha[f"{p['id']}:{seq}:{idx}"] = digest
-                    batch.records.append((None, digest))
-                batches.append(batch)
-            yield p["id"], p["public_key"], batches
-    finally:
-        store.close()
-
-
-def _from_export(path: Path) -> Iterator[tuple[str, str, list[Batch]]]:
+def from_export(path: Path) -> Iterator[tuple[str, str, list[Batch]]]:
     keys: dict[str, str] = {}
     batches: dict[str, list[Batch]] = {}
     hashes: dict[tuple[str, int, int], str] = {}

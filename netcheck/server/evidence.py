@@ -1,0 +1,42 @@
+"""A collector's data folder as evidence: each probe's key and batches, read for ``verify``.
+
+In: a data folder (``collector.sqlite3``). Out: ``(probe, public key, batches)`` for
+``netcheck.fleet.verify.check``, each record's hash recomputed from the stored text (a record the
+probe sent twice takes the hash of its first copy).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from netcheck.fleet.evidence import canonical, sha256_hex
+from netcheck.fleet.verify import Batch, Report, check
+from netcheck.server.store import Store
+
+
+def verify_store(data: Path) -> Report:
+    """Check every signature, chain and record stored in a collector's data folder."""
+    return check(from_store(data))
+
+
+def from_store(data: Path) -> Iterator[tuple[str, str, list[Batch]]]:
+    store = Store(data, create=False)
+    try:
+        by_sha: dict[str, str] = {}
+        for p in store.probes():
+            batches = []
+            for seq, _sha, header, signature in store.batches(p["id"]):
+                batch = Batch(p["id"], seq, header, signature)
+                for idx, _sha, body, same_seq, same_idx in store.records_of(p["id"], seq):
+                    if body is None:  # a repeat of an earlier record: its hash is that one's
+                        digest = by_sha.get(f"{p['id']}:{same_seq}:{same_idx}", "")
+                    else:
+                        digest = sha256_hex(canonical(json.loads(body)))
+                        by_sha[f"{p['id']}:{seq}:{idx}"] = digest
+                    batch.records.append((None, digest))
+                batches.append(batch)
+            yield p["id"], p["public_key"], batches
+    finally:
+        store.close()

@@ -119,3 +119,47 @@ rules:
 
 def test_committed_schema_is_fresh() -> None:
     assert SCHEMA_PATH.read_text(encoding="utf-8") == render(), "run python -m netcheck.policy"
+
+
+MATCHES = st.one_of(
+    st.just({"all": True}),
+    st.lists(PATTERNS, min_size=1, max_size=3).map(lambda hs: {"hosts": hs}),
+    st.fixed_dictionaries(
+        {"hosts": st.lists(PATTERNS, min_size=1, max_size=2)},
+        optional={
+            "functions": st.lists(st.sampled_from(["view", "admin"]), min_size=1, max_size=2),
+            "categories": st.lists(st.sampled_from(["GRP", "grp", "MMED"]), min_size=1),
+            "url_regex": st.lists(st.sampled_from(["^https://", "/watch"]), min_size=1),
+        },
+    ),
+    st.lists(st.sampled_from(["https://*", "http://*/a*"]), min_size=1).map(lambda u: {"urls": u}),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(MATCHES, st.sampled_from([[], ["n1"], ["n1", "n2"]])), min_size=1, max_size=12
+    )
+)
+def test_indexed_shadow_check_finds_what_comparing_every_pair_finds(
+    rules: list[tuple[dict[str, object], list[str]]],
+) -> None:
+    policy = {
+        "organisation": "o",
+        "version": "1",
+        "date": "2025-01-01",
+        "default": "allow",
+        "networks": [{"id": "n1"}, {"id": "n2"}],
+        "rules": [
+            {"id": f"r{i}", "match": match, "networks": nets, "action": "block"}
+            for i, (match, nets) in enumerate(rules)
+        ],
+    }
+    doc = load_policy_text(json.dumps(policy), "p.yaml")
+    every_pair = [
+        j
+        for j, later in enumerate(doc.policy.rules)
+        if any(rule_covers(doc.policy.rules[i], later) for i in range(j))
+    ]
+    assert [int(str(e.field)[6:-1]) for e in shadowed(doc)] == every_pair

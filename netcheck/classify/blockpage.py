@@ -37,6 +37,16 @@ barracuda          "Barracuda Web Security" with block wording
 watchguard         "Request denied by WatchGuard"
 untangle           "Untangle" with block wording
 =================  ==============================================================================
+
+Vendors common in public administrations, each matched by its product name within 3000
+characters of block wording in any of the lexicon's languages (the name alone is identity
+only), plus the hosts their pages live on where those are public: iboss, lightspeed,
+contentkeeper, olfeo, netspark, iserv, smoothwall, securly (``securly.com/...block``),
+goguardian (``blocked.goguardian.com``), meraki (``network-auth.com/...block``), comodo
+(Xcitium/Comodo Dome), trendmicro, symantec-wss (``*.threatpulse.net``), netskope
+(``*.goskope.com``), cloudflare-gateway, dnsfilter, cleanbrowsing, kaspersky, eset, huawei, h3c.
+
+Generic wording is scored by ``lexicon`` (21 languages) and page shape by ``pagecues``.
 """
 
 from __future__ import annotations

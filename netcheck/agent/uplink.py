@@ -58,7 +58,7 @@ def client(state: AgentState) -> httpx.Client:
 
 def backoff(attempt: int, *, rng: Callable[[], float] = random.random) -> float:
     """Full-jitter exponential backoff: uniform in [0, min(MAX_DELAY, BASE_DELAY * 2^n)]."""
-    return rng() * min(MAX_DELAY, BASE_DELAY * 2**attempt)
+    return float(rng() * min(MAX_DELAY, BASE_DELAY * 2**attempt))
 
 
 def deliver(

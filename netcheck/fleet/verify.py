@@ -36,7 +36,8 @@ class Batch:
     seq: int
     header: str
     signature: str
-    records: list[tuple[str | None, str]] = field(default_factory=list)  # (where, sha256)
+    #: (where, the hashes the record may have as signed)
+    records: list[tuple[str | None, tuple[str, ...]]] = field(default_factory=list)
     where: str = ""
 
 
@@ -94,15 +95,18 @@ def _check_probe(probe: str, public: str, batches: list[Batch], report: Report) 
     return None
 
 
-def _check_records(name: str, want: list[str], got: list[tuple[str | None, str]]) -> str | None:
-    for index, (where, sha) in enumerate(got):
+def _check_records(
+    name: str, want: list[str], got: list[tuple[str | None, tuple[str, ...]]]
+) -> str | None:
+    for index, (where, hashes) in enumerate(got):
         place = f"{name}, record {index + 1}{where or ''}"
         if index >= len(want):
             return f"{place}: inserted (the signed batch lists {len(want)} records)"
-        if sha == want[index]:
+        if want[index] in hashes:
             continue
-        if sha in want:
-            return f"{place}: reordered (it is record {want.index(sha) + 1} of the signed batch)"
+        elsewhere = [want.index(h) for h in hashes if h in want]
+        if elsewhere:
+            return f"{place}: reordered (it is record {elsewhere[0] + 1} of the signed batch)"
         if len(got) > len(want):
             return f"{place}: inserted (not in the signed batch)"
         return f"{place}: changed (its hash is not the one signed)"
@@ -114,10 +118,23 @@ def _check_records(name: str, want: list[str], got: list[tuple[str | None, str]]
 # --- sources ----------------------------------------------------------------------------------
 
 
+def _record_hashes(line: str, record: object) -> tuple[str, ...]:
+    """What the record may hash to as signed: the exact text ``server export`` wrote (the last
+    field of its line) and the record's canonical JSON (what agents sign; what remains when an
+    auditor's tool re-serialised the file). A match with either proves the signed content."""
+    marker = '"record": '
+    raw = line.rstrip("\r\n")
+    at = raw.find(marker)
+    canon = sha256_hex(canonical(record))
+    if at < 0 or not raw.endswith("}"):
+        return (canon,)
+    return (sha256_hex(raw[at + len(marker) : -1]), canon)
+
+
 def from_export(path: Path) -> Iterator[tuple[str, str, list[Batch]]]:
     keys: dict[str, str] = {}
     batches: dict[str, list[Batch]] = {}
-    hashes: dict[tuple[str, int, int], str] = {}
+    hashes: dict[tuple[str, int, int], tuple[str, ...]] = {}
     current: Batch | None = None
     with path.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
@@ -141,12 +158,12 @@ def from_export(path: Path) -> Iterator[tuple[str, str, list[Batch]]]:
                 batches.setdefault(item["probe"], []).append(current)
             elif kind in ("record", "duplicate") and current is not None:
                 if kind == "record":
-                    digest = sha256_hex(canonical(item["record"]))
-                    hashes[(item["probe"], item["seq"], item["index"])] = digest
+                    found = _record_hashes(line, item["record"])
+                    hashes[(item["probe"], item["seq"], item["index"])] = found
                 else:
                     same = item["same_as"]
-                    digest = hashes.get((item["probe"], same["seq"], same["index"]), "")
-                current.records.append((where, digest))
+                    found = hashes.get((item["probe"], same["seq"], same["index"]), ())
+                current.records.append((where, found))
             else:
                 raise InputError(f"unexpected {kind!r} line", file=str(path), line=number)
     for probe, public in keys.items():

@@ -39,7 +39,7 @@ MAX_HEAD = 16_384
 class DeadlineH11Protocol(H11Protocol):
     """uvicorn's h11 protocol, plus a deadline on the request head of each connection."""
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self._head_timer: asyncio.TimerHandle | None = self.loop.call_later(
             HEAD_DEADLINE, self._head_too_slow

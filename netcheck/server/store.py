@@ -254,7 +254,7 @@ class Store:
             (probe.id, header.seq, digest, header.prev, header_text, signature, now, len(texts)),
         )
         duplicates = 0
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         for idx, (text, sha, fact) in enumerate(zip(texts, header.records, facts, strict=True)):
             same = db.execute(
                 "SELECT seq, idx FROM records WHERE sha256 = ? AND probe = ? "

@@ -28,7 +28,7 @@ def chain(n_batches: int, per_batch: int) -> tuple[str, str, list[Batch]]:
         recs = [record("lab") for _ in range(per_batch)]
         signed = sign_batch(key, probe="p1", seq=seq, prev=prev, records=recs, sent_at="t")
         batch = Batch("p1", seq, signed.header, signed.signature)
-        batch.records = [(None, _sha(json.loads(t))) for t in signed.records]
+        batch.records = [(None, (_sha(json.loads(t)),)) for t in signed.records]
         batches.append(batch)
         prev = signed.sha256
     return "p1", public_b64(key), batches
@@ -53,7 +53,7 @@ def test_an_untouched_chain_verifies() -> None:
 def test_changed_removed_reordered_inserted_records_are_named() -> None:
     probe, public, batches = chain(2, 4)
     changed = [*batches[1].records]
-    changed[2] = (None, "0" * 64)
+    changed[2] = (None, ("0" * 64,))
     b = batches[1]
     assert "record 3: changed" in run(
         probe, public, [batches[0], Batch(probe, 2, b.header, b.signature, changed)]
@@ -65,7 +65,7 @@ def test_changed_removed_reordered_inserted_records_are_named() -> None:
     assert "record 1: reordered" in run(
         probe, public, [batches[0], Batch(probe, 2, b.header, b.signature, swapped)]
     )
-    extra = [*b.records[:2], (None, "1" * 64), *b.records[2:]]
+    extra = [*b.records[:2], (None, ("1" * 64,)), *b.records[2:]]
     assert "record 3: inserted" in run(
         probe, public, [batches[0], Batch(probe, 2, b.header, b.signature, extra)]
     )

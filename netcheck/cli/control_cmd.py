@@ -1,7 +1,9 @@
 """``netcheck control serve``: run the control vantage outside the network under test.
 
 Every option is checked before the socket is bound: a bad token file, CIDR or address ends with
-one line naming it and exit code 2. The service logs one line per request on stderr.
+one line naming it and exit code 2; an address already in use too. The service (Starlette on
+uvicorn, ``control.server``) logs one line per request on stderr and stops on SIGINT/SIGTERM.
+The defaults let one probe's whole catalogue run through at once (``control.limits``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ import typer
 
 from netcheck.cli import guard
 from netcheck.control.client import read_token
-from netcheck.control.limits import DestinationPolicy
+from netcheck.control.limits import (
+    DEFAULT_BURST,
+    DEFAULT_MAX_URLS,
+    DEFAULT_RATE,
+    DestinationPolicy,
+)
 from netcheck.control.measure import ControlConfig
 from netcheck.control.server import ControlServer
 from netcheck.errors import InputError
@@ -88,7 +95,7 @@ def serve(
     ] = 5.0,
     max_urls: Annotated[
         int, typer.Option("--max-urls", min=1, metavar="N", help="URLs per request.")
-    ] = 10,
+    ] = DEFAULT_MAX_URLS,
     max_bytes: Annotated[
         int,
         typer.Option(
@@ -98,10 +105,10 @@ def serve(
     rate: Annotated[
         float,
         typer.Option("--rate", min=0.001, metavar="PER_SECOND", help="URLs per second per client."),
-    ] = 1.0,
+    ] = DEFAULT_RATE,
     burst: Annotated[
         int, typer.Option("--burst", min=1, metavar="N", help="URLs a client may burst.")
-    ] = 20,
+    ] = DEFAULT_BURST,
 ) -> None:
     """Serve POST /v1/measure (bearer token) until interrupted."""
     host, port = parse_bind(bind)
@@ -122,6 +129,10 @@ def serve(
 
 
 async def _serve(config: ControlConfig, host: str, port: int) -> None:
-    server = await ControlServer(config, host, port).start()
+    try:
+        server = await ControlServer(config, host, port).start()
+    except OSError as exc:
+        why = f"cannot listen on {host}:{port}: {exc.strerror}"
+        raise InputError(why, field="--bind") from None
     print(f"netcheck control: listening on {server.url}", file=sys.stderr, flush=True)
     await server.serve_forever()

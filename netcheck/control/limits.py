@@ -2,7 +2,9 @@
 
 In: ``--allow-dest`` CIDRs; client addresses and request costs. Out: ``DestinationPolicy``
 (``refusal(url)`` for a URL's scheme, credentials and literal host; ``forbidden(ip)`` for a
-resolved address) and ``TokenBucket`` (per-client allowance). Pure apart from the clock.
+resolved address), ``TokenBucket`` (per-client allowance) and ``advertised`` (the headers that
+tell a probe the allowance, so it paces itself instead of being turned away). Pure apart from
+the clock.
 
 Destinations are judged by address, after resolution, at every redirect hop: a name that
 resolves to 127.0.0.1, or a public page that redirects to 169.254.169.254, is refused exactly
@@ -15,6 +17,7 @@ plus IPv6 forms that embed an IPv4 address (NAT64 64:ff9b::/96, 6to4 2002::/16),
 from __future__ import annotations
 
 import ipaddress
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +27,13 @@ from netcheck.errors import InputError
 from netcheck.netaddr import IPNetwork, is_bogon, parse_cidr, parse_ip
 
 SCHEMES = frozenset({"http", "https"})
+
+#: ``netcheck control serve``'s defaults. The burst holds one probe's whole run (the built-in
+#: catalogue, about 50 URLs, plus an agency's own targets) so an hourly run never waits; the
+#: rate (one URL a second, 3,600 an hour) is what bounds a client that keeps asking.
+DEFAULT_RATE = 1.0
+DEFAULT_BURST = 200
+DEFAULT_MAX_URLS = 10
 _EMBEDDING = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("2002::/16"))
 
 
@@ -117,6 +127,14 @@ class TokenBucket:
             return 0.0
         return (cost - bucket.tokens) / self.rate if self.rate > 0 else float("inf")
 
+    def level(self, client: str, now: float | None = None) -> float:
+        """Units ``client`` may spend right now (the burst for a client never seen)."""
+        now = time.monotonic() if now is None else now
+        bucket = self._buckets.get(client)
+        if bucket is None:
+            return self.burst
+        return min(self.burst, bucket.tokens + (now - bucket.stamp) * self.rate)
+
     def _forget(self, now: float) -> None:
         def level(item: tuple[str, _Bucket]) -> float:
             return item[1].tokens + (now - item[1].stamp) * self.rate
@@ -125,3 +143,19 @@ class TokenBucket:
             : max(1, self.max_clients // 4)
         ]:
             del self._buckets[client]
+
+
+def advertised(bucket: TokenBucket, client: str, max_urls: int) -> dict[str, str]:
+    """The allowance as response headers: the IETF httpapi draft's ``RateLimit-*`` fields (the
+    bucket read as ``burst`` units per ``burst / rate`` seconds, the same average rate) and
+    ``Netcheck-Max-Urls``, the batch size one request may carry."""
+    level = bucket.level(client)
+    window = max(1, round(bucket.burst / bucket.rate)) if bucket.rate > 0 else 86_400
+    refill = (bucket.burst - level) / bucket.rate if bucket.rate > 0 else 0.0
+    return {
+        "RateLimit-Policy": f"{int(bucket.burst)};w={window}",
+        "RateLimit-Limit": str(int(bucket.burst)),
+        "RateLimit-Remaining": str(max(0, int(level))),
+        "RateLimit-Reset": str(max(0, math.ceil(refill))),
+        "Netcheck-Max-Urls": str(max_urls),
+    }

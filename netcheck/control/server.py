@@ -1,4 +1,4 @@
-"""The control vantage's HTTP service: ``POST /v1/measure`` with a bearer token, JSON in and out.
+"""The control vantage's HTTP service, on Starlette and uvicorn: ``POST /v1/measure``.
 
 In: a ``ControlConfig`` and an address to bind. Out: a running server. Requests::
 
@@ -11,16 +11,24 @@ In: a ``ControlConfig`` and an address to bind. Out: a running server. Requests:
 
 Answers ``200 {"control": "netcheck <version>", "measured_at": ..., "results": [{"url",
 "refused", "steps"}]}`` where ``steps`` is a ``models.Steps`` record. ``GET /v1/health`` answers
-``{"ok": true}`` without a token (for load balancers; it measures nothing).
+``{"ok": true}`` without a token (for load balancers; it measures nothing and costs nothing).
 
-Errors, always JSON ``{"error": "..."}`` and ``Connection: close``: 400 bad JSON or URL list,
-401 no token, 403 wrong token, 404, 405, 408 head or body too slow, 411 no Content-Length,
-413 body or URL list too large, 429 rate limited (``Retry-After``), 503 too many connections.
+Both advertise the limits a probe paces itself by, as headers (the IETF httpapi draft's
+``RateLimit-*`` fields, a token bucket seen as ``burst`` units per ``burst / rate`` seconds)::
 
-A raw asyncio HTTP/1.1 server, one request per connection: the service has one endpoint and
-every byte it reads is capped and under a deadline, which is simpler to make hostile-proof
-than a framework. The token is compared in constant time; the rate limit is charged before the
-token is checked, so guessing costs as much as measuring.
+    RateLimit-Policy: 200;w=200     RateLimit-Limit: 200
+    RateLimit-Remaining: 187        RateLimit-Reset: 13      Netcheck-Max-Urls: 10
+
+Errors are JSON ``{"error": "..."}`` with ``Connection: close``: 400 bad JSON, URL list or
+request head, 401 no token, 403 wrong token, 404, 405, 408 head or body too slow, 411 no
+Content-Length, 413 body or URL list too large, 429 rate limited (``Retry-After``), 503 too many
+connections (uvicorn's own answer, plain text).
+
+What guards the service: uvicorn's limits (connections, keep-alive, head size) and
+``ControlProtocol``, the collector's h11 protocol with a deadline on every request head; the
+body is read under its own deadline and size cap. One unit of the rate limit is one URL, and the
+first unit is charged before the token is checked, so guessing tokens costs as much as measuring.
+The token is compared in constant time.
 """
 
 from __future__ import annotations
@@ -31,86 +39,173 @@ import hmac
 import json
 import logging
 import math
+import socket
+from collections import Counter
 from typing import Any
 
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
 from netcheck import __version__
-from netcheck.control.limits import TokenBucket
+from netcheck.control.limits import TokenBucket, advertised
 from netcheck.control.measure import ControlConfig, Measured, measure_url
 from netcheck.models import utc_now
+from netcheck.server.serve import HEAD_DEADLINE, DeadlineH11Protocol
 
 log = logging.getLogger("netcheck.control")
 
 HEAD_LIMIT = 16_384
-#: seconds a client has to send its whole request (head and body): slow clients are cut
-READ_DEADLINE = 10.0
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    411: "Length Required",
-    413: "Content Too Large",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
+#: seconds a client has to send its request body once the head has arrived
+BODY_DEADLINE = 10.0
+#: seconds an idle connection is kept open for the probe's next batch
+KEEP_ALIVE = 5
+#: seconds measurements in progress get to finish when the service stops
+GRACE = 2
+MAX_URL_LENGTH = 2048
+
+
+def _raw_json(transport: Any, status: int, error: str) -> None:
+    """An answer written by the protocol itself (no request cycle to answer through), then close."""
+    body = json.dumps({"error": error}).encode()
+    reason = {400: "Bad Request", 408: "Request Timeout"}[status]
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    with contextlib.suppress(OSError, RuntimeError):
+        transport.write(head.encode() + body)
+    transport.close()
+
+
+class ControlProtocol(DeadlineH11Protocol):
+    """The collector's protocol (a deadline on a connection's first request head), plus the same
+    deadline for each later head on a kept-alive connection, which uvicorn's keep-alive timer
+    stops guarding once a byte arrives, and JSON for the answers the protocol gives itself."""
+
+    _next_head: asyncio.TimerHandle | None = None
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._next_head is not None:
+            self._next_head.cancel()
+        if not self.transport.is_closing():
+            self._next_head = self.loop.call_later(HEAD_DEADLINE, self._late_head, self.cycle)
+
+    def _late_head(self, served: object) -> None:
+        self._next_head = None
+        if self.cycle is served and not self.transport.is_closing():
+            _raw_json(self.transport, 408, "request not received in time")
+
+    def _head_too_slow(self) -> None:
+        if self.cycle is None and self.transport is not None and not self.transport.is_closing():
+            _raw_json(self.transport, 408, "request not received in time")
+        super()._head_too_slow()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._next_head is not None:
+            self._next_head.cancel()
+            self._next_head = None
+        super().connection_lost(exc)
+
+    def send_400_response(self, msg: str) -> None:
+        _raw_json(self.transport, 400, "request head too large or not HTTP/1.1")
 
 
 class _Reply(Exception):
-    def __init__(self, status: int, error: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
+    def __init__(self, status: int, error: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
-        self.headers = headers
+        self.headers = headers or {}
 
 
 class ControlServer:
-    """``async with ControlServer(cfg, "127.0.0.1", 0) as srv: srv.url`` -> http://127.0.0.1:P"""
+    """``async with ControlServer(cfg, "127.0.0.1", 0) as srv: srv.url`` -> http://127.0.0.1:P
+
+    ``answers`` counts the statuses of ``/v1/measure`` answers (what an operator, or a test,
+    reads to see how often probes were turned away)."""
 
     def __init__(self, config: ControlConfig, host: str = "127.0.0.1", port: int = 0) -> None:
         self.config = config
         self.host = host
         self.port = port
         self.bucket = TokenBucket(rate=config.rate, burst=config.burst)
+        self.answers: Counter[int] = Counter()
         self._measuring = asyncio.Semaphore(max(1, config.concurrency))
-        self._connections = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    async def start(self) -> ControlServer:
-        self._server = await asyncio.start_server(
-            self._client, self.host, self.port, limit=HEAD_LIMIT
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v1/health", self._health, methods=["GET"]),
+                Route("/v1/measure", self._measure_endpoint, methods=["POST"]),
+            ],
+            exception_handlers={HTTPException: _http_error, Exception: _internal_error},
         )
-        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def start(self) -> ControlServer:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()
+            raise
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app(),
+            http=ControlProtocol,
+            limit_concurrency=self.config.max_connections,
+            timeout_keep_alive=KEEP_ALIVE,
+            timeout_graceful_shutdown=GRACE,
+            h11_max_incomplete_event_size=HEAD_LIMIT,
+            lifespan="off",
+            server_header=False,
+            proxy_headers=False,
+            access_log=False,
+            log_config=None,
+            log_level="warning",  # its start-up lines would come before "listening on"
+        )
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started and not self._task.done():
+            await asyncio.sleep(0.01)
+        if self._task.done():
+            sock.close()
+            await self._task  # raises what stopped it
+            raise RuntimeError("the control service stopped while starting")
         return self
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(2):
-                    await self._server.wait_closed()
+        if self._server is None or self._task is None:
+            return
+        self._server.should_exit = True
+        try:
+            async with asyncio.timeout(GRACE + 3):
+                await asyncio.shield(self._task)
+        except TimeoutError:
+            self._server.force_exit = True
+            self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
 
     async def serve_forever(self) -> None:
-        if self._server is None:
+        """Serve until the process is asked to stop (SIGINT or SIGTERM, through uvicorn)."""
+        if self._task is None:
             await self.start()
-        assert self._server is not None
-        try:
-            await self._server.serve_forever()
-        finally:
-            await self.stop()
+        assert self._task is not None
+        await self._task
 
     async def __aenter__(self) -> ControlServer:
         return await self.start()
@@ -118,59 +213,30 @@ class ControlServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    # --- one connection ----------------------------------------------------------------------
+    # --- endpoints -----------------------------------------------------------------------------
 
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        peer = writer.get_extra_info("peername")
-        client = str(peer[0]) if peer else "?"
-        self._connections += 1
-        status: int = 500
-        body: dict[str, Any] = {"error": "internal error"}
-        headers: tuple[tuple[str, str], ...] = ()
+    async def _health(self, request: Request) -> Response:
+        return JSONResponse({"ok": True}, headers=self._limits(_client(request)))
+
+    async def _measure_endpoint(self, request: Request) -> Response:
+        client = _client(request)
         try:
-            if self._connections > self.config.max_connections:
-                raise _Reply(503, "too many connections")
-            status, body = 200, await self._request(reader, client)
+            body = await self._measure(request, client)
+            response: Response = JSONResponse(body, headers=self._limits(client))
         except _Reply as reply:
-            status, body, headers = reply.status, {"error": reply.error}, reply.headers
-        except asyncio.CancelledError:
-            writer.transport.abort()
-            raise
-        except Exception:  # a bug must cost one request, never the service
-            log.exception("control: request from %s failed", client)
-        finally:
-            self._connections -= 1
-            if task is not None:
-                self._tasks.discard(task)
-        log.info("control: %s %s", client, status)
-        await _respond(writer, status, body, headers)
+            headers = {**self._limits(client), **reply.headers, "Connection": "close"}
+            response = JSONResponse({"error": reply.error}, reply.status, headers=headers)
+        response.headers["Cache-Control"] = "no-store"
+        self.answers[response.status_code] += 1
+        log.info("control: %s %s", client, response.status_code)
+        return response
 
-    async def _request(self, reader: asyncio.StreamReader, client: str) -> dict[str, Any]:
-        try:
-            async with asyncio.timeout(READ_DEADLINE):
-                head = await reader.readuntil(b"\r\n\r\n")
-                method, path, headers = _parse_head(head)
-                if path == "/v1/health" and method == "GET":
-                    return {"ok": True}
-                if path != "/v1/measure":
-                    raise _Reply(404, "no such endpoint; POST /v1/measure")
-                if method != "POST":
-                    raise _Reply(405, "use POST", (("Allow", "POST"),))
-                self._charge(client, 1)
-                self._authorize(headers.get("authorization", ""))
-                raw = await self._body(reader, headers)
-        except TimeoutError:
-            raise _Reply(408, "request not received in time") from None
-        except (asyncio.LimitOverrunError, ValueError):
-            raise _Reply(400, "request head too large or not HTTP/1.1") from None
-        except asyncio.IncompleteReadError:
-            raise _Reply(400, "request cut short") from None
-        urls = self._urls(raw)
+    async def _measure(self, request: Request, client: str) -> dict[str, Any]:
+        self._charge(client, 1)
+        self._authorize(request.headers.get("authorization", ""))
+        urls = self._urls(await self._body(request))
         self._charge(client, len(urls) - 1)
-        results = await asyncio.gather(*(self._measure(u) for u in urls))
+        results = await asyncio.gather(*(self._measure_one(u) for u in urls))
         return {
             "control": f"netcheck {__version__}",
             "measured_at": utc_now(),
@@ -180,87 +246,86 @@ class ControlServer:
             ],
         }
 
+    def _limits(self, client: str) -> dict[str, str]:
+        return advertised(self.bucket, client, self.config.max_urls)
+
     def _charge(self, client: str, cost: int) -> None:
         if cost <= 0:
             return
         wait = self.bucket.take(client, cost)
         if wait > 0:
             retry = "3600" if math.isinf(wait) else str(max(1, math.ceil(wait)))
-            raise _Reply(429, "rate limit exceeded", (("Retry-After", retry),))
+            raise _Reply(429, "rate limit exceeded", {"Retry-After": retry})
 
     def _authorize(self, value: str) -> None:
         scheme, _, given = value.partition(" ")
         if scheme.casefold() != "bearer" or not given.strip():
-            raise _Reply(401, "missing bearer token", (("WWW-Authenticate", "Bearer"),))
+            raise _Reply(401, "missing bearer token", {"WWW-Authenticate": "Bearer"})
         expected = self.config.token.encode("utf-8")
         if not hmac.compare_digest(given.strip().encode("utf-8", "replace"), expected):
             raise _Reply(403, "wrong token")
 
-    async def _body(self, reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
-        if "transfer-encoding" in headers:
+    async def _body(self, request: Request) -> bytes:
+        if "transfer-encoding" in request.headers:
             raise _Reply(411, "send a Content-Length, not a chunked body")
-        text = headers.get("content-length")
-        if text is None or not text.strip().isdigit():
+        text = request.headers.get("content-length", "").strip()
+        if not text.isdigit():
             raise _Reply(411, "Content-Length required")
-        size = int(text)
-        if size > self.config.max_request:
+        if int(text) > self.config.max_request:
             raise _Reply(413, f"request body over {self.config.max_request} bytes")
-        return await reader.readexactly(size)
+        data = bytearray()
+        try:
+            async with asyncio.timeout(BODY_DEADLINE):
+                async for chunk in request.stream():
+                    data += chunk
+                    if len(data) > self.config.max_request:  # h11 keeps to Content-Length
+                        raise _Reply(413, f"request body over {self.config.max_request} bytes")
+        except TimeoutError:
+            raise _Reply(408, "request not received in time") from None
+        except ClientDisconnect:
+            raise _Reply(400, "request cut short") from None
+        return bytes(data)
 
     def _urls(self, raw: bytes) -> list[str]:
         try:
             doc = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise _Reply(400, "body is not JSON") from None
         urls = doc.get("urls") if isinstance(doc, dict) else None
         if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
             raise _Reply(400, 'expected {"urls": ["http(s)://...", ...]}')
         if len(urls) > self.config.max_urls:
-            raise _Reply(413, f"at most {self.config.max_urls} URLs per request")
-        if any(len(u) > 2048 for u in urls):
-            raise _Reply(400, "URL longer than 2048 characters")
+            raise _Reply(
+                413,
+                f"at most {self.config.max_urls} URLs per request",
+                {"Netcheck-Max-Urls": str(self.config.max_urls)},
+            )
+        if any(len(u) > MAX_URL_LENGTH for u in urls):
+            raise _Reply(400, f"URL longer than {MAX_URL_LENGTH} characters")
         return list(urls)
 
-    async def _measure(self, url: str) -> Measured:
+    async def _measure_one(self, url: str) -> Measured:
         async with self._measuring:
             return await measure_url(url, self.config)
 
 
-def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-        raise ValueError("not an HTTP/1.x request line")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if line:
-            name, sep, value = line.partition(":")
-            if not sep:
-                raise ValueError("bad header line")
-            headers.setdefault(name.strip().casefold(), value.strip())
-    return parts[0], parts[1].split("?", 1)[0], headers
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "?"
 
 
-async def _respond(
-    writer: asyncio.StreamWriter,
-    status: int,
-    body: dict[str, Any],
-    headers: tuple[tuple[str, str], ...],
-) -> None:
-    data = json.dumps(body, separators=(",", ":")).encode("utf-8")
-    lines = [
-        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}",
-        "Content-Type: application/json",
-        f"Content-Length: {len(data)}",
-        "Connection: close",
-        "Cache-Control: no-store",
-        *(f"{k}: {v}" for k, v in headers),
-    ]
-    try:
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
-        async with asyncio.timeout(READ_DEADLINE):
-            await writer.drain()
-    except (OSError, TimeoutError):
-        pass
-    finally:
-        writer.transport.abort() if writer.transport.get_write_buffer_size() else writer.close()
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no route, wrong method), in the service's JSON form."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+    headers["Connection"] = "close"
+    error = {
+        404: "no such endpoint; POST /v1/measure",
+        405: f"use {headers.get('Allow', 'another method')}",
+    }.get(status, "refused")
+    return JSONResponse({"error": error}, status, headers=headers)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """A bug costs one request, never the service (uvicorn logs the traceback)."""
+    log.error("control: request from %s failed: %r", _client(request), exc)
+    return JSONResponse({"error": "internal error"}, 500, headers={"Connection": "close"})

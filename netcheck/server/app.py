@@ -22,8 +22,11 @@ import asyncio
 import hmac
 import json
 import logging
+import queue
+import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +47,7 @@ from netcheck.fleet.evidence import (
 )
 from netcheck.models import Result
 from netcheck.server import metrics
-from netcheck.server.archive import archive_batch
-from netcheck.server.store import Conflict, Probe, Store
+from netcheck.server.store import Conflict, Probe, Store, Stored
 
 log = logging.getLogger("netcheck.server")
 
@@ -79,6 +81,11 @@ class Collector:
     admin_token: str
     limit: RateLimit = field(default_factory=RateLimit)
     max_body: int = MAX_BODY
+    writer: Writer | None = None
+
+    def __post_init__(self) -> None:
+        if self.writer is None:
+            self.writer = Writer(self.store)
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -148,24 +155,61 @@ def _checked(collector: Collector, body: Any) -> tuple[Probe, Any, str, str, lis
     return probe, header, header_text, signature, texts
 
 
-def _ingest(collector: Collector, body: Any) -> dict[str, Any]:
-    probe, header, header_text, signature, texts = _checked(collector, body)
+def _prepare(collector: Collector, data: bytes) -> Store.Item:
+    """Everything but storing, outside the writer: parse, signature, hashes, schema, label."""
+    probe, header, header_text, signature, texts = _checked(collector, _json(data))
     facts = [record_facts(t, n, probe.network) for n, t in enumerate(texts, start=1)]
-    try:
-        stored = collector.store.ingest(probe, header, header_text, signature, texts, facts)
-    except Conflict as exc:
-        raise BatchError(409, str(exc)) from None
-    if stored.status == "stored":
-        try:
-            archive_batch(collector.store, probe.id, header.seq)
-        except OSError:  # stored and durable already: the next start archives it again
-            log.exception("archiving batch %s of probe %s", header.seq, probe.id)
-    return {
-        "status": stored.status,
-        "seq": header.seq,
-        "records": stored.records,
-        "duplicates": stored.duplicates,
-    }
+    return Store.Item(probe, header, header_text, signature, texts, facts)
+
+
+class Writer:
+    """One thread owns the database's writes and commits whatever batches are waiting in one
+    fsynced transaction (group commit): with many probes uploading at once, one fsync serves
+    them all, and each batch is still answered only after its commit."""
+
+    MAX_GROUP = 256
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.queue: queue.Queue[tuple[Store.Item, Future[Stored]] | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._loop, name="writer", daemon=True)
+        self.thread.start()
+
+    def submit(self, item: Store.Item) -> Future[Stored]:
+        done: Future[Stored] = Future()
+        self.queue.put((item, done))
+        return done
+
+    def _loop(self) -> None:
+        while True:
+            first = self.queue.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < self.MAX_GROUP:
+                try:
+                    more = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self.queue.put(None)
+                    break
+                group.append(more)
+            try:
+                results = self.store.ingest_many([item for item, _ in group])
+            except Exception as exc:  # noqa: BLE001 - every waiting request gets the error
+                for _, done in group:
+                    done.set_exception(exc)
+                continue
+            for (_, done), result in zip(group, results, strict=True):
+                if isinstance(result, Conflict):
+                    done.set_exception(BatchError(409, str(result)))
+                else:
+                    done.set_result(result)
+
+    def stop(self) -> None:
+        self.queue.put(None)
+        self.thread.join(30)
 
 
 class _RateLimited(Exception):
@@ -248,11 +292,20 @@ class Api:
         wait = self.collector.limit.retry_after(who)
         if wait > 0:
             raise _RateLimited(wait)
-        body = _json(await _body(request, self.collector.max_body))
-        answer = await asyncio.to_thread(_ingest, self.collector, body)
-        self.bump("batches_" + answer["status"].replace("-", "_"))
-        self.bump("records_stored", answer["records"])
-        return JSONResponse(answer)
+        data = await _body(request, self.collector.max_body)
+        item = await asyncio.to_thread(_prepare, self.collector, data)
+        assert self.collector.writer is not None
+        stored = await asyncio.wrap_future(self.collector.writer.submit(item))
+        self.bump("batches_" + stored.status.replace("-", "_"))
+        self.bump("records_stored", stored.records)
+        return JSONResponse(
+            {
+                "status": stored.status,
+                "seq": item.header.seq,
+                "records": stored.records,
+                "duplicates": stored.duplicates,
+            }
+        )
 
     async def metrics(self, request: Request) -> Response:
         text = await asyncio.to_thread(metrics.render, self.store)

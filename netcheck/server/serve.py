@@ -25,7 +25,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from netcheck.errors import InputError
 from netcheck.server.app import Collector, RateLimit, build_app
-from netcheck.server.archive import archive_pending
+from netcheck.server.archive import Archiver, archive_pending
 from netcheck.server.store import Store
 
 log = logging.getLogger("netcheck.server")
@@ -124,7 +124,11 @@ def serve(
         log_level="info",
         access_log=False,
     )
+    archiver = Archiver(store).start()
     try:
         uvicorn.Server(config).run()
     finally:
+        assert collector.writer is not None
+        collector.writer.stop()
+        archiver.stop()
         store.close()

@@ -60,7 +60,11 @@ CREATE TABLE IF NOT EXISTS records (
     verdict TEXT, technique TEXT,
     PRIMARY KEY (probe, seq, idx)
 );
-CREATE INDEX IF NOT EXISTS records_sha ON records (sha256, probe);
+CREATE INDEX IF NOT EXISTS records_sha ON records (probe, sha256);
+CREATE TABLE IF NOT EXISTS archive_jobs (
+    id INTEGER PRIMARY KEY, first_rowid INTEGER NOT NULL, last_rowid INTEGER NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS latest (
     url TEXT NOT NULL, network TEXT NOT NULL, service TEXT, function TEXT, official INTEGER,
     verdict TEXT NOT NULL, technique TEXT, since TEXT NOT NULL, measured_at TEXT NOT NULL,
@@ -201,39 +205,49 @@ class Store:
 
     # --- ingest -----------------------------------------------------------------------------------
 
-    def ingest(
-        self,
-        probe: Probe,
-        header: Header,
-        header_text: str,
-        signature: str,
-        texts: list[str],
-        facts: list[dict[str, Any]],
-    ) -> Stored:
-        """Store a verified batch in one fsynced transaction, or recognise it as a repeat.
-        ``facts`` holds, per record, the indexed fields (see ``app.record_facts``)."""
-        digest = sha256_hex(header_text)
+    @dataclass(frozen=True)
+    class Item:
+        """One verified batch waiting for the writer."""
+
+        probe: Probe
+        header: Header
+        header_text: str
+        signature: str
+        texts: list[str]
+        facts: list[dict[str, Any]]
+
+    def ingest(self, item: Store.Item) -> Stored:
+        """Store one verified batch durably, or recognise it as a repeat (``Conflict``: 409)."""
+        result = self.ingest_many([item])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def ingest_many(self, items: list[Store.Item]) -> list[Stored | Conflict]:
+        """Group commit: every batch in its own savepoint, one fsynced commit for all of them.
+        A batch that breaks its chain rolls back alone; the others are stored. Nothing is
+        answered before the commit returns."""
+        results: list[Stored | Conflict] = []
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                stored = self._ingest(probe, header, digest, header_text, signature, texts, facts)
+                for item in items:
+                    self.db.execute("SAVEPOINT batch")
+                    try:
+                        results.append(self._ingest(item))
+                    except Conflict as exc:
+                        self.db.execute("ROLLBACK TO batch")
+                        results.append(exc)
+                    self.db.execute("RELEASE batch")
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
-        return stored
+        return results
 
-    def _ingest(
-        self,
-        probe: Probe,
-        header: Header,
-        digest: str,
-        header_text: str,
-        signature: str,
-        texts: list[str],
-        facts: list[dict[str, Any]],
-    ) -> Stored:
-        db = self.db
+    def _ingest(self, item: Store.Item) -> Stored:
+        db, probe, header, texts = self.db, item.probe, item.header, item.texts
+        digest = sha256_hex(item.header_text)
         row = db.execute(
             "SELECT sha256 FROM batches WHERE probe = ? AND seq = ?", (probe.id, header.seq)
         ).fetchone()
@@ -248,21 +262,27 @@ class Store:
             raise Conflict(f"expected batch {last_seq + 1}, got {header.seq}: a gap in the chain")
         if header.prev != last_hash:
             raise Conflict("prev is not the hash of the probe's last stored batch")
-        now = _now_text()
         db.execute(
             "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
-            (probe.id, header.seq, digest, header.prev, header_text, signature, now, len(texts)),
+            (
+                probe.id,
+                header.seq,
+                digest,
+                header.prev,
+                item.header_text,
+                item.signature,
+                _now_text(),
+                len(texts),
+            ),
         )
-        duplicates = 0
+        first = self._first_copies(probe.id, header.records)
         rows: list[tuple[Any, ...]] = []
-        for idx, (text, sha, fact) in enumerate(zip(texts, header.records, facts, strict=True)):
-            same = db.execute(
-                "SELECT seq, idx FROM records WHERE sha256 = ? AND probe = ? "
-                "AND same_as_seq IS NULL LIMIT 1",
-                (sha, probe.id),
-            ).fetchone()
+        fresh: list[tuple[int, dict[str, Any]]] = []
+        for idx, (text, sha, fact) in enumerate(
+            zip(texts, header.records, item.facts, strict=True)
+        ):
+            same = first.get(sha)
             if same is not None:
-                duplicates += 1
                 rows.append(
                     (
                         probe.id,
@@ -283,6 +303,7 @@ class Store:
                     )
                 )
                 continue
+            first[sha] = (header.seq, idx)
             rows.append(
                 (
                     probe.id,
@@ -302,46 +323,82 @@ class Store:
                     fact["technique"],
                 )
             )
-            self._latest(probe, header.seq, idx, fact)
+            fresh.append((idx, fact))
         db.executemany("INSERT INTO records VALUES (" + ",".join("?" * 15) + ")", rows)
+        self._latest(probe, header.seq, fresh)
+        duplicates = len(texts) - len(fresh)
         db.execute(
             "UPDATE probes SET last_seq = ?, last_hash = ?, last_seen = ?, "
             "dropped = dropped + ?, records = records + ? WHERE id = ?",
-            (header.seq, digest, time.time(), header.dropped, len(texts) - duplicates, probe.id),
+            (header.seq, digest, time.time(), header.dropped, len(fresh), probe.id),
         )
-        return Stored("stored", len(texts) - duplicates, duplicates)
+        return Stored("stored", len(fresh), duplicates)
 
-    def _latest(self, probe: Probe, seq: int, idx: int, fact: dict[str, Any]) -> None:
-        old = self.db.execute(
-            "SELECT verdict, since, measured_at FROM latest WHERE url = ? AND network = ?",
-            (fact["url"], probe.network),
-        ).fetchone()
-        if old is not None and old[2] >= fact["measured_at"]:
-            return
-        since = old[1] if old is not None and old[0] == fact["verdict"] else fact["measured_at"]
-        self.db.execute(
-            "INSERT OR REPLACE INTO latest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                fact["url"],
-                probe.network,
-                fact["service"],
-                fact["function"],
-                int(bool(fact["official"])),
-                fact["verdict"],
-                fact["technique"],
-                since,
-                fact["measured_at"],
-                probe.id,
-                seq,
-                idx,
-            ),
-        )
-
-    def mark_archived(self, probe: str, seq: int) -> None:
-        with self._lock:
-            self.db.execute(
-                "UPDATE batches SET archived = 1 WHERE probe = ? AND seq = ?", (probe, seq)
+    def _first_copies(self, probe: str, hashes: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+        """Records of ``probe`` already stored with these hashes: hash -> (seq, idx)."""
+        found: dict[str, tuple[int, int]] = {}
+        wanted = list(set(hashes))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            found.update(
+                (sha, (seq, idx))
+                for sha, seq, idx in self.db.execute(
+                    "SELECT sha256, seq, idx FROM records WHERE probe = ? AND same_as_seq IS NULL "
+                    f"AND sha256 IN ({','.join('?' * len(chunk))})",
+                    (probe, *chunk),
+                )
             )
+        return found
+
+    def _latest(self, probe: Probe, seq: int, fresh: list[tuple[int, dict[str, Any]]]) -> None:
+        """The latest state of each (target, network): the newest record wins; ``since`` is when
+        its verdict began (kept while the verdict stays the same)."""
+        newest: dict[str, tuple[int, dict[str, Any]]] = {}
+        for idx, fact in sorted(fresh, key=lambda f: f[1]["measured_at"]):
+            url = fact["url"]
+            old = newest.get(url)
+            since = fact["measured_at"]
+            if old is not None and old[1]["verdict"] == fact["verdict"]:
+                since = old[1]["since"]
+            newest[url] = (idx, {**fact, "since": since})
+        if not newest:
+            return
+        urls = list(newest)
+        existing = {
+            url: (verdict, since, measured_at)
+            for url, verdict, since, measured_at in self.db.execute(
+                "SELECT url, verdict, since, measured_at FROM latest WHERE network = ? AND url "
+                f"IN ({','.join('?' * len(urls))})",
+                (probe.network, *urls),
+            )
+        }
+        rows = []
+        for url, (idx, fact) in newest.items():
+            before = existing.get(url)
+            if before is not None and before[2] >= fact["measured_at"]:
+                continue
+            since = fact["since"]
+            if before is not None and before[0] == fact["verdict"] and before[1] <= since:
+                since = before[1]
+            rows.append(
+                (
+                    url,
+                    probe.network,
+                    fact["service"],
+                    fact["function"],
+                    int(bool(fact["official"])),
+                    fact["verdict"],
+                    fact["technique"],
+                    since,
+                    fact["measured_at"],
+                    probe.id,
+                    seq,
+                    idx,
+                )
+            )
+        self.db.executemany(
+            "INSERT OR REPLACE INTO latest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+        )
 
     def touch(self, probe: str) -> None:
         with self._lock:

@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -213,7 +214,13 @@ def test_export_verify_and_report_read_the_archive(collector: Collector, tmp_pat
     assert f"probe {p.id}, batch 2" in done.stdout
     assert "record 2" in done.stdout
     assert "changed" in done.stdout
-    # the archive is what `netcheck report` reads directly
+    # the archive is what `netcheck report` reads directly (the archiver passes every second)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with sqlite3.connect(collector.data / "collector.sqlite3") as db:
+            if db.execute("SELECT count(*) FROM batches WHERE archived = 0").fetchone()[0] == 0:
+                break
+        time.sleep(0.2)
     report = subprocess.run(
         [
             sys.executable,

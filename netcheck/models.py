@@ -203,8 +203,9 @@ class Steps(Frozen):
     )
     loop_lag_ms: float | None = Field(
         None,
-        description="worst delay of the probe's own event loop while this URL was measured: "
-        "a timeout under a large lag may be the probe's machine, not the network",
+        description="worst stall of the probe's own event loop during the last step that "
+        "timed out (else during the whole measurement): a timeout under a large stall may be "
+        "the probe's machine, not the network",
     )
 
 

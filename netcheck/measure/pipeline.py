@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import ipaddress
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urljoin
@@ -109,6 +109,8 @@ class StepLog:
     stage: str = "dns"
     retried: list[str] = field(default_factory=list)
     refused: str | None = None
+    #: the URL's overall deadline, pushed back by the time spent queueing for run-level slots
+    cap: asyncio.Timeout | None = None
 
     def deadline_hit(self, url: str) -> None:
         """The URL's overall cap fired: record a timed-out step in the stage that was running,
@@ -189,7 +191,7 @@ class Pipeline:
         """Every stage for ``url`` within ``limits.deadline``; never raises for the network."""
         log = log if log is not None else StepLog()
         try:
-            async with asyncio.timeout(self.limits.deadline):
+            async with asyncio.timeout(self.limits.deadline) as log.cap:
                 await self._stages(url, log)
         except TimeoutError:
             log.deadline_hit(url)
@@ -203,7 +205,7 @@ class Pipeline:
         scheme, host, port = split_url(url)
         proxy = self.proxy_for(url) if self.proxy_for is not None else None
         shared: SharedProbe | None = None
-        async with self.slots.reach if self.slots else contextlib.nullcontext():
+        async with self._queue(self.slots.reach if self.slots else None, log):
             addrs = await self._resolve(host, log)
             if proxy is None:
                 if not addrs:
@@ -215,15 +217,31 @@ class Pipeline:
                     return
             else:
                 reachable = addrs
-        heavy = self.slots.heavy if self.slots else contextlib.nullcontext()
-        per_host = self.slots.host(host) if self.slots else contextlib.nullcontext()
-        async with heavy, per_host:
+        heavy = self.slots.heavy if self.slots else None
+        per_host = self.slots.host(host) if self.slots else None
+        async with self._queue(heavy, log), self._queue(per_host, log):
             await self._heavy(url, scheme, host, port, proxy, reachable, log)
         if shared is not None:
             # outside the slots: a silent UDP 443 must not hold a TLS/HTTP slot while it waits
             step = await shared.step_for(log.t0)
             if step is not None:
                 log.quic.append(step)
+
+    @staticmethod
+    @contextlib.asynccontextmanager
+    async def _queue(slot: asyncio.Semaphore | None, log: StepLog) -> AsyncIterator[None]:
+        """Hold ``slot``; the time spent waiting for it is queueing, not measuring, so the
+        URL's deadline moves back by as much (a long run must not time out queued targets)."""
+        if slot is None:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        async with slot:
+            when = log.cap.when() if log.cap is not None else None
+            if log.cap is not None and when is not None:
+                log.cap.reschedule(when + loop.time() - asked)
+            yield
 
     async def _resolve(self, host: str, log: StepLog, label: str = "") -> list[str]:
         """The DNS stage for ``host`` (a literal needs none), then the guard on every answer."""

@@ -10,7 +10,8 @@ What the run adds to ``measure.pipeline``:
   each; TLS and HTTP, which move real bytes, for at most ``concurrency`` targets and at most
   ``per_host`` per host name;
 - one QUIC probe per host and address for the whole run (``QuicProbes``);
-- the event loop's own lag (``LoopLag``), recorded per target as ``steps.loop_lag_ms``, so the
+- the event loop's own lag (``LoopLag``), recorded per target as ``steps.loop_lag_ms``: the
+  worst stall during the last step that timed out (else during the whole measurement), so the
   classifier can tell a busy probe from a network that drops packets;
 - the control vantage asked about the same URL while the probe measures it.
 """
@@ -30,18 +31,32 @@ from typing import Protocol
 from netcheck import __version__
 from netcheck.classify import classify
 from netcheck.classify.evidence import expect_of
-from netcheck.classify.fingerprints import Fingerprints
+from netcheck.classify.fingerprints import Fingerprints, load_fingerprints
+from netcheck.failures import GENERIC_TIMEOUT
 from netcheck.measure import tls
 from netcheck.measure.pipeline import Limits, Pipeline, Slots, StepLog
 from netcheck.measure.proxy import PacEvaluator, ProxySettings, proxy_for_url
 from netcheck.measure.quic import QuicProbes
 from netcheck.measure.trust import Trust
-from netcheck.models import ControlEvidence, ProbeInfo, Result, Steps, Target, utc_now
+from netcheck.models import (
+    ControlEvidence,
+    DnsStep,
+    HttpStep,
+    ProbeInfo,
+    Result,
+    Steps,
+    Target,
+    TcpStep,
+    TlsStep,
+    utc_now,
+)
 
 #: targets probing reachability at once, per unit of ``concurrency``
 REACH_PER_SLOT = 16
 #: file descriptors one reaching target may hold (DNS sockets, a TCP socket per address)
 FDS_PER_REACH = 8
+#: the lag sampler's resolution around a deadline (seconds)
+SLACK = 0.02
 
 
 class ControlSource(Protocol):
@@ -111,14 +126,47 @@ class LoopLag:
             if lag > self.floor:
                 self._lags.append((loop.time(), lag))
 
-    def worst_since(self, since: float) -> float:
-        """The worst lag (seconds) of a wake-up that was due after ``since`` (loop time),
-        counting one still overdue now."""
+    def _stalls(self, start: float, end: float) -> list[tuple[float, float]]:
+        """Stalls as (began, stopped) intervals overlapping ``[start, end]`` (loop time, which
+        is ``time.monotonic``), a stall still going on now included."""
+        found = [
+            (stop - lag, stop) for stop, lag in self._lags if stop >= start and stop - lag <= end
+        ]
         now = asyncio.get_running_loop().time()
-        worst = max((lag for end, lag in self._lags if end - lag >= since), default=0.0)
-        if self._due is not None and now > self._due:
-            worst = max(worst, now - self._due)
-        return worst
+        if self._due is not None and now > self._due and self._due <= end:
+            found.append((self._due, now))
+        return found
+
+    def cost(self, step: DnsStep | TcpStep | TlsStep | HttpStep, t0: float) -> float:
+        """Seconds of stall that may have cost ``step`` its answer. A DNS query or a TCP connect
+        waits one round trip: a stall ruins it only if it spans the deadline (an answer that
+        arrived just before was read after). A handshake or an HTTP exchange waits several:
+        every stall inside the step delays it, so they add up."""
+        start = t0 + step.t0_ms / 1000
+        end = start + step.runtime_ms / 1000
+        stalls = self._stalls(start, end)
+        if isinstance(step, DnsStep | TcpStep):
+            return max(
+                (b - a for a, b in stalls if a <= end + SLACK and b >= end - SLACK), default=0.0
+            )
+        return sum(min(b, end) - max(a, start) for a, b in stalls)
+
+    def behind(self, log: StepLog, began: float) -> float:
+        """The stall that matters for this URL's verdict: what it may have cost the last step
+        that timed out (its retry, if it had one: a stall in a first attempt that the retry
+        survived is no excuse), else the worst stall during the whole measurement."""
+        steps: list[DnsStep | TcpStep | TlsStep | HttpStep] = [
+            *log.dns,
+            *log.tcp,
+            *log.tls,
+            *log.http,
+        ]
+        timed_out = [s for s in steps if s.failure == GENERIC_TIMEOUT]
+        if timed_out:
+            last = max(timed_out, key=lambda s: s.t0_ms + s.runtime_ms)
+            return self.cost(last, log.t0)
+        now = asyncio.get_running_loop().time()
+        return max((b - a for a, b in self._stalls(began, now)), default=0.0)
 
 
 def reach_slots(concurrency: int) -> int:
@@ -149,6 +197,8 @@ class Probe:
             proxy=_describe_proxy(config.proxy),
             allow_nets=list(config.allow_nets),
         )
+        # parsed now, not at the first classification: that would stall the run mid-way
+        self.fingerprints = config.fingerprints or load_fingerprints()
         self.lag = LoopLag()
         self.quic = QuicProbes(config.timeout)
         self._runs = 0
@@ -182,6 +232,8 @@ class Probe:
             if done is not None:
                 await done
 
+        if self.config.pac is not None:  # dead PAC proxies are passed over, as browsers do
+            await self.config.pac.check_proxies([t.url for t in targets], self.config.timeout)
         self._runs += 1
         try:
             async with self.lag.running(), asyncio.TaskGroup() as group:
@@ -208,7 +260,7 @@ class Probe:
             finally:
                 if control_task is not None:
                     control_task.cancel()  # no-op once done; stops it if we are cancelled
-            lag_ms = round(self.lag.worst_since(began) * 1000, 1)
+            lag_ms = round(self.lag.behind(log, began) * 1000, 1)
         if not self._runs:
             self.quic.close()  # measured alone: no later target will read its QUIC probe
         steps = tls.note_cert_names(log.freeze(loop_lag_ms=lag_ms), expect_of(target).cert_names)
@@ -226,7 +278,7 @@ class Probe:
             target,
             steps,
             allow_nets=self.config.allow_nets,
-            fingerprints=self.config.fingerprints,
+            fingerprints=self.fingerprints,
             control=control,
         )
         return Result(

@@ -407,9 +407,13 @@ async def test_an_answer_the_busy_probe_missed_is_tried_once_more(lab: TlsLab) -
 
 
 async def test_a_timeout_while_the_probe_was_busy_is_inconclusive(lab: TlsLab) -> None:
+    """A black hole: two 1 s connects (the first and its retry). A stall during the first
+    attempt only is no excuse (the retry timed out on a quiet loop); one over the retry's
+    deadline is."""
     async with tcp_black_hole() as (_, port), dns_for({HOST: ["127.0.0.1"]}) as dns:
+        block_the_loop(0.3, 0.6)  # inside the first attempt
         quiet = await measure(config(lab, dns), target(f"https://{HOST}:{port}/"))
-        block_the_loop(0.3, 0.8)
+        block_the_loop(1.6, 0.8)  # over the retry's deadline (DNS ~0.2 s, then 1 s + 1 s)
         busy = await measure(config(lab, dns), target(f"https://{HOST}:{port}/"))
     assert (quiet.verdict, quiet.technique) == ("blocked", "tcp-timeout"), quiet.evidence
     assert quiet.steps.retried == ["tcp"]

@@ -3,10 +3,12 @@
 In: a state dir (default ``/run/netcheck-lab``) and scenarios. Out: a running lab —
 
 - ``up(scenario)``: builds the topology and the fake internet once (PKI, pages, nginx, upstream
-  resolver), renders every scenario's configs to ``<state>/configs/<scenario>/``, and applies one.
+  resolver), the agency's directory (staff account, Kerberos realm and its KDC: ``accounts``),
+  renders every scenario's configs to ``<state>/configs/<scenario>/``, and applies one.
 - ``apply(scenario)``: loads that scenario's nftables ruleset and shaping, restarts the gateway
-  resolver, and restarts squid and haproxy only when their config text changes. The daemons run
-  the files in ``configs/<scenario>/`` themselves, so what is there is exactly what ran.
+  resolver, and restarts squid, haproxy and nginx only when their config text changes; gives
+  the staff user a Kerberos ticket when the scenario's probe uses one. The daemons run the files
+  in ``configs/<scenario>/`` themselves, so what is there is exactly what ran.
 - ``down()``: kills every daemon (by pid file, then every pid left in an ``nclab-`` namespace),
   deletes the namespaces and the state dir. Idempotent; works after a crash.
 
@@ -28,7 +30,19 @@ from pathlib import Path
 import yaml
 
 from netcheck.errors import NetcheckError
-from netcheck.lab import daemons, haproxy, nft, nginx, pki, profile, shaping, sites, squid, topology
+from netcheck.lab import (
+    accounts,
+    daemons,
+    haproxy,
+    nft,
+    nginx,
+    pki,
+    profile,
+    shaping,
+    sites,
+    squid,
+    topology,
+)
 from netcheck.lab import unbound as unboundconf
 from netcheck.lab.scenarios import Scenario
 from netcheck.lab.scenarios import load as load_scenarios
@@ -60,6 +74,7 @@ class Lab:
             corporate_ca_key=state / "pki" / "corporate-ca.key",
             leaves=state / "pki" / "leaves",
         )
+        self.accounts = accounts.Accounts(state)
         self.targets_file = state / "targets.yaml"
         self.results = state / "results"
 
@@ -101,6 +116,7 @@ class Lab:
             "haproxy",
             "unbound-control",
             "control",
+            accounts.KDC_DAEMON,
         )
         return self.built() and all(self.daemons.alive(n) for n in names)
 
@@ -116,6 +132,11 @@ class Lab:
         """Host -> its second (edge) address, for every host some scenario's ``geo`` names."""
         hosts = sorted({h.lower() for s in load_scenarios().values() for h in s.geo})
         return {host: topology.edge_ip(n) for n, host in enumerate(hosts)}
+
+    @staticmethod
+    def narrow_hosts() -> list[str]:
+        """Every host some scenario serves with a certificate for its own name only."""
+        return sorted({h.lower() for s in load_scenarios().values() for h in s.narrow_certs})
 
     # --- up --------------------------------------------------------------------------------
 
@@ -135,34 +156,39 @@ class Lab:
         self.targets_file.write_text(yaml.safe_dump({"targets": extras}, sort_keys=False))
         hosts = {s.host: list(s.cert_names) for s in plan}
         hosts[sites.BULK_HOST] = [sites.BULK_HOST, sites.CONTROL_HOST]
-        pki.build(self.state / "pki", hosts)
+        pki.build(self.state / "pki", hosts, self.narrow_hosts())
         edges = self.edges()
-        nginx_conf = self._write_web(plan, edges)
+        self._write_web(plan, edges)
         self._write_resolvers(plan, edges)
         self.control_token.write_text(secrets.token_urlsafe(32) + "\n")
         self.control_token.chmod(0o600)
         squid.prepare(self.state / "squid", self.pki.corporate_ca_key)
+        self.accounts.create(self.state / "squid")
         (self.state / "haproxy").mkdir(exist_ok=True)
         for scenario in load_scenarios().values():
-            self.render(scenario, plan, nginx_conf)
+            self.render(scenario, plan)
         resolv = f"# netcheck lab client\nnameserver {topology.GW_INSIDE_IP}\n"
         extra_ips = [unboundconf.LAME_DNS_IP, topology.CONTROL_DNS_IP, topology.SLOW_DNS_IP]
         extra_ips += list(edges.values())
         topology.create([s.ip for s in plan] + extra_ips, resolv)
         self._start_internet()
+        self._start_directory()
         built = {"sites": {s.host: s.ip for s in plan}, "state": str(self.state)}
         (self.state / "built.json").write_text(json.dumps(built, indent=2) + "\n")
 
-    def _write_web(self, plan: list[sites.Site], edges: dict[str, str]) -> str:
-        """Every site's pages and nginx's config; returns the config text."""
-        www = self.state / "www"
-        large = nginx.write_pages(plan, www)
+    def _write_web(self, plan: list[sites.Site], edges: dict[str, str]) -> None:
+        """Every site's pages and nginx's first config (no scenario's narrow certificates)."""
+        nginx.write_pages(plan, self.state / "www")
         web = self.state / "nginx"
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (web / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-        nginx_conf = nginx.render(plan, self.pki, web, www, large, edges)
-        (web / "nginx.conf").write_text(nginx_conf)
-        return nginx_conf
+        (web / "nginx.conf").write_text(self._nginx_text(plan, edges, []))
+
+    def _nginx_text(self, plan: list[sites.Site], edges: dict[str, str], narrow: list[str]) -> str:
+        www = self.state / "www"
+        return nginx.render(
+            plan, self.pki, self.state / "nginx", www, www / "large.bin", edges, narrow
+        )
 
     def _write_resolvers(self, plan: list[sites.Site], edges: dict[str, str]) -> None:
         """The internet's resolvers: the upstream one, a lame one, and the control's own."""
@@ -214,6 +240,19 @@ class Lab:
             self.daemons.start(name, topology.INTERNET, argv)
         for name, _, listen in internet:
             daemons.ensure_listening(self.daemons, name, topology.INTERNET, [listen])
+        running = self.state / "running"
+        running.mkdir(exist_ok=True)
+        (running / "nginx").write_text((self.state / "nginx" / "nginx.conf").read_text())
+
+    def _start_directory(self) -> None:
+        """The agency's KDC, inside, on the gateway (its address exists once the links do)."""
+        self.daemons.start(accounts.KDC_DAEMON, topology.GATEWAY, self.accounts.kdc_argv())
+        daemons.ensure_listening(
+            self.daemons,
+            accounts.KDC_DAEMON,
+            topology.GATEWAY,
+            [("tcp", self.accounts.realm.kdc_ip, self.accounts.realm.kdc_port)],
+        )
 
     def _control_argv(self) -> list[str]:
         """``netcheck control serve`` outside the agency: it resolves through its own view and
@@ -243,7 +282,7 @@ class Lab:
             "500",
         ]
 
-    def render(self, scenario: Scenario, plan: list[sites.Site], nginx_conf: str) -> Path:
+    def render(self, scenario: Scenario, plan: list[sites.Site]) -> Path:
         """Write every config file of one scenario; returns its directory."""
         out = self.configs(scenario.name)
         out.mkdir(parents=True, exist_ok=True)
@@ -252,7 +291,7 @@ class Lab:
         dns_dir = self.state / "dns"
         slow = [scenario.dns_inject.name] if scenario.dns_inject else []
         (out / "unbound.conf").write_text(
-            unboundconf.render_gateway(scenario.dns, dns_dir, rpz, slow)
+            unboundconf.render_gateway(scenario.dns, dns_dir, rpz, slow, accounts.DNS_RECORDS)
         )
         (out / "origin-nftables.conf").write_text(
             nft.render_origin(sites.ips_for(plan, scenario.origin_down))
@@ -277,9 +316,12 @@ class Lab:
                 self.pki.corporate_ca,
                 self.pki.corporate_ca_key,
                 self.pki.public_ca,
+                keytab=self.accounts.keytab,
+                principal=self.accounts.principal,
             )
         )
-        (out / "nginx.conf").write_text(nginx_conf)
+        narrow = [h.lower() for h in scenario.narrow_certs]
+        (out / "nginx.conf").write_text(self._nginx_text(plan, self.edges(), narrow))
         (out / "upstream-unbound.conf").write_text((dns_dir / "upstream.conf").read_text())
         prof = profile.build(
             scenario,
@@ -287,6 +329,7 @@ class Lab:
             self.pki.corporate_ca,
             self.targets_file,
             self.control_token,
+            self.accounts,
         )
         profile.write(prof, out / "profile.json")
         return out
@@ -301,7 +344,7 @@ class Lab:
 
     def apply(self, scenario: Scenario) -> None:
         plan = self.site_plan()
-        out = self.render(scenario, plan, (self.state / "nginx" / "nginx.conf").read_text())
+        out = self.render(scenario, plan)
         topology.ns_run(topology.GATEWAY, ["nft", "-f", str(out / "nftables.conf")])
         topology.ns_run(topology.INTERNET, ["nft", "-f", str(out / "origin-nftables.conf")])
         self._injection(scenario)
@@ -316,7 +359,14 @@ class Lab:
         )
         self._restart(
             "squid",
-            ["squid", "-N", "-f", str(out / "squid.conf")],
+            # its Negotiate helper reads the lab realm's krb5.conf, never the host's
+            [
+                *accounts.env_argv(self.accounts.squid_env()),
+                "squid",
+                "-N",
+                "-f",
+                str(out / "squid.conf"),
+            ],
             out / "squid.conf",
             [("tcp", topology.GW_INSIDE_IP, topology.PROXY_PORT)],
         )
@@ -326,6 +376,15 @@ class Lab:
             out / "haproxy.cfg",
             [("tcp", topology.GW_INSIDE_IP, topology.SNI_PORT)],
         )
+        self._restart(
+            "nginx",
+            ["nginx", "-c", str(out / "nginx.conf")],
+            out / "nginx.conf",
+            [("tcp", topology.BULK_IP, 443)],
+            ns=topology.INTERNET,
+        )
+        if scenario.credentials == "ticket":
+            self.accounts.kinit()
         shutil.copyfile(out / "profile.json", self.state / "profile.json")
         (self.state / "current").write_text(scenario.name + "\n")
 
@@ -387,6 +446,7 @@ class Lab:
         conf: Path,
         listen: list[tuple[str, str, int]],
         force: bool = False,
+        ns: str = topology.GATEWAY,
     ) -> None:
         running = self.state / "running" / name
         running.parent.mkdir(exist_ok=True)
@@ -395,9 +455,9 @@ class Lab:
         if not force and unchanged and self.daemons.alive(name):
             return
         self.daemons.stop(name)
-        self.daemons.start(name, topology.GATEWAY, argv)
+        self.daemons.start(name, ns, argv)
         running.write_text(text)
-        daemons.ensure_listening(self.daemons, name, topology.GATEWAY, listen)
+        daemons.ensure_listening(self.daemons, name, ns, listen)
 
     # --- down / status ---------------------------------------------------------------------
 

@@ -1,15 +1,17 @@
 """The fake internet's web servers as nginx configuration, and the pages they serve.
 
-In: the site plan (``sites.plan``), the PKI and a work dir. Out: ``nginx.conf`` text and a web
-root per host (``write_pages``). Every site listens on its own address only, HTTPS on its TLS
-ports and plain HTTP on its other ports; any path it has no page for gets its front page, so
-catalogue URLs with paths and queries answer 200. Every site, and the bulk endpoint, also serves
-``/__lab/large.bin`` (a sparse file) for throughput comparisons.
+In: the site plan (``sites.plan``), the PKI and a work dir. Out: ``nginx.conf`` text and a web root
+per host (``write_pages``). Every site listens on its own address only, HTTPS on its TLS ports and
+plain HTTP on its other ports; any path it has no page for gets its front page, so catalogue URLs
+with paths and queries answer 200. The text is rendered per scenario: a ``narrow_certs`` scenario
+serves its hosts with a certificate that lists their own name only. Every site, and the bulk
+endpoint, also serves ``/__lab/large.bin`` (a sparse file) for throughput comparisons.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
 
 from netcheck.lab import topology
@@ -52,8 +54,9 @@ def _server(
     pki: Pki,
     www: Path,
     large: Path,
+    narrow: bool = False,
 ) -> list[str]:
-    cert, key = pki.leaf(host)
+    cert, key = pki.leaf(host, narrow)
     lines = ["    server {"]
     lines += [f"        listen {ip}:{port} ssl;" for ip in ips for port in tls_ports]
     lines += [f"        listen {ip}:{port};" for ip in ips for port in plain_ports]
@@ -77,8 +80,10 @@ def render(
     www: Path,
     large: Path,
     edges: dict[str, str] | None = None,
+    narrow: Sequence[str] = (),
 ) -> str:
-    """``edges``: host -> a second address the same site also answers on (a CDN edge)."""
+    """``edges``: host -> a second address the same site also answers on (a CDN edge);
+    ``narrow``: hosts served with their narrow leaf (their own name only, ``Pki.leaf``)."""
     edges = edges or {}
     tmp = workdir / "tmp"
     lines = [
@@ -103,7 +108,16 @@ def render(
     ]
     for site in sites:
         ips = (site.ip, edges[site.host]) if site.host in edges else (site.ip,)
-        lines += _server(site.host, ips, site.tls_ports, site.plain_ports, pki, www, large)
+        lines += _server(
+            site.host,
+            ips,
+            site.tls_ports,
+            site.plain_ports,
+            pki,
+            www,
+            large,
+            narrow=site.host in narrow,
+        )
     lines += _server(BULK_HOST, (topology.BULK_IP,), (443,), (80,), pki, www, large)
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -4,14 +4,17 @@ agency's intercepting proxy signs with.
 In: a directory and the host names the fake internet serves. Out: PEM files in that directory —
 ``public-ca.pem`` (what the probe gets as ``--ca-bundle``), ``corporate-ca.pem`` + its key (what
 squid's ssl_bump signs with, and what the probe gets as ``--local-ca``), and one leaf certificate
-and key per served host under ``leaves/``. Keys are ECDSA P-256: generating a few dozen takes
-milliseconds, so the lab makes them fresh on every ``lab up`` and never ships a private key.
+and key per served host under ``leaves/`` (plus, for the hosts a scenario names in ``narrow_certs``,
+a second leaf ``<host>.narrow.pem`` that lists the host's own name only). Keys are ECDSA P-256:
+generating a few dozen takes milliseconds, so the lab makes them fresh on every ``lab up`` and never
+ships a private key.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +37,11 @@ class Pki:
     corporate_ca_key: Path
     leaves: Path
 
-    def leaf(self, host: str) -> tuple[Path, Path]:
-        """(certificate chain, key) for one served host."""
-        return self.leaves / f"{host}.pem", self.leaves / f"{host}.key"
+    def leaf(self, host: str, narrow: bool = False) -> tuple[Path, Path]:
+        """(certificate chain, key) for one served host; ``narrow``: the leaf that lists the
+        host's own name only (a publicly trusted certificate without the service's wildcard)."""
+        stem = f"{host}.narrow" if narrow else host
+        return self.leaves / f"{stem}.pem", self.leaves / f"{stem}.key"
 
 
 def _name(common_name: str, org: str) -> x509.Name:
@@ -123,8 +128,9 @@ def _make_leaf(
     return cert, key
 
 
-def build(directory: Path, hosts: dict[str, list[str]]) -> Pki:
-    """Write both CAs and one leaf per host; ``hosts`` maps a host to the names its cert covers."""
+def build(directory: Path, hosts: dict[str, list[str]], narrow: Iterable[str] = ()) -> Pki:
+    """Write both CAs and one leaf per host; ``hosts`` maps a host to the names its cert covers;
+    each host in ``narrow`` also gets a leaf for its own name alone."""
     leaves = directory / "leaves"
     leaves.mkdir(parents=True, exist_ok=True)
     pki = Pki(
@@ -140,10 +146,14 @@ def build(directory: Path, hosts: dict[str, list[str]]) -> Pki:
     pki.public_ca_key.write_bytes(_key_pem(public_key))
     pki.corporate_ca.write_bytes(_cert_pem(corporate))
     pki.corporate_ca_key.write_bytes(_key_pem(corporate_key))
-    for host, names in sorted(hosts.items()):
-        ordered = [host] + [n for n in names if n != host]
-        cert, key = _make_leaf(ordered, public, public_key)
-        chain_path, key_path = pki.leaf(host)
+    leaves_to_make = [
+        (host, [host] + [n for n in names if n != host], False)
+        for host, names in sorted(hosts.items())
+    ]
+    leaves_to_make += [(host, [host], True) for host in sorted(set(narrow))]
+    for host, names, is_narrow in leaves_to_make:
+        cert, key = _make_leaf(names, public, public_key)
+        chain_path, key_path = pki.leaf(host, narrow=is_narrow)
         chain_path.write_bytes(_cert_pem(cert) + _cert_pem(public))
         key_path.write_bytes(_key_pem(key))
     for path in (pki.public_ca_key, pki.corporate_ca_key, *leaves.glob("*.key")):

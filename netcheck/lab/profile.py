@@ -1,9 +1,13 @@
 """The probe profile: everything ``netcheck run`` needs to measure from inside the lab.
 
 In: a scenario and the lab's paths. Out: ``profile.json`` (resolver, CA files, allowed nets,
-proxy, targets file, services, timeout, the control vantage when the scenario uses it) and the
-``netcheck run`` argv built from it, so that
+proxy, targets file, services, timeout, the control vantage when the scenario uses it, what
+answers the proxy's 407) and the ``netcheck run`` argv built from it, so that
 ``netcheck lab run`` — and anyone reproducing a lab run by hand — needs no extra flags.
+
+Proxy credentials stay out of the profile: it names the user and the file holding the password,
+and ``probe_argv`` puts them in the ``--proxy`` URL only when it builds the command. A Kerberos
+scenario's profile carries the environment that points the probe at the staff user's ticket.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from netcheck.lab import sites, topology
+from netcheck.lab import accounts, sites, topology
 from netcheck.lab.scenarios import Scenario
 from netcheck.models import Frozen
 
@@ -41,6 +45,10 @@ class Profile(Frozen):
     bandwidth_urls: dict[str, str] = Field(default_factory=dict, description="service -> URL")
     control: str | None = Field(None, description="run --control against this control vantage")
     control_token_file: str | None = None
+    proxy_user: str | None = Field(None, description="user put in the --proxy URL")
+    proxy_password_file: str | None = Field(None, description="its password, read at run time")
+    proxy_auth: str | None = Field(None, description="--proxy-auth (negotiate: a ticket)")
+    env: dict[str, str] = Field(default_factory=dict, description="the probe's environment")
 
 
 def build(
@@ -49,8 +57,22 @@ def build(
     corporate_ca: Path,
     targets: Path,
     control_token: Path | None = None,
+    directory: accounts.Accounts | None = None,
 ) -> Profile:
     proxy = f"http://{topology.GW_INSIDE_IP}:{topology.PROXY_PORT}" if scenario.proxied else "none"
+    auth: dict[str, object] = {}
+    if directory is not None and scenario.credentials in ("password", "wrong-password"):
+        secret = scenario.credentials == "password"
+        auth = {
+            "proxy_user": accounts.STAFF_USER,
+            "proxy_password_file": str(
+                directory.password_file if secret else directory.wrong_password_file
+            ),
+        }
+    elif directory is not None and scenario.credentials == "ticket":
+        # Kerberos names the proxy: its service principal is HTTP/<the name in the URL>
+        proxy = f"http://{accounts.PROXY_FQDN}:{topology.PROXY_PORT}"
+        auth = {"proxy_auth": "negotiate", "env": directory.probe_env()}
     # a shaped scenario also measures goodput: the shaped service's media host against the
     # unshaped bulk endpoint (both serve the sparse large object)
     control = f"http://{sites.BULK_HOST}{sites.LARGE_PATH}" if scenario.shape else None
@@ -60,7 +82,7 @@ def build(
         if scenario.shape and scenario.shape.service in media
         else {}
     )
-    return Profile(
+    made = Profile(
         scenario=scenario.name,
         network=f"lab-{scenario.name}",
         resolver=[topology.GW_INSIDE_IP],
@@ -76,6 +98,7 @@ def build(
         control=CONTROL_URL if scenario.control else None,
         control_token_file=str(control_token) if scenario.control and control_token else None,
     )
+    return made.model_copy(update=auth)
 
 
 def write(profile: Profile, path: Path) -> None:
@@ -88,13 +111,20 @@ def read(path: Path) -> Profile:
 
 def probe_argv(profile: Profile, out: Path) -> list[str]:
     """``netcheck run`` in the client namespace, every setting passed as a flag."""
-    argv = [sys.executable, "-m", "netcheck", "run", "--targets", profile.targets]
+    argv = [*accounts.env_argv(profile.env)] if profile.env else []
+    argv += [sys.executable, "-m", "netcheck", "run", "--targets", profile.targets]
     for resolver in profile.resolver:
         argv += ["--resolver", resolver]
     argv += ["--ca-bundle", profile.ca_bundle, "--local-ca", profile.local_ca]
     for net in profile.allow_net:
         argv += ["--allow-net", net]
-    argv += ["--proxy", profile.proxy, "--timeout", str(profile.timeout)]
+    proxy = profile.proxy
+    if profile.proxy_user is not None and profile.proxy_password_file is not None:
+        password = Path(profile.proxy_password_file).read_text().strip()
+        proxy = accounts.with_credentials(proxy, profile.proxy_user, password)
+    argv += ["--proxy", proxy, "--timeout", str(profile.timeout)]
+    if profile.proxy_auth is not None:
+        argv += ["--proxy-auth", profile.proxy_auth]
     argv += ["--network", profile.network, "--probe-id", "nclab-client"]
     for service in profile.services:
         argv += ["--service", service]

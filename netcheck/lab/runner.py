@@ -2,7 +2,9 @@
 
 In: an up lab and scenarios. Out: for each scenario, the records ``netcheck run`` wrote from the
 client namespace (``<state>/results/<scenario>.jsonl``, copied to ``--out`` when given) and the
-outcome of each record against the scenario's expectations (``scenarios.check``).
+outcome of each record against the scenario's expectations (``scenarios.check``), plus one
+failed outcome when the records or the probe's log carry any password of the lab's directory:
+a credential in a record is a leak whatever the verdicts say.
 
 The probe is the real CLI in a subprocess: ``ip netns exec nclab-client python -m netcheck run``
 with the flags of the scenario's profile, so a lab run measures exactly what a user's run would.
@@ -35,6 +37,10 @@ class ScenarioRun:
     results_file: Path
     seconds: float
     stderr: str = field(default="", repr=False)
+    #: the probe alone (``netcheck run``), without applying the scenario
+    probe_seconds: float = 0.0
+    #: ``netcheck run``'s exit code: 1 only when it found something blocked
+    exit_code: int = 0
 
     @property
     def ok(self) -> bool:
@@ -53,13 +59,22 @@ def read_records(path: Path) -> list[dict[str, object]]:
     return records
 
 
-def run_probe(lab: Lab, scenario: Scenario) -> tuple[Path, str]:
-    """Apply the scenario and run the probe in the client namespace; returns (results, stderr)."""
+@dataclass(frozen=True)
+class ProbeRun:
+    results: Path
+    stderr: str
+    exit_code: int
+    seconds: float
+
+
+def run_probe(lab: Lab, scenario: Scenario) -> ProbeRun:
+    """Apply the scenario and run the probe in the client namespace."""
     lab.apply(scenario)
     prof = profile.read(lab.configs(scenario.name) / "profile.json")
     lab.results.mkdir(parents=True, exist_ok=True)
     out = lab.results / f"{scenario.name}.jsonl"
     out.unlink(missing_ok=True)  # netcheck run appends
+    start = time.monotonic()
     proc = subprocess.run(
         profile.probe_argv(prof, out),
         capture_output=True,
@@ -71,21 +86,35 @@ def run_probe(lab: Lab, scenario: Scenario) -> tuple[Path, str]:
         raise NetcheckError(
             f"lab: the probe failed in scenario {scenario.name}: {proc.stderr.strip()[-2000:]}"
         )
-    return out, proc.stderr
+    return ProbeRun(out, proc.stderr, proc.returncode, time.monotonic() - start)
 
 
 def run_scenario(lab: Lab, scenario: Scenario, out_dir: Path | None = None) -> ScenarioRun:
     start = time.monotonic()
-    path, stderr = run_probe(lab, scenario)
+    probe = run_probe(lab, scenario)
+    path, stderr = probe.results, probe.stderr
     records = read_records(path)
+    outcomes = check(scenario, records)
+    written = path.read_text("utf-8", errors="replace") + stderr
+    if any(secret in written for secret in lab.accounts.secrets()):
+        outcomes.append(
+            Outcome(
+                url="(records and log)",
+                expected="no credential",
+                reported="a password of the lab's staff account",
+                ok=False,
+            )
+        )
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, out_dir / path.name)
     return ScenarioRun(
         scenario=scenario,
         records=records,
-        outcomes=check(scenario, records),
+        outcomes=outcomes,
         results_file=path,
         seconds=time.monotonic() - start,
         stderr=stderr,
+        probe_seconds=probe.seconds,
+        exit_code=probe.exit_code,
     )

@@ -5,8 +5,10 @@ of the gateway does (DNS policy, firewall, SNI filter, proxy, shaping), which se
 measures, and the outcomes the probe must report (``expect``; every other measured target must be
 accessible). ``check`` compares a run's records with those outcomes and returns the mismatches.
 
-A target is named by ``url``, ``host`` or ``service`` (+ ``function``); an expectation's
-``vendor`` and ``intercepted`` are checked only when given. Scenarios with ``control: true`` run
+A target is named by ``url``, ``host`` or ``service`` (+ ``function``), or by none of them
+(every target); an expectation's ``vendor``, ``intercepted``, ``evidence`` (a phrase the
+evidence must hold) and ``cert_names_missing`` (names the TLS step must record as missing from
+the certificate) are checked only when given. Scenarios with ``control: true`` run
 the probe with the lab's control vantage (``netcheck control serve`` in ``nclab-internet``).
 """
 
@@ -19,7 +21,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from netcheck.errors import InputError
 from netcheck.models import Frozen, Technique, Verdict
@@ -53,6 +55,16 @@ class ProxyPolicy(Frozen):
     deny_page: Literal["acceso-restringido"] | None = Field(
         None, description="a plain-worded page (squid.LAB_PAGES) instead of squid's own deny page"
     )
+    auth: list[Literal["basic", "digest", "negotiate"]] = Field(
+        default_factory=list,
+        description="schemes squid demands before any other rule (407 without a user)",
+    )
+
+    @model_validator(mode="after")
+    def _auth_is_explicit(self) -> ProxyPolicy:
+        if self.auth and self.mode != "explicit":
+            raise ValueError("the lab's squid authenticates in explicit mode only")
+        return self
 
 
 class Shape(Frozen):
@@ -71,6 +83,9 @@ class DnsInjection(Frozen):
 
 
 class Expectation(Frozen):
+    """Outcomes for the records it selects (by url, host, service, function; none of them:
+    every record)."""
+
     url: str | None = None
     host: str | None = None
     service: str | None = None
@@ -79,6 +94,20 @@ class Expectation(Frozen):
     technique: Technique | None = None
     vendor: str | None = None
     intercepted: bool | None = None
+    evidence: str | None = Field(None, description="text the record's evidence must contain")
+    cert_names_missing: list[str] | None = Field(
+        None,
+        description="names every TLS handshake with the target's host records as missing "
+        "from its certificate (TLS targets only)",
+    )
+
+    @property
+    def name(self) -> str:
+        if self.url or self.host:
+            return str(self.url or self.host)
+        if self.service is None:
+            return "every target"
+        return f"{self.service}/{self.function or '*'}"
 
     def selects(self, record: dict[str, object]) -> bool:
         target = record.get("target")
@@ -110,6 +139,16 @@ class Scenario(Frozen):
     geo: list[str] = Field(
         default_factory=list,
         description="hosts the control's resolver answers with another, equally valid address",
+    )
+    narrow_certs: list[str] = Field(
+        default_factory=list,
+        description="hosts whose certificate (from the lab's public CA) lists their own name "
+        "only, not the catalogue's other names (e.g. no *.facebook.com)",
+    )
+    credentials: Literal["none", "password", "wrong-password", "ticket"] = Field(
+        "none",
+        description="what the probe answers the proxy's 407 with: the staff password in the "
+        "proxy URL, a wrong one, or a Kerberos ticket (kinit; --proxy-auth negotiate)",
     )
     control: bool = Field(False, description="the probe asks the lab's control vantage")
     intercepted: bool = Field(
@@ -147,6 +186,34 @@ def _label(verdict: object, technique: object, vendor: object, intercepted: obje
     return " ".join(parts)
 
 
+def _tls_steps(record: dict[str, object], host: str) -> list[dict[str, object]]:
+    steps = record.get("steps")
+    tls = steps.get("tls") if isinstance(steps, dict) else None
+    return [
+        t
+        for t in (tls if isinstance(tls, list) else [])
+        if isinstance(t, dict) and str(t.get("server_name", "")).lower() == host
+    ]
+
+
+def _mismatches(rule: Expectation, record: dict[str, object], url: str) -> list[str]:
+    """What the record gets wrong beyond verdict, technique, vendor and interception."""
+    wrong: list[str] = []
+    evidence = str(record.get("evidence") or "")
+    if rule.evidence is not None and rule.evidence not in evidence:
+        wrong.append(f"evidence without {rule.evidence!r}: {evidence[:300]!r}")
+    if rule.cert_names_missing is not None and not url.startswith("http://"):
+        steps = _tls_steps(record, _host(url))
+        if not steps:
+            wrong.append(f"no TLS handshake with {_host(url)}")
+        for step in steps:
+            noted = step.get("cert_names_missing")
+            noted = noted if isinstance(noted, list) else []
+            if not set(rule.cert_names_missing) <= set(noted):
+                wrong.append(f"cert_names_missing={noted}")
+    return wrong
+
+
 def judge(scenario: Scenario, record: dict[str, object]) -> Outcome:
     target = record.get("target")
     url = str(target.get("url")) if isinstance(target, dict) else "?"
@@ -169,7 +236,14 @@ def judge(scenario: Scenario, record: dict[str, object]) -> Outcome:
         intercepted = False  # there is no TLS to intercept
     ok = ok and bool(record.get("intercepted")) == intercepted
     expected = _label(rule.verdict, rule.technique, rule.vendor, intercepted)
-    return Outcome(url=url, expected=expected, reported=reported, ok=ok)
+    if rule.evidence is not None:
+        expected += f" evidence~{rule.evidence!r}"
+    if rule.cert_names_missing is not None:
+        expected += f" cert_names_missing>={rule.cert_names_missing}"
+    wrong = _mismatches(rule, record, url)
+    if wrong:
+        reported += " (" + "; ".join(wrong) + ")"
+    return Outcome(url=url, expected=expected, reported=reported, ok=ok and not wrong)
 
 
 def check(scenario: Scenario, records: Iterable[dict[str, object]]) -> list[Outcome]:
@@ -178,10 +252,9 @@ def check(scenario: Scenario, records: Iterable[dict[str, object]]) -> list[Outc
     outcomes = [judge(scenario, r) for r in records]
     for rule in scenario.expect:
         if not any(rule.selects(r) for r in records):
-            name = rule.url or rule.host or f"{rule.service}/{rule.function or '*'}"
             expected = _label(rule.verdict, rule.technique, rule.vendor, rule.intercepted)
             outcomes.append(
-                Outcome(url=name, expected=expected, reported="(not measured)", ok=False)
+                Outcome(url=rule.name, expected=expected, reported="(not measured)", ok=False)
             )
     return outcomes
 

@@ -10,21 +10,37 @@ so requests inside HTTPS can be judged by domain and by URL, and denied with a p
 that TLS. Deny pages are squid's own (``X-Squid-Error`` header) in Spanish. squid resolves through
 the lab's gateway resolver only (``dns_nameservers``; it never reads the host's resolv.conf) and
 trusts the lab's public CA for the real servers.
+
+Authentication (``auth`` in the policy) is what agency proxies demand before anything else:
+``auth_lines`` gives squid's ``auth_param`` lines for Basic (``basic_ncsa_auth``, apr1 hashes),
+Digest (``digest_file_auth``, ``user:realm:HA1``), NTLM (``ntlm_fake_auth``, tests only) and
+Negotiate (``negotiate_kerberos_auth`` with the proxy's keytab), and ``write_auth_files`` the
+password files the first two read. ``render`` puts ``http_access deny !authed`` first, so an
+unauthenticated request gets a 407 and an authenticated one meets the scenario's own rules.
+tests/support/squid.py builds its test proxies from the same lines.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from netcheck.lab import topology
 from netcheck.lab.scenarios import ProxyPolicy
 
-CERTGEN = "/usr/lib/squid/security_file_certgen"
+HELPERS = Path("/usr/lib/squid")
+CERTGEN = str(HELPERS / "security_file_certgen")
 SQUID_USER = "proxy"
 SQUID_ERRORS = Path("/usr/share/squid/errors/es")
+#: the realm squid names in Basic and Digest challenges (Digest hashes depend on it)
+AUTH_REALM = "Ministerio Lab proxy"
+BASIC_FILE = "basic.passwd"
+LAB_HELPERS = 8
+DIGEST_FILE = "digest.passwd"
 #: deny pages an agency writes itself (no vendor wording), served by ``deny_info``: name -> (squid
 #: template name, HTML). They live in an error directory of the lab's own beside squid's Spanish
 #: templates, so the scenarios that do not use them keep squid's language negotiation.
@@ -41,12 +57,87 @@ LAB_PAGES = {
 }
 
 
+def _apr1(password: str) -> str:
+    # basic_ncsa_auth reads Apache's apr1 MD5 hashes; openssl makes them with a fresh salt
+    return topology.run(["openssl", "passwd", "-apr1", "-stdin"], input_text=password).strip()
+
+
+def write_auth_files(workdir: Path, users: Mapping[str, str], realm: str = AUTH_REALM) -> None:
+    """The password files Basic and Digest read (user -> password), readable by squid's user.
+    They hold hashes only: an apr1 hash for Basic, ``user:realm:HA1`` for Digest."""
+    (workdir / BASIC_FILE).write_text("".join(f"{u}:{_apr1(p)}\n" for u, p in users.items()))
+    rows = [
+        f"{u}:{realm}:{hashlib.md5(f'{u}:{realm}:{p}'.encode()).hexdigest()}\n"
+        for u, p in users.items()
+    ]
+    (workdir / DIGEST_FILE).write_text("".join(rows))
+    user = pwd.getpwnam(SQUID_USER)
+    for name in (BASIC_FILE, DIGEST_FILE):
+        os.chown(workdir / name, user.pw_uid, user.pw_gid)
+        (workdir / name).chmod(0o600)
+
+
+def auth_lines(
+    schemes: Sequence[str],
+    workdir: Path,
+    *,
+    realm: str = AUTH_REALM,
+    keytab: Path | None = None,
+    principal: str = "GSS_C_NO_NAME",
+    children: int = 2,
+) -> list[str]:
+    """``auth_param`` lines for ``schemes``, in the order squid offers them to clients, then
+    the ``authed`` ACL (any user squid accepted). Basic and Digest read ``write_auth_files``'s
+    files in ``workdir``; negotiate needs the keytab holding ``principal``'s key. ``children``:
+    helper processes per scheme (Negotiate asks its helper once per new connection)."""
+    pool = f"children {children} startup=1 idle=1"
+    lines: list[str] = []
+    for scheme in schemes:
+        if scheme == "basic":
+            lines += [
+                f"auth_param basic program {HELPERS / 'basic_ncsa_auth'} {workdir / BASIC_FILE}",
+                f"auth_param basic realm {realm}",
+                f"auth_param basic {pool}",
+            ]
+        elif scheme == "digest":
+            lines += [
+                f"auth_param digest program {HELPERS / 'digest_file_auth'} -c "
+                f"{workdir / DIGEST_FILE}",
+                f"auth_param digest realm {realm}",
+                f"auth_param digest {pool}",
+            ]
+        elif scheme == "ntlm":
+            lines += [
+                f"auth_param ntlm program {HELPERS / 'ntlm_fake_auth'}",
+                f"auth_param ntlm {pool}",
+            ]
+        elif scheme == "negotiate":
+            if keytab is None:
+                raise ValueError("negotiate needs the proxy's keytab")
+            lines += [
+                f"auth_param negotiate program {HELPERS / 'negotiate_kerberos_auth'} "
+                f"-k {keytab} -s {principal}",
+                f"auth_param negotiate {pool}",
+                "auth_param negotiate keep_alive on",
+            ]
+        else:
+            raise ValueError(f"unknown proxy authentication scheme {scheme!r}")
+    return [*lines, "acl authed proxy_auth REQUIRED"]
+
+
 def _domains(names: list[str]) -> str:
     return " ".join("." + n.lstrip(".") for n in names)
 
 
 def render(
-    policy: ProxyPolicy, workdir: Path, corporate_ca: Path, corporate_key: Path, public_ca: Path
+    policy: ProxyPolicy,
+    workdir: Path,
+    corporate_ca: Path,
+    corporate_key: Path,
+    public_ca: Path,
+    *,
+    keytab: Path | None = None,
+    principal: str = "GSS_C_NO_NAME",
 ) -> str:
     port = f"http_port {topology.GW_INSIDE_IP}:{topology.PROXY_PORT}"
     if policy.mode == "bump":
@@ -79,6 +170,13 @@ def render(
         "acl Safe_ports port 80 443",
         "http_access deny !Safe_ports",
     ]
+    if policy.auth:
+        # before every other rule, as agencies write it: no user, no answer but a 407
+        # a probe opens a connection per target, dozens at once: enough helpers for a burst
+        lines += auth_lines(
+            policy.auth, workdir, keytab=keytab, principal=principal, children=LAB_HELPERS
+        )
+        lines.append("http_access deny !authed")
     if policy.deny_connect:
         lines += [
             f"acl deny_connect dstdomain {_domains(policy.deny_connect)}",

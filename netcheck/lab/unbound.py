@@ -86,9 +86,14 @@ def render_lame(directory: Path) -> str:
 
 
 def render_gateway(
-    policy: DnsPolicy, directory: Path, rpz_zone: Path, slow: list[str] | None = None
+    policy: DnsPolicy,
+    directory: Path,
+    rpz_zone: Path,
+    slow: list[str] | None = None,
+    local: dict[str, str] | None = None,
 ) -> str:
-    """The client's resolver; names in ``slow`` are forwarded to the late-answering relay."""
+    """The client's resolver; names in ``slow`` are forwarded to the late-answering relay;
+    ``local`` are the agency's own names (name -> address), answered forward and reverse."""
     lines = _common(directory, topology.GW_INSIDE_IP, "unbound-gateway.pid")
     lines += [
         '    module-config: "respip iterator"',
@@ -97,6 +102,9 @@ def render_gateway(
         "    prefetch: no",
         "    infra-host-ttl: 1",
     ]
+    for name, ip in sorted((local or {}).items()):
+        lines.append(f'    local-data: "{_quote(name)} 300 IN A {ip}"')
+        lines.append(f'    local-data-ptr: "{ip} {_quote(name)}"')
     for name in policy.refuse:
         lines.append(f'    local-zone: "{_quote(name)}" always_refuse')
     lines += [

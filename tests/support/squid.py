@@ -4,16 +4,17 @@
 readable by squid's user, starts ``squid -N`` under its own service name (its shared memory
 cannot collide with the lab's squid or another test's), waits until it listens, and stops it.
 Names resolve through a ``hosts_file`` (so squid never asks a resolver): every host it is
-given maps to 127.0.0.1. ``schemes`` use the helpers Debian's squid ships:
-basic -> basic_ncsa_auth (apr1 hashes from ``openssl passwd``), digest -> digest_file_auth
-(``user:realm:HA1``), ntlm -> ntlm_fake_auth (accepts any well-formed NTLM exchange: enough to
-test the connection-bound legs), negotiate -> negotiate_kerberos_auth with ``keytab``.
+given maps to 127.0.0.1. The authentication lines and password files are the lab's own
+(``netcheck.lab.squid.auth_lines`` and ``write_auth_files``: one copy for the lab and the tests).
+``schemes`` use the helpers Debian's squid ships: basic -> basic_ncsa_auth (apr1 hashes),
+digest -> digest_file_auth (``user:realm:HA1``), ntlm -> ntlm_fake_auth (accepts any
+well-formed NTLM exchange: enough to test the connection-bound legs), negotiate ->
+negotiate_kerberos_auth with ``keytab``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import pwd
 import secrets
@@ -26,7 +27,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-HELPERS = Path("/usr/lib/squid")
+from netcheck.lab.squid import auth_lines, write_auth_files
+
 REALM = "netcheck-test"
 USER = "proxy"
 
@@ -50,65 +52,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-def _apr1(password: str) -> str:
-    out = subprocess.run(
-        ["openssl", "passwd", "-apr1", "-stdin"],
-        input=password,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip()
-
-
-def auth_lines(
-    schemes: Sequence[str],
-    users: Mapping[str, str],
-    workdir: Path,
-    keytab: Path | None = None,
-    principal: str = "GSS_C_NO_NAME",
-) -> list[str]:
-    """``auth_param`` lines for ``schemes`` in the order squid offers them."""
-    lines: list[str] = []
-    for scheme in schemes:
-        if scheme == "basic":
-            passwd = workdir / "basic.passwd"
-            passwd.write_text("".join(f"{u}:{_apr1(p)}\n" for u, p in users.items()))
-            lines += [
-                f"auth_param basic program {HELPERS / 'basic_ncsa_auth'} {passwd}",
-                f"auth_param basic realm {REALM}",
-                "auth_param basic children 2 startup=1 idle=1",
-            ]
-        elif scheme == "digest":
-            digest = workdir / "digest.passwd"
-            rows = [
-                f"{u}:{REALM}:{hashlib.md5(f'{u}:{REALM}:{p}'.encode()).hexdigest()}\n"
-                for u, p in users.items()
-            ]
-            digest.write_text("".join(rows))
-            lines += [
-                f"auth_param digest program {HELPERS / 'digest_file_auth'} -c {digest}",
-                f"auth_param digest realm {REALM}",
-                "auth_param digest children 2 startup=1 idle=1",
-            ]
-        elif scheme == "ntlm":
-            lines += [
-                f"auth_param ntlm program {HELPERS / 'ntlm_fake_auth'}",
-                "auth_param ntlm children 2 startup=1 idle=1",
-            ]
-        elif scheme == "negotiate":
-            assert keytab is not None, "negotiate needs the proxy's keytab"
-            lines += [
-                f"auth_param negotiate program {HELPERS / 'negotiate_kerberos_auth'} "
-                f"-k {keytab} -s {principal}",
-                "auth_param negotiate children 2 startup=1 idle=1",
-                "auth_param negotiate keep_alive on",
-            ]
-        else:
-            raise ValueError(scheme)
-    return lines
 
 
 def _listening(host: str, port: int, netns: str | None) -> bool:
@@ -156,6 +99,8 @@ def auth_squid(
     os.chown(workdir, user.pw_uid, user.pw_gid)
     port = port or free_port(host)
     (workdir / "hosts").write_text("".join(f"127.0.0.1 {h}\n" for h in hosts))
+    if users:
+        write_auth_files(workdir, users, REALM)
     conf = [
         f"http_port {host}:{port}",
         "visible_hostname netcheck-test",
@@ -171,8 +116,7 @@ def auth_squid(
         "icp_port 0",
         "htcp_port 0",
         "pinger_enable off",
-        *auth_lines(schemes, users, workdir, keytab, principal),
-        "acl authed proxy_auth REQUIRED",
+        *auth_lines(schemes, workdir, realm=REALM, keytab=keytab, principal=principal),
         "http_access allow authed",
         "http_access deny all",
     ]

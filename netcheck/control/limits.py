@@ -3,8 +3,9 @@
 In: ``--allow-dest`` CIDRs; client addresses and request costs. Out: ``DestinationPolicy``
 (``refusal(url)`` for a URL's scheme, credentials and literal host; ``forbidden(ip)`` for a
 resolved address), ``TokenBucket`` (per-client allowance) and ``advertised`` (the headers that
-tell a probe the allowance, so it paces itself instead of being turned away). Pure apart from
-the clock.
+tell a probe the allowance, so it paces itself instead of being turned away). On the probe's
+side, ``Allowance`` (its copy of the bucket, from those headers), ``retry_after`` and
+``backoff``. Pure apart from the clock and the jitter's randomness.
 
 Destinations are judged by address, after resolution, at every redirect hop: a name that
 resolves to 127.0.0.1, or a public page that redirects to 169.254.169.254, is refused exactly
@@ -16,15 +17,22 @@ plus IPv6 forms that embed an IPv4 address (NAT64 64:ff9b::/96, 6to4 2002::/16),
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import ipaddress
 import math
+import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from netcheck.errors import InputError
 from netcheck.netaddr import IPNetwork, is_bogon, parse_cidr, parse_ip
+
+#: jitter added to a 429's wait: up to BACKOFF × 2^retry seconds, at most BACKOFF_CAP
+BACKOFF = 0.5
+BACKOFF_CAP = 30.0
 
 SCHEMES = frozenset({"http", "https"})
 
@@ -159,3 +167,100 @@ def advertised(bucket: TokenBucket, client: str, max_urls: int) -> dict[str, str
         "RateLimit-Reset": str(max(0, math.ceil(refill))),
         "Netcheck-Max-Urls": str(max_urls),
     }
+
+
+# --- the probe's side: pacing to what the control advertises ---------------------------------
+
+
+@dataclass
+class Allowance:
+    """What the control lets this client send: a copy of its token bucket (``rate`` None when
+    it advertises none: then only 429s pace the client) and the batch size."""
+
+    max_urls: int = DEFAULT_MAX_URLS
+    burst: float = 0.0
+    rate: float | None = None
+    tokens: float = 0.0
+    stamp: float = field(default_factory=time.monotonic)
+    #: no request before this moment (monotonic): set by a 429 for every batch of the client
+    not_before: float = 0.0
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> Allowance:
+        found = cls()
+        found.update(headers)
+        return found
+
+    def update(self, headers: Mapping[str, str]) -> None:
+        """Take in an answer's advertisement; the local copy only ever gets more careful."""
+        size = headers.get("netcheck-max-urls", "")
+        if size.isdigit() and int(size) > 0:
+            self.max_urls = int(size)
+        policy = _policy(headers.get("ratelimit-policy", ""))
+        if policy is not None:
+            quota, window = policy
+            if self.rate is None:
+                self.tokens = quota
+            self.burst, self.rate = quota, quota / window
+        remaining = headers.get("ratelimit-remaining", "")
+        if self.rate is not None and remaining.isdigit():
+            self.tokens = min(self._level(time.monotonic()), float(remaining))
+            self.stamp = time.monotonic()
+
+    def wait_for(self, cost: int, now: float) -> float:
+        """Seconds until ``cost`` units are there (0.0 when they are)."""
+        hold = max(0.0, self.not_before - now)
+        if self.rate is None or self.rate <= 0:
+            return hold
+        short = cost - self._level(now)
+        return max(hold, short / self.rate if short > 0 else 0.0)
+
+    def spend(self, cost: int, now: float) -> None:
+        if self.rate is not None:
+            self.tokens = self._level(now) - cost  # below zero: spent ahead of the refill
+            self.stamp = now
+
+    def hold(self, until: float) -> None:
+        self.not_before = max(self.not_before, until)
+
+    def _level(self, now: float) -> float:
+        if self.rate is None:
+            return float("inf")
+        return min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+
+
+def _policy(value: str) -> tuple[float, float] | None:
+    """``RateLimit-Policy: 200;w=200`` (or the later ``"name";q=200;w=200``) -> (200, 200)."""
+    quota: float | None = None
+    window: float | None = None
+    for i, part in enumerate(value.split(",", 1)[0].split(";")):
+        key, _, number = part.strip().partition("=")
+        text = key if i == 0 and not number else number
+        try:
+            parsed = float(text)
+        except ValueError:
+            continue
+        if key == "w":
+            window = parsed
+        elif key == "q" or (i == 0 and not number):
+            quota = parsed
+    if quota is None or window is None or quota <= 0 or window <= 0:
+        return None
+    return quota, window
+
+
+def retry_after(value: str | None, now: float | None = None) -> float:
+    """``Retry-After`` in seconds (a number or an HTTP date); 1 s when absent or unreadable."""
+    text = (value or "").strip()
+    if text.isdigit():
+        return float(text)
+    with contextlib.suppress(TypeError, ValueError, IndexError):
+        when = email.utils.parsedate_to_datetime(text).timestamp()
+        return max(0.0, when - (time.time() if now is None else now))
+    return 1.0
+
+
+def backoff(after: float, retry: int) -> float:
+    """The wait before retry number ``retry`` (1, 2, ...): never less than the control asked,
+    plus a jitter that spreads the retries of many waiting batches and probes apart."""
+    return after + random.uniform(0.0, min(BACKOFF_CAP, BACKOFF * 2**retry))

@@ -127,7 +127,8 @@ async def test_rate_limit_answers_429_and_counts_bad_tokens(
 
 async def test_url_count_and_body_caps(control: ControlServer) -> None:
     too_many = await post(control, {"urls": ["http://ok.test/"] * 4})
-    assert too_many.status_code == 413 and "at most 3" in too_many.json()["error"]
+    assert too_many.status_code == 413
+    assert "at most 3" in too_many.json()["error"]
     assert (await post(control, None, raw=b"{not json")).status_code == 400
     assert (await post(control, {"urls": "http://ok.test/"})).status_code == 400
     assert (await post(control, {"urls": []})).status_code == 400
@@ -179,10 +180,12 @@ async def test_loopback_and_private_destinations_are_refused(
     ]:
         result = await measured(control, url)
         if "localhost." in url:
-            assert result["steps"]["tcp"] == [] and result["steps"]["http"] == [], url
+            assert result["steps"]["tcp"] == [], url
+            assert result["steps"]["http"] == [], url
             continue
         assert result["refused"], url
-        assert result["steps"]["tcp"] == [] and result["steps"]["dns"] == [], url
+        assert result["steps"]["tcp"] == [], url
+        assert result["steps"]["dns"] == [], url
     assert resolver.count("inside.test") >= 1  # the name was resolved, then refused
     assert internal.requests == []
 
@@ -200,7 +203,8 @@ async def test_allowed_destination_is_measured_with_the_probe_stages(
     steps = result["steps"]
     assert {a["value"] for d in steps["dns"] for a in d["answers"]} == {ALLOWED}
     assert steps["tcp"][0]["failure"] is None
-    assert steps["http"][-1]["status"] == 200 and steps["http"][-1]["title"] == "Allowed"
+    assert steps["http"][-1]["status"] == 200
+    assert steps["http"][-1]["title"] == "Allowed"
 
 
 @pytest.mark.parametrize("where", ["literal", "name", "scheme"])
@@ -215,7 +219,8 @@ async def test_redirects_are_rechecked_at_every_hop(
     hop = response(302, b"", (f"Location: {target}",))
     async with stream_server(answering(hop), host=ALLOWED) as (_, port):
         result = await measured(control, f"http://{ALLOWED}:{port}/")
-    assert result["refused"] and "redirect" in result["refused"]
+    assert result["refused"]
+    assert "redirect" in result["refused"]
     assert result["steps"]["http"] == []  # nothing about the forbidden hop is reported
     assert internal.requests == []
 
@@ -226,7 +231,8 @@ async def test_bytes_per_url_are_capped(tmp_path: Path, resolver: DnsServer) -> 
         async with ControlServer(cfg) as srv:
             reply = await post(srv, {"urls": [f"http://{ALLOWED}:{port}/"]})
     page = reply.json()["results"][0]["steps"]["http"][-1]
-    assert page["body_length"] == 4096 and page["body_truncated"] is True
+    assert page["body_length"] == 4096
+    assert page["body_truncated"] is True
     assert len(reply.content) < 60_000
 
 
@@ -262,7 +268,8 @@ async def test_client_turns_every_control_problem_into_an_error_field(
     control: ControlServer,
 ) -> None:
     wrong = await ControlClient(control.url, "nope", timeout=5).evidence_for("http://ok.test/")
-    assert wrong.error and "403" in wrong.error
+    assert wrong.error
+    assert "403" in wrong.error
     async with stream_server(answering(response(200, b"x" * 5000))) as (host, port):
         small = ControlClient(f"http://{host}:{port}", TOKEN, max_response=1000, timeout=5)
         assert "over 1000 bytes" in ((await small.evidence_for("http://a.test/")).error or "")
@@ -272,7 +279,8 @@ async def test_client_turns_every_control_problem_into_an_error_field(
         good = await ControlClient(control.url, TOKEN, timeout=10).evidence_for(
             f"http://{ALLOWED}:{port}/"
         )
-    assert good.error is None and good.steps.http[-1].status == 200
+    assert good.error is None
+    assert good.steps.http[-1].status == 200
 
 
 # --- the command ---------------------------------------------------------------------------------
@@ -285,7 +293,9 @@ def test_serve_command_checks_its_token_file_and_serves(tmp_path: Path) -> None:
     bad = subprocess.run(
         [*cmd, "--token-file", str(empty)], capture_output=True, text=True, timeout=30
     )
-    assert bad.returncode == 2 and "--token-file" in bad.stderr and "empty" in bad.stderr
+    assert bad.returncode == 2
+    assert "--token-file" in bad.stderr
+    assert "empty" in bad.stderr
     token = tmp_path / "token"
     token.write_text(TOKEN + "\n")
     proc = subprocess.Popen(

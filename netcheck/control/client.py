@@ -16,7 +16,9 @@ itself instead of being turned away:
 - a 429 anyway (another probe behind the same address, an older control that advertises
   nothing) holds every batch of this client until ``Retry-After`` has passed plus a jitter that
   grows with each retry, so retries never come all at the same moment;
-- a URL waits at most ``patience`` seconds for its turn; each exchange at most ``timeout``.
+- a URL waits at most ``patience`` seconds for its turn; each exchange at most ``timeout``;
+- a control that cannot be reached, or refuses the token, is asked no more during the run: the
+  URLs still waiting get the reason at once.
 
 The client ignores proxy environment variables (``trust_env=False``): the point of a control is
 a path that does not go through the network under test's filters.
@@ -42,6 +44,8 @@ from netcheck.models import ControlEvidence, Steps
 log = logging.getLogger("netcheck.control")
 
 MAX_RESPONSE = 8 * 1024 * 1024
+#: seconds to connect to the control: a control that is down costs this once, not per batch
+CONNECT_TIMEOUT = 10.0
 
 
 def read_token(path: str, field: str = "--control-token-file") -> str:
@@ -90,6 +94,9 @@ class ControlClient:
         self.parallel = max(1, parallel)
         self.allowance: Allowance | None = None
         self.requests = 0
+        #: why the control cannot be asked at all this run (unreachable, token refused): the
+        #: URLs still waiting get that answer at once instead of one timeout per batch
+        self.down: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[_Ask] = []
         self._arrived = asyncio.Event()
@@ -138,7 +145,9 @@ class ControlClient:
         sending: set[asyncio.Task[None]] = set()
         slots = asyncio.Semaphore(self.parallel)
         verify: Any = self.ca_bundle if self.ca_bundle else True
-        async with httpx.AsyncClient(trust_env=False, verify=verify, timeout=None) as http:
+        timeout = httpx.Timeout(None, connect=min(self.timeout, CONNECT_TIMEOUT))
+        self.down = None
+        async with httpx.AsyncClient(trust_env=False, verify=verify, timeout=timeout) as http:
             allowance = self.allowance or await self._discover(http)
             while self._pending or sending:
                 if not self._pending:  # wait for a batch to end or another URL to arrive
@@ -167,6 +176,9 @@ class ControlClient:
         del self._pending[: allowance.max_urls]
         if not batch:
             return []
+        if self.down is not None:
+            self._fail(batch, self.down)
+            return []
         cost = len({a.url for a in batch})
         wait = allowance.wait_for(cost, loop.time())
         if loop.time() + wait > min(a.deadline for a in batch):
@@ -184,6 +196,9 @@ class ControlClient:
         try:
             async with asyncio.timeout(min(self.timeout, 10.0)):
                 answer = await http.get(self.url.rstrip("/") + "/v1/health")
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            self.down = f"cannot reach the control: {type(exc).__name__} {exc}"
+            return Allowance()
         except (TimeoutError, httpx.HTTPError):
             return Allowance()  # the batches will say why the control cannot be asked
         self.allowance = Allowance.from_headers(answer.headers)
@@ -212,6 +227,8 @@ class ControlClient:
                 return self._fail(batch, str(exc))
             except httpx.HTTPError as exc:
                 why = f"cannot reach the control: {type(exc).__name__} {exc}"
+                if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                    self.down = why
                 return self._fail(batch, why)
             allowance.update(headers)
             if status == 429:
@@ -233,7 +250,10 @@ class ControlClient:
                 await asyncio.gather(*(self._send(http, p, allowance) for p in parts))
                 return None
             if status != 200:
-                return self._fail(batch, f"control answered {status}: {_error(data)}")
+                why = f"control answered {status}: {_error(data)}"
+                if status in (401, 403):  # the token will not become right during the run
+                    self.down = why
+                return self._fail(batch, why)
             return self._resolve(batch, self._parse(urls, data))
 
     async def _post(

@@ -24,7 +24,7 @@ from netcheck.control.server import ControlServer
 from tests.control.test_control import ALLOWED, TOKEN, make_config
 from tests.support.servers import http as hs
 from tests.support.servers.dns import DnsServer
-from tests.support.servers.tls import stream_server
+from tests.support.servers.tls import closed_port, stream_server
 
 
 async def allowed_page(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -106,6 +106,22 @@ async def test_a_batch_larger_than_the_control_takes_is_split(
     assert [e.error for e in found] == [None] * 6
     assert srv.answers[413] == 1
     assert srv.answers[200] == 3
+
+
+async def test_a_control_that_is_down_or_refuses_the_token_is_not_asked_per_batch(
+    tmp_path: Path, resolver: DnsServer, page: int
+) -> None:
+    async with closed_port() as (host, port):
+        down = ControlClient(f"http://{host}:{port}", TOKEN, timeout=5)
+        found = await asyncio.gather(*(down.evidence_for(u) for u in urls(page, 30)))
+    assert {e.error for e in found} == {down.down}
+    assert "cannot reach the control: ConnectError" in (down.down or "")
+    assert down.requests == 0  # /v1/health already said so
+    async with control(tmp_path, resolver, max_urls=3, burst=100, rate=1.0) as srv:
+        wrong = ControlClient(srv.url, "not-the-token", timeout=5)
+        found = await asyncio.gather(*(wrong.evidence_for(u) for u in urls(page, 30)))
+    assert {e.error for e in found} == {"control answered 403: wrong token"}
+    assert srv.answers[403] == wrong.requests <= wrong.parallel  # not 10 batches of 403s
 
 
 async def test_an_older_control_that_answers_429_is_retried_after_retry_after() -> None:

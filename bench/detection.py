@@ -6,10 +6,14 @@ For every lab scenario it applies the scenario, runs the real probe in the clien
 counts (expected technique x reported technique) over all measured targets; a scenario is named
 correctly when every one of its targets reports what the scenario says. In the same run it points
 Debian's prometheus-blackbox-exporter (started in the client namespace, trusting the same CAs and
-using the same proxy) at the same targets, as the peer an IT department already runs: it reports
-success or failure only, so it is scored on that — did it fail exactly the blocked targets?
+using the same proxy and the same proxy password) at the same targets, as the peer an IT
+department already runs: it reports success or failure only, so it is scored on that — did it
+fail exactly the targets that are not accessible? (It has no Kerberos: behind a proxy that wants
+a ticket it can only fail.)
 
-Prints the confusion table, the peer's figure, and last ``scenarios named correctly: N/M``.
+Prints the confusion table, the peer's figure, the probe's own runtime on a clean network with
+UDP 443 dropped beside the clean one's (QUIC must not slow a run), and last
+``scenarios named correctly: N/M``.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 import yaml
 from _figures import published  # bench/ is sys.path[0] when run as a script
 
-from netcheck.lab import topology
+from netcheck.lab import accounts, topology
 from netcheck.lab.daemons import wait_listening
 from netcheck.lab.lifecycle import Lab
 from netcheck.lab.runner import ScenarioRun, run_scenario
@@ -62,29 +66,48 @@ def print_confusion(counts: Counter[tuple[str, str]]) -> None:
 # --- the peer: prometheus-blackbox-exporter --------------------------------------------------
 
 
+def _peer_proxies(lab: Lab) -> dict[str, str]:
+    """The exporter's proxy per scenario ``credentials``: what the probe is given, as far as
+    the exporter can take it (a password in the URL, sent as Basic; no Kerberos)."""
+    by_address = f"http://{topology.GW_INSIDE_IP}:{topology.PROXY_PORT}"
+    passwords = {
+        "password": lab.accounts.password_file,
+        "wrong-password": lab.accounts.wrong_password_file,
+    }
+    proxies = {"none": by_address, "ticket": f"http://{accounts.PROXY_FQDN}:{topology.PROXY_PORT}"}
+    for credentials, path in passwords.items():
+        secret = path.read_text().strip()
+        proxies[credentials] = accounts.with_credentials(by_address, accounts.STAFF_USER, secret)
+    return proxies
+
+
+def peer_module(scenario: Scenario) -> str:
+    return f"proxied-{scenario.credentials}" if scenario.proxied else "direct"
+
+
 def start_peer(lab: Lab) -> None:
     bundle = lab.state / "peer-ca-bundle.pem"
     bundle.write_text(lab.pki.public_ca.read_text() + lab.pki.corporate_ca.read_text())
-    proxy_url = f"http://{topology.GW_INSIDE_IP}:{topology.PROXY_PORT}"
     http = {
         "preferred_ip_protocol": "ip4",
         "ip_protocol_fallback": False,
         "tls_config": {"ca_file": str(bundle)},
     }
-    config = {
-        "modules": {
-            "direct": {"prober": "http", "timeout": PEER_TIMEOUT, "http": http},
-            "proxied": {
-                "prober": "http",
-                "timeout": PEER_TIMEOUT,
-                # without this the exporter resolves the name itself and CONNECTs to the IP,
-                # which slips past a proxy's domain rules: configure it the fair way
-                "http": {**http, "proxy_url": proxy_url, "skip_resolve_phase_with_proxy": True},
-            },
-        }
+    modules: dict[str, object] = {
+        "direct": {"prober": "http", "timeout": PEER_TIMEOUT, "http": http}
     }
+    for credentials, proxy_url in _peer_proxies(lab).items():
+        modules[f"proxied-{credentials}"] = {
+            "prober": "http",
+            "timeout": PEER_TIMEOUT,
+            # without this the exporter resolves the name itself and CONNECTs to the IP,
+            # which slips past a proxy's domain rules: configure it the fair way
+            "http": {**http, "proxy_url": proxy_url, "skip_resolve_phase_with_proxy": True},
+        }
     path = lab.state / "blackbox.yml"
-    path.write_text(yaml.safe_dump(config))
+    path.unlink(missing_ok=True)
+    path.touch(mode=0o600)  # it holds the staff password, as the probe's command line does
+    path.write_text(yaml.safe_dump({"modules": modules}))
     lab.daemons.stop("blackbox")
     listen = f"{EXPORTER_ADDR[0]}:{EXPORTER_ADDR[1]}"
     argv = [EXPORTER, f"--config.file={path}", f"--web.listen-address={listen}"]
@@ -105,7 +128,7 @@ def peer_probe(url: str, module: str) -> bool:
 def peer_scores(run: ScenarioRun, seen: Counter[tuple[str, str]]) -> bool:
     """True when the exporter failed exactly the targets the scenario blocks; counts into
     ``seen`` (expected label x the exporter's success/failure)."""
-    module = "proxied" if run.scenario.proxied else "direct"
+    module = peer_module(run.scenario)
     urls = [str(r["target"]["url"]) for r in run.records]  # type: ignore[index]
     with ThreadPoolExecutor(max_workers=16) as pool:
         successes = list(pool.map(lambda u: peer_probe(u, module), urls))
@@ -139,6 +162,7 @@ def main() -> int:
     counts: Counter[tuple[str, str]] = Counter()
     peer_counts: Counter[tuple[str, str]] = Counter()
     named = peer_right = 0
+    probe_seconds: dict[str, float] = {}
     start = time.monotonic()
     with lab.locked():
         lab.up(chosen[0])
@@ -151,9 +175,11 @@ def main() -> int:
                 peer_ok = peer_scores(run, peer_counts)
                 named += run.ok
                 peer_right += peer_ok
+                probe_seconds[scenario.name] = run.probe_seconds
                 print(
-                    f"{scenario.name:<24} netcheck {'named' if run.ok else 'WRONG'}   "
-                    f"blackbox {'right' if peer_ok else 'wrong'} (success/failure)",
+                    f"{scenario.name:<28} netcheck {'named' if run.ok else 'WRONG'}   "
+                    f"blackbox {'right' if peer_ok else 'wrong'} (success/failure)   "
+                    f"probe {run.probe_seconds:4.1f} s, {len(run.records)} targets",
                     flush=True,
                 )
                 for outcome in run.outcomes:
@@ -172,6 +198,12 @@ def main() -> int:
     m = len(chosen)
     classes = len({e for e, _ in counts})
     print(f"time: {time.monotonic() - start:.0f} s")
+    if {"clean", "quic-dropped-clean"} <= probe_seconds.keys():
+        clean, dropped = probe_seconds["clean"], probe_seconds["quic-dropped-clean"]
+        print(
+            f"QUIC dropped vs answered (whole catalogue, probe only): quic-dropped-clean "
+            f"{dropped:.1f} s, clean {clean:.1f} s, ratio {dropped / clean:.2f}"
+        )
     print(
         f"outcome classes told apart: netcheck {classes_told_apart(counts)}/{classes}, "
         f"blackbox-exporter {classes_told_apart(peer_counts)}/{classes}"

@@ -34,8 +34,8 @@ from netcheck.lab import (
     accounts,
     daemons,
     haproxy,
+    internet,
     nft,
-    nginx,
     pki,
     profile,
     shaping,
@@ -158,8 +158,8 @@ class Lab:
         hosts[sites.BULK_HOST] = [sites.BULK_HOST, sites.CONTROL_HOST]
         pki.build(self.state / "pki", hosts, self.narrow_hosts())
         edges = self.edges()
-        self._write_web(plan, edges)
-        self._write_resolvers(plan, edges)
+        internet.write_web(self.state, self.pki, plan, edges)
+        internet.write_resolvers(self.state, plan, edges)
         self.control_token.write_text(secrets.token_urlsafe(32) + "\n")
         self.control_token.chmod(0o600)
         squid.prepare(self.state / "squid", self.pki.corporate_ca_key)
@@ -171,78 +171,10 @@ class Lab:
         extra_ips = [unboundconf.LAME_DNS_IP, topology.CONTROL_DNS_IP, topology.SLOW_DNS_IP]
         extra_ips += list(edges.values())
         topology.create([s.ip for s in plan] + extra_ips, resolv)
-        self._start_internet()
+        internet.start(self.daemons, self.state, self.control_token, self.pki.public_ca)
         self._start_directory()
         built = {"sites": {s.host: s.ip for s in plan}, "state": str(self.state)}
         (self.state / "built.json").write_text(json.dumps(built, indent=2) + "\n")
-
-    def _write_web(self, plan: list[sites.Site], edges: dict[str, str]) -> None:
-        """Every site's pages and nginx's first config (no scenario's narrow certificates)."""
-        nginx.write_pages(plan, self.state / "www")
-        web = self.state / "nginx"
-        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (web / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-        (web / "nginx.conf").write_text(self._nginx_text(plan, edges, []))
-
-    def _nginx_text(self, plan: list[sites.Site], edges: dict[str, str], narrow: list[str]) -> str:
-        www = self.state / "www"
-        return nginx.render(
-            plan, self.pki, self.state / "nginx", www, www / "large.bin", edges, narrow
-        )
-
-    def _write_resolvers(self, plan: list[sites.Site], edges: dict[str, str]) -> None:
-        """The internet's resolvers: the upstream one, a lame one, and the control's own."""
-        dns_dir = self.state / "dns"
-        dns_dir.mkdir(exist_ok=True)
-        upstream = unboundconf.render_upstream(sites.dns_records(plan), dns_dir)
-        (dns_dir / "upstream.conf").write_text(upstream)
-        (dns_dir / "lame.conf").write_text(unboundconf.render_lame(dns_dir))
-        # the control's own resolver: the same names, but the geo hosts at their edge address
-        outside = {**sites.dns_records(plan), **edges}
-        (dns_dir / "control.conf").write_text(
-            unboundconf.render_upstream(
-                outside, dns_dir, topology.CONTROL_DNS_IP, "unbound-control.pid"
-            )
-        )
-
-    def _start_internet(self) -> None:
-        """Start the daemons outside the agency and wait until each one listens."""
-        dns_dir = self.state / "dns"
-        internet: list[tuple[str, list[str], tuple[str, str, int]]] = [
-            (
-                "nginx",
-                ["nginx", "-c", str(self.state / "nginx" / "nginx.conf")],
-                ("tcp", topology.BULK_IP, 443),
-            ),
-            (
-                "unbound-upstream",
-                ["unbound", "-d", "-c", str(dns_dir / "upstream.conf")],
-                ("udp", topology.UPSTREAM_DNS_IP, 53),
-            ),
-            (
-                "unbound-lame",
-                ["unbound", "-d", "-c", str(dns_dir / "lame.conf")],
-                ("udp", unboundconf.LAME_DNS_IP, 53),
-            ),
-            (
-                "unbound-control",
-                ["unbound", "-d", "-c", str(dns_dir / "control.conf")],
-                ("udp", topology.CONTROL_DNS_IP, 53),
-            ),
-            (
-                "control",
-                self._control_argv(),
-                ("tcp", topology.CONTROL_IP, topology.CONTROL_PORT),
-            ),
-        ]
-        # all start first, then each is waited for: they come up side by side
-        for name, argv, _ in internet:
-            self.daemons.start(name, topology.INTERNET, argv)
-        for name, _, listen in internet:
-            daemons.ensure_listening(self.daemons, name, topology.INTERNET, [listen])
-        running = self.state / "running"
-        running.mkdir(exist_ok=True)
-        (running / "nginx").write_text((self.state / "nginx" / "nginx.conf").read_text())
 
     def _start_directory(self) -> None:
         """The agency's KDC, inside, on the gateway (its address exists once the links do)."""
@@ -253,34 +185,6 @@ class Lab:
             topology.GATEWAY,
             [("tcp", self.accounts.realm.kdc_ip, self.accounts.realm.kdc_port)],
         )
-
-    def _control_argv(self) -> list[str]:
-        """``netcheck control serve`` outside the agency: it resolves through its own view and
-        reaches the fake internet directly, never through the gateway."""
-        return [
-            sys.executable,
-            "-m",
-            "netcheck",
-            "control",
-            "serve",
-            "--bind",
-            f"{topology.CONTROL_IP}:{topology.CONTROL_PORT}",
-            "--token-file",
-            str(self.control_token),
-            "--allow-dest",
-            topology.LAB_NET,
-            "--resolver",
-            topology.CONTROL_DNS_IP,
-            "--ca-bundle",
-            str(self.pki.public_ca),
-            "--timeout",
-            "3",
-            # one lab client measures a whole catalogue at once: no pacing inside the lab
-            "--rate",
-            "100",
-            "--burst",
-            "500",
-        ]
 
     def render(self, scenario: Scenario, plan: list[sites.Site]) -> Path:
         """Write every config file of one scenario; returns its directory."""
@@ -321,7 +225,9 @@ class Lab:
             )
         )
         narrow = [h.lower() for h in scenario.narrow_certs]
-        (out / "nginx.conf").write_text(self._nginx_text(plan, self.edges(), narrow))
+        (out / "nginx.conf").write_text(
+            internet.nginx_text(self.state, self.pki, plan, self.edges(), narrow)
+        )
         (out / "upstream-unbound.conf").write_text((dns_dir / "upstream.conf").read_text())
         prof = profile.build(
             scenario,
@@ -448,7 +354,7 @@ class Lab:
         force: bool = False,
         ns: str = topology.GATEWAY,
     ) -> None:
-        running = self.state / "running" / name
+        running = self.state / internet.RUNNING / name
         running.parent.mkdir(exist_ok=True)
         text = conf.read_text()
         unchanged = running.is_file() and running.read_text() == text

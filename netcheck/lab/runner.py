@@ -16,6 +16,7 @@ import json
 import shutil
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,12 +68,21 @@ class ProbeRun:
     seconds: float
 
 
-def run_probe(lab: Lab, scenario: Scenario) -> ProbeRun:
-    """Apply the scenario and run the probe in the client namespace."""
+def run_probe(
+    lab: Lab,
+    scenario: Scenario,
+    out: Path | None = None,
+    changes: Mapping[str, object] | None = None,
+) -> ProbeRun:
+    """Apply the scenario and run the probe in the client namespace; ``changes`` alter its
+    profile for this run only (e.g. no credentials), ``out`` is where the records go."""
     lab.apply(scenario)
     prof = profile.read(lab.configs(scenario.name) / "profile.json")
-    lab.results.mkdir(parents=True, exist_ok=True)
-    out = lab.results / f"{scenario.name}.jsonl"
+    if changes:
+        prof = prof.model_copy(update=dict(changes))
+    if out is None:
+        lab.results.mkdir(parents=True, exist_ok=True)
+        out = lab.results / f"{scenario.name}.jsonl"
     out.unlink(missing_ok=True)  # netcheck run appends
     start = time.monotonic()
     proc = subprocess.run(

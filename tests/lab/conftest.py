@@ -42,24 +42,40 @@ def lab() -> Iterator[Lab]:
 
 class ScenarioRuns:
     """Each scenario's probe run, made on first use. The results (and a copy of the scenario's
-    configs) are kept outside the lab's state dir, which a teardown test deletes."""
+    configs, the lines squid logged during the run and the lab's passwords at that time) are
+    kept outside the lab's state dir, which a teardown test deletes (and a rebuild renews the
+    passwords)."""
 
     def __init__(self, lab: Lab, keep: Path) -> None:
         self.lab = lab
         self.keep = keep
         self.runs: dict[str, ScenarioRun] = {}
+        self.secrets: dict[str, list[str]] = {}
 
     def get(self, name: str) -> ScenarioRun:
         if name not in self.runs:
             scenario = scenarios.load()[name]
+            access = self.lab.state / "squid" / "access.log"
             with self.lab.locked():
+                mark = access.stat().st_size if access.is_file() else 0
                 run = run_scenario(self.lab, scenario, self.keep / "results")
                 shutil.copytree(self.lab.configs(name), self.configs(name), dirs_exist_ok=True)
+                self.secrets[name] = self.lab.accounts.secrets()
+                logged = b""
+                if access.is_file():
+                    with access.open("rb") as fh:
+                        fh.seek(mark)
+                        logged = fh.read()
+                self.squid_log(name).write_bytes(logged)
             self.runs[name] = replace(run, results_file=self.keep / "results" / f"{name}.jsonl")
         return self.runs[name]
 
     def configs(self, name: str) -> Path:
         return self.keep / "configs" / name
+
+    def squid_log(self, name: str) -> Path:
+        """squid's access.log lines written while the scenario's probe ran."""
+        return self.configs(name) / "squid-access.log"
 
 
 @pytest.fixture(scope="session")

@@ -81,6 +81,7 @@ def test_dns_injection_is_detected(lab: Lab) -> None:
     assert injection.answer in finding["detail"]
     # without the trace too: the plain A query got two replies, the forged one first
     a_steps = [s for s in doc["dns"] if s["query_type"] == "A"]
-    assert a_steps and a_steps[0]["replies"] == 2
+    assert a_steps
+    assert a_steps[0]["replies"] == 2
     assert [a["value"] for a in a_steps[0]["answers"]] == [injection.answer]
     assert "injected DNS answer" in doc["conclusion"]

@@ -6,6 +6,11 @@ proxy's keytab, real origins (plain HTTP and HTTPS), and ``netcheck run`` itself
 ``ip netns exec``, which gives it the namespace's ``hosts`` file: the proxy's name
 ``proxy.nclab.test`` resolves forward and reverse there and nowhere else. The staff user gets
 a ticket with ``kinit`` (password on stdin), then ``--proxy-auth negotiate`` uses it.
+
+squid's Negotiate configuration is the lab's own (``netcheck.lab.squid.auth_lines``, through
+``tests.support.squid.auth_squid``): the same lines the ``proxy-kerberos`` scenario runs in the
+full lab (tests/lab/test_proxy_auth_lab.py). This test keeps a namespace of its own, so it runs
+without the lab's lock and fails on Kerberos alone.
 """
 
 from __future__ import annotations

@@ -55,6 +55,15 @@ def report(
         Path | None,
         typer.Option("--out", metavar="PATH", help="Output file (folder for csv/parquet)."),
     ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            metavar="ADDRESS",
+            help="Aggregate on a Dask cluster (tcp://HOST:8786): --audience audit, "
+            "--format csv|parquet, a Parquet records archive (path or fsspec URL).",
+        ),
+    ] = None,
 ) -> None:
     """Write a report for comms officers, auditors or IT from saved results."""
     # pandas and pyarrow load here, not at start-up: every other command would pay for them
@@ -63,6 +72,12 @@ def report(
 
     chosen = check_choice(audience, fmt)
     messages(lang)  # an unknown language is an input error before any reading
+    if dask is not None:
+        from netcheck.report.dask_engine import report_on_cluster
+
+        for path in report_on_cluster(results, policy, audience, chosen, out, dask):
+            stderr.print(str(path), highlight=False, markup=False)
+        return
     # every check (inputs, policy, --out) runs before anything is written
     frame, doc = load_table(results, policy, out=out, fmt=chosen)
     written = write_report(frame, doc, audience, chosen, lang, out)

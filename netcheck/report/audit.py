@@ -17,10 +17,13 @@ DataFrames), written by ``write_csv`` / ``write_parquet`` into a folder, or ``re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from netcheck.errors import InputError
 from netcheck.policy.findings import FAILING_KINDS, FINDING_KINDS
@@ -59,6 +62,8 @@ RECORD_COLUMNS = [
     "evidence",
 ]
 HTML_FINDINGS_CAP = 500
+MATRIX_KEYS = ["rule", "rule_file", "rule_line", "policy_network"]
+REACH_KEYS = ["date", "service", "function", "network"]
 
 
 @dataclass(frozen=True)
@@ -69,13 +74,76 @@ class Audit:
     with_policy: bool
 
 
+@dataclass(frozen=True)
+class Partial:
+    """The audit of one share of the records, before the shares are put together: the share's
+    findings rows, its counts per (rule, network, kind), the first and last failing time per
+    (rule, network), and its reachability sums. Shares combine by concatenating and summing
+    (``combine``), so one process or a cluster gets the same tables (``finish``)."""
+
+    findings: pd.DataFrame
+    counts: pd.DataFrame
+    seen: pd.DataFrame
+    reach: pd.DataFrame
+    with_policy: bool
+
+
 def aggregate(frame: pd.DataFrame) -> Audit:
+    """The pandas engine: the whole table is one share."""
+    return finish(partial(frame))
+
+
+def partial(frame: pd.DataFrame) -> Partial:
+    """One share's findings rows and sums (see ``Partial``)."""
     with_policy = has_findings(frame)
-    return Audit(
+    counts = seen = pd.DataFrame()
+    if with_policy:
+        counts = _plain(
+            frame.groupby([*MATRIX_KEYS, "kind"], observed=True, dropna=False)
+            .size()
+            .rename("n")
+            .reset_index()
+        )
+        failing = frame[frame["kind"].isin(list(FAILING_KINDS))]
+        seen = _plain(
+            failing.groupby(MATRIX_KEYS, observed=True, dropna=False)["ts"]
+            .agg(["min", "max"])
+            .reset_index()
+        )
+    return Partial(
         findings=findings_table(frame),
-        matrix=compliance_matrix(frame) if with_policy else pd.DataFrame(),
-        reachability=reachability(frame),
+        counts=counts,
+        seen=seen,
+        reach=_plain(_reach_sums(frame)),
         with_policy=with_policy,
+    )
+
+
+def combine(parts: Sequence[Partial]) -> Partial:
+    """Shares put together: rows concatenated, counts summed, first/last failing times kept."""
+    if len(parts) == 1:
+        return parts[0]
+    with_policy = parts[0].with_policy
+    counts = seen = pd.DataFrame()
+    if with_policy:
+        counts = _regroup([p.counts for p in parts], [*MATRIX_KEYS, "kind"], {"n": "sum"})
+        seen = _regroup([p.seen for p in parts], MATRIX_KEYS, {"min": "min", "max": "max"})
+    sums = dict.fromkeys(("records", "accessible", "blocked", "degraded"), "sum")
+    return Partial(
+        findings=concat_rows([p.findings for p in parts]),
+        counts=counts,
+        seen=seen,
+        reach=_regroup([p.reach for p in parts], REACH_KEYS, sums),
+        with_policy=with_policy,
+    )
+
+
+def finish(part: Partial) -> Audit:
+    return Audit(
+        findings=part.findings.reset_index(drop=True),
+        matrix=compliance_matrix(part) if part.with_policy else pd.DataFrame(),
+        reachability=_reachability(part.reach),
+        with_policy=part.with_policy,
     )
 
 
@@ -88,23 +156,17 @@ def findings_table(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def compliance_matrix(frame: pd.DataFrame) -> pd.DataFrame:
+def compliance_matrix(part: Partial) -> pd.DataFrame:
     """Long form: one row per (rule, network) with its status and counts per kind."""
-    keys = ["rule", "rule_file", "rule_line", "policy_network"]
-    counts = (
-        frame.groupby(keys + ["kind"], observed=True, dropna=False)
-        .size()
-        .unstack("kind", fill_value=0)
-    )
+    counts = part.counts.set_index([*MATRIX_KEYS, "kind"])["n"].unstack("kind", fill_value=0)
     for kind in FINDING_KINDS:
         if kind not in counts.columns:
             counts[kind] = 0
-    counts = counts[list(FINDING_KINDS)]
+    counts = counts[list(FINDING_KINDS)].astype("int64")
     status = pd.Series("compliant", index=counts.index)
     for kind in reversed(SEVERITY):  # the most serious kind present is written last
         status = status.mask(counts[kind] > 0, kind)
-    failing = frame[frame["kind"].isin(list(FAILING_KINDS))]
-    seen = failing.groupby(keys, observed=True, dropna=False)["ts"].agg(["min", "max"])
+    seen = part.seen.set_index(MATRIX_KEYS)
     out = counts.rename(columns={k: f"n_{k}" for k in FINDING_KINDS})
     out.insert(0, "status", status)
     out.insert(1, "records", counts.sum(axis=1))
@@ -138,21 +200,62 @@ def matrix_wide(matrix: pd.DataFrame) -> pd.DataFrame:
 
 
 def reachability(frame: pd.DataFrame) -> pd.DataFrame:
-    keys = ["date", "service", "function", "network"]
-    verdicts = frame["verdict"].astype(str)
+    return _reachability(_plain(_reach_sums(frame)))
+
+
+def _reach_sums(frame: pd.DataFrame) -> pd.DataFrame:
+    verdicts = frame["verdict"]
     parts = pd.DataFrame(
         {
-            **{k: frame[k] for k in keys},
-            "records": 1,
-            "accessible": (verdicts == "accessible").astype("int32"),
-            "blocked": (verdicts == "blocked").astype("int32"),
-            "degraded": (verdicts == "degraded").astype("int32"),
+            **{k: frame[k] for k in REACH_KEYS},
+            "records": np.ones(len(frame), dtype="int64"),
+            "accessible": (verdicts == "accessible").to_numpy("int64"),
+            "blocked": (verdicts == "blocked").to_numpy("int64"),
+            "degraded": (verdicts == "degraded").to_numpy("int64"),
         }
     )
-    out = parts.groupby(keys, observed=True, dropna=False).sum().reset_index()
+    return parts.groupby(REACH_KEYS, observed=True, dropna=False).sum().reset_index()
+
+
+def _reachability(sums: pd.DataFrame) -> pd.DataFrame:
+    # sorted by value, not by category codes (which follow the order records were read in)
+    out = sums.sort_values(REACH_KEYS, na_position="last").reset_index(drop=True)
     out["other"] = out["records"] - out["accessible"] - out["blocked"] - out["degraded"]
     out["share_loaded"] = ((out["accessible"] + out["degraded"]) / out["records"]).round(4)
     return out
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Key columns as their values' own dtype: each share has its own categories, and small
+    tables of sums are cheaper to put together as plain values."""
+    for name in frame.columns:
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            frame[name] = column.astype(column.cat.categories.dtype)
+    return frame
+
+
+def _regroup(frames: Sequence[pd.DataFrame], keys: list[str], how: dict[str, str]) -> pd.DataFrame:
+    rows = pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True)
+    if rows.empty:
+        return rows
+    return rows.groupby(keys, dropna=False, sort=False).agg(how).reset_index()
+
+
+def concat_rows(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Row tables of several shares as one; a categorical column stays categorical (the union of
+    the shares' categories) instead of falling back to one Python string per row."""
+    frames = [f for f in frames if len(f)] or list(frames[:1])
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    columns: dict[str, object] = {}
+    for name in frames[0].columns:
+        parts = [f[name] for f in frames]
+        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            columns[name] = union_categoricals(parts, ignore_order=True)
+        else:
+            columns[name] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(columns)
 
 
 # --- writing ----------------------------------------------------------------------------------

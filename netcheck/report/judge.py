@@ -61,13 +61,21 @@ def judge(frame: pd.DataFrame, policy: PolicyDoc) -> pd.DataFrame:
         return out
     codes = outcome_codes(frame)
     _, first = np.unique(codes, return_index=True)
-    needs_rtt = np.array([_needs_rtt(frame, int(i), policy) for i in first], dtype=bool)
+    # the few rows the policy engine sees, as dicts: ``frame.iloc[i]`` builds a Series of every
+    # column per call, which cost more than all the policy decisions together
+    outcomes = _rows(frame, first)
+    needs_rtt = np.array([_needs_rtt(row, policy) for row in outcomes], dtype=bool)
     tcp = frame["tcp_ms"].to_numpy(np.float64, na_value=np.nan)
     rtt = np.where(needs_rtt[codes] & ~np.isnan(tcp), np.ceil(np.nan_to_num(tcp)), -1.0)
     combined = codes * 1_000_000 + np.clip(rtt, -1, 999_998).astype(np.int64) + 1
-    inverse, _ = pd.factorize(combined)
-    first = pd.Series(np.arange(len(combined))).groupby(inverse).first().to_numpy()
-    found = [_finding(frame, int(i), float(rtt[i]), policy) for i in first]
+    inverse, uniques = pd.factorize(combined)
+    # the first row of each combination: factorize numbers them in order of appearance
+    first = np.full(len(uniques), len(combined), dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(len(combined)))
+    found = [
+        _finding(row, float(rtt[i]), policy)
+        for row, i in zip(_rows(frame, first), first, strict=True)
+    ]
     table = pd.DataFrame([_row(f) for f in found], columns=list(FINDING_COLUMNS))
     for name in FINDING_COLUMNS:
         values = table[name]
@@ -112,8 +120,15 @@ def display_network(label: str | None, policy: PolicyDoc | None) -> str | None:
     return network_names(policy).get(net or "", label)
 
 
-def _target(frame: pd.DataFrame, i: int) -> Target:
-    row = frame.iloc[i]
+_STAND_IN = ("id", "probe_id", "measured_at", "evidence", *_OUTCOME)
+
+
+def _rows(frame: pd.DataFrame, index: np.ndarray) -> list[dict[str, object]]:
+    rows = frame.take(index)[list(_STAND_IN)].to_dict("records")
+    return [{str(k): v for k, v in row.items()} for row in rows]
+
+
+def _target(row: dict[str, object]) -> Target:
     return Target(
         url=str(row["url"]),
         service=str(row["service"]),
@@ -123,15 +138,14 @@ def _target(frame: pd.DataFrame, i: int) -> Target:
     )
 
 
-def _needs_rtt(frame: pd.DataFrame, i: int, policy: PolicyDoc) -> bool:
-    target = _target(frame, i)
-    network = resolve_network(policy.policy, _str(frame.iloc[i]["network"]))
+def _needs_rtt(row: dict[str, object], policy: PolicyDoc) -> bool:
+    target = _target(row)
+    network = resolve_network(policy.policy, _str(row["network"]))
     decision = decide(policy, request_for_target(target, network), official=target.official)
     return decision.requirements is not None and decision.requirements.max_rtt_ms is not None
 
 
-def _finding(frame: pd.DataFrame, i: int, rtt: float, policy: PolicyDoc) -> Finding:
-    row = frame.iloc[i]
+def _finding(row: dict[str, object], rtt: float, policy: PolicyDoc) -> Finding:
     tcp = [TcpStep(ip="0.0.0.0", port=443, runtime_ms=rtt)] if rtt >= 0 else []
     # model_construct: the fields come from a loaded table, not from a person; a technique this
     # version does not know must still be compared, not rejected
@@ -143,7 +157,7 @@ def _finding(frame: pd.DataFrame, i: int, rtt: float, policy: PolicyDoc) -> Find
             started_at="",
             network=_str(row["network"]),
         ),
-        target=_target(frame, i),
+        target=_target(row),
         measured_at=str(row["measured_at"]),
         verdict=str(row["verdict"]),  # type: ignore[arg-type]
         technique=_str(row["technique"]),  # type: ignore[arg-type]

@@ -34,6 +34,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from netcheck.errors import InputError
@@ -314,24 +315,30 @@ def read_dataset(path: str) -> pa.Table:
     return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
 
 
-def is_record_table(name: str) -> bool:
+def is_record_table(name: str, filesystem: pafs.FileSystem | None = None) -> bool:
     """Whether a Parquet file holds records (its footer names the record columns); a file that
-    is not Parquet at all is an input error naming it."""
+    is not Parquet at all is an input error naming it. ``filesystem``: where ``name`` is, when
+    not on a local (or mounted) file system (the Dask engine reads fsspec URLs)."""
     try:
-        if os.stat(name).st_size > MAX_FILE_BYTES:
+        size = os.stat(name).st_size if filesystem is None else filesystem.get_file_info(name).size
+        if (size or 0) > MAX_FILE_BYTES:
             raise InputError(f"larger than {MAX_FILE_BYTES // 2**20} MiB", file=name)
-        names = set(pq.read_schema(name).names)
+        names = set(pq.read_schema(name, filesystem=filesystem).names)
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"not a readable Parquet file: {_short(exc)}", file=name) from None
     return set(_REQUIRED + ("sha256",)) <= names
 
 
-def read_parquet(name: str) -> pa.Table:
-    """One Parquet record file → the ``COLUMNS`` it has, plain strings, checked."""
+def read_parquet(
+    name: str, filesystem: pafs.FileSystem | None = None, label: str | None = None
+) -> pa.Table:
+    """One Parquet record file → the ``COLUMNS`` it has, plain strings, checked. ``label``:
+    how errors and the ``file`` column name it (default ``name``)."""
+    path, name = name, label or name
     try:
-        schema = pq.read_schema(name)
+        schema = pq.read_schema(path, filesystem=filesystem)
         wanted = [c for c in COLUMNS if c in schema.names and c not in ("ts", "date")]
-        table = pq.read_table(name, columns=wanted, partitioning=None)
+        table = pq.read_table(path, columns=wanted, partitioning=None, filesystem=filesystem)
         # the pandas metadata the writer left would rebuild its categoricals over ours
         table = table.replace_schema_metadata(None)
         for i, field in enumerate(table.schema):

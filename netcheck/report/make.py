@@ -157,17 +157,28 @@ def write_report(
     return [out]
 
 
-def _write_folder(frame: pd.DataFrame, fmt: str, out: Path) -> list[Path]:
+def write_tables(tables: audit.Audit, fmt: str, out: Path) -> list[Path]:
+    """Audit tables already aggregated (by the Dask engine) into the folder ``out``, written as
+    ``write_report`` writes them; no ``records/`` copy (the records are the engine's input)."""
+    return _write_folder(None, fmt, out, tables)
+
+
+def _write_folder(
+    frame: pd.DataFrame | None, fmt: str, out: Path, tables: audit.Audit | None = None
+) -> list[Path]:
     """Write into a temporary folder beside ``out``, then rename each file into place."""
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     try:
-        tables = audit.aggregate(frame)
+        if tables is None:
+            assert frame is not None
+            tables = audit.aggregate(frame)
         if fmt == "csv":
             written = audit.write_csv(tables, staging)
         else:
             written = audit.write_parquet(tables, staging)
-            written.append(ingest.write_dataset(frame, staging / "records"))
+            if frame is not None:
+                written.append(ingest.write_dataset(frame, staging / "records"))
         out.mkdir(exist_ok=True)
         for path in written:
             _move_into(path, out / path.relative_to(staging))

@@ -48,16 +48,18 @@ def test_every_option_and_argument_has_help() -> None:
     assert not missing, "without help text: " + ", ".join(missing)
 
 
-def _help_paths() -> list[tuple[str, ...]]:
-    return [path[1:] for path, _ in every_command()]
-
-
-@pytest.mark.parametrize("path", _help_paths(), ids=lambda p: " ".join(p) or "netcheck")
-def test_help_shows_no_python_type(path: tuple[str, ...]) -> None:
-    shown = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
-    assert shown.exit_code == 0, shown.output
-    assert "Usage:" in shown.output
-    assert not PYTHON_TYPE.findall(shown.output), shown.output
+@pytest.mark.parametrize("name", ["", *COMMANDS])
+def test_help_shows_no_python_type(name: str) -> None:
+    """Each command's help (and each of its sub-commands') as a user sees it."""
+    if not name:
+        paths: list[tuple[str, ...]] = [()]
+    else:
+        paths = [path[1:] for path, _ in _walk(load_command(name), ("netcheck", name))]
+    for path in paths:
+        shown = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert shown.exit_code == 0, shown.output
+        assert "Usage:" in shown.output
+        assert not PYTHON_TYPE.findall(shown.output), shown.output
 
 
 def test_top_level_listing_matches_each_commands_own_help() -> None:

@@ -107,6 +107,11 @@ COMMANDS: dict[str, Entry] = {
         "verify",
         "Check every record's signature and every probe's chain, offline.",
     ),
+    "notify": Entry(
+        "netcheck.cli.notify_cmd",
+        "notify",
+        "Send change alerts and the comms report by e-mail and webhooks, from the collector.",
+    ),
 }
 
 

@@ -42,11 +42,56 @@ def serve(
         float,
         typer.Option("--rate", min=0.1, metavar="N", help="Batches per second one probe may send."),
     ] = 5.0,
+    policy: Annotated[
+        str | None,
+        typer.Option("--policy", metavar="FILE", help="Policy the dashboard compares with."),
+    ] = None,
+    notify: Annotated[
+        str | None,
+        typer.Option(
+            "--notify", metavar="CONFIG", help="Send alerts and reports (notify YAML config)."
+        ),
+    ] = None,
 ) -> None:
     """Run the collector (HTTPS with --tls-cert/--tls-key, else plain HTTP behind a proxy)."""
     from netcheck.server.serve import serve as run_server
 
-    run_server(data, bind, tls_cert=tls_cert, tls_key=tls_key, rate=rate, burst=max(4 * rate, 20))
+    run_server(
+        data,
+        bind,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        rate=rate,
+        burst=max(4 * rate, 20),
+        policy_file=policy,
+        notify_file=notify,
+    )
+
+
+users = typer.Typer(help="Read-only dashboard users.", no_args_is_help=True)
+app.add_typer(users, name="user")
+
+
+@users.command("add")
+@guard
+def user_add(
+    data: Data,
+    name: Annotated[str, typer.Option("--name", metavar="N", help="The user's sign-in name.")],
+) -> None:
+    """Add a dashboard user (or set a new password); the password is read from stdin."""
+    import sys
+
+    from netcheck.server.dashboard.auth import add_user, check_user_name
+    from netcheck.server.store import Store
+
+    check_user_name(name)
+    password = sys.stdin.readline().rstrip("\r\n")
+    store = Store(data, create=False)
+    try:
+        new = add_user(store, name, password)
+    finally:
+        store.close()
+    stderr.print(f"user {name} {'added' if new else 'given a new password'}", highlight=False)
 
 
 @app.command("enroll")

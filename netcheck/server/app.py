@@ -10,6 +10,8 @@ In: a ``Store`` and the admin token. Out: an ASGI application. Endpoints:
   nothing.
 - ``GET /v1/health`` → ``{"ok": true}``, the only endpoint that needs no key or token.
 - ``GET /metrics`` (Prometheus text) and ``GET /v1/probes``, ``GET /v1/state``: admin token.
+- ``/dashboard/...``: the read-only dashboard (``netcheck.server.dashboard``), behind its own
+  sign-in; a dashboard session opens none of the endpoints above.
 
 The body is read under a deadline and a size cap before anything else happens, so a slow or
 huge client costs one connection slot, never the service. Tokens and signatures are compared in
@@ -46,7 +48,9 @@ from netcheck.fleet.evidence import (
     open_batch,
 )
 from netcheck.models import Result
+from netcheck.policy.loader import PolicyDoc
 from netcheck.server import metrics
+from netcheck.server.dashboard import Dashboard
 from netcheck.server.store import Conflict, Probe, Store, Stored
 
 log = logging.getLogger("netcheck.server")
@@ -82,6 +86,10 @@ class Collector:
     limit: RateLimit = field(default_factory=RateLimit)
     max_body: int = MAX_BODY
     writer: Writer | None = None
+    #: the declared policy the dashboard compares with (``server serve --policy``)
+    policy: PolicyDoc | None = None
+    #: called after each stored batch (the notifier checks for changes at once)
+    on_stored: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         if self.writer is None:
@@ -298,6 +306,8 @@ class Api:
         stored = await asyncio.wrap_future(self.collector.writer.submit(item))
         self.bump("batches_" + stored.status.replace("-", "_"))
         self.bump("records_stored", stored.records)
+        if self.collector.on_stored is not None and stored.status == "stored":
+            self.collector.on_stored()
         return JSONResponse(
             {
                 "status": stored.status,
@@ -327,6 +337,8 @@ def build_app(collector: Collector) -> Starlette:
         Route("/metrics", api.admin(api.metrics), methods=["GET"]),
         Route("/v1/probes", api.admin(api.probes), methods=["GET"]),
         Route("/v1/state", api.admin(api.state), methods=["GET"]),
+        # the read-only dashboard: its own sign-in, never the admin token's endpoints
+        *Dashboard(collector.store, collector.store.data, collector.policy).routes(),
     ]
     return Starlette(routes=routes)
 

@@ -8,7 +8,9 @@ size) plus one it lacks: a client must finish sending its request head within
 behind a reverse proxy that terminates TLS.
 
 The admin token (for ``/metrics`` and the read API) is created on first start in
-``DATA/admin.token`` (mode 0600) and never logged.
+``DATA/admin.token`` (mode 0600) and never logged. ``--policy`` gives the dashboard its
+comparison; ``--notify`` starts the notifier (``netcheck.notify``): change alerts checked after
+every stored batch and every ``check_every``, the comms report every ``report_every``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from netcheck.errors import InputError
+from netcheck.notify.config import load_config
+from netcheck.notify.notifier import Notifier, Schedule
+from netcheck.policy.loader import load_policy
 from netcheck.server.app import Collector, RateLimit, build_app
 from netcheck.server.archive import Archiver, archive_pending
 from netcheck.server.store import Store
@@ -87,6 +92,8 @@ def serve(
     tls_key: str | None = None,
     rate: float = 5.0,
     burst: float = 20.0,
+    policy_file: str | None = None,
+    notify_file: str | None = None,
 ) -> None:
     host, port = parse_bind(bind)
     if (tls_cert is None) != (tls_key is None):
@@ -94,10 +101,16 @@ def serve(
     for path in (tls_cert, tls_key):
         if path is not None and not Path(path).is_file():
             raise InputError("no such file", file=path)
+    # bad policy or notify files stop here, exit 2, before anything is created
+    policy = load_policy(policy_file) if policy_file else None
+    notify = load_config(notify_file) if notify_file else None
     store = Store(data)
     archived = archive_pending(store)
     token = admin_token(data)
-    collector = Collector(store, token, RateLimit(rate=rate, burst=burst))
+    collector = Collector(store, token, RateLimit(rate=rate, burst=burst), policy=policy)
+    schedule = Schedule(Notifier(store, notify, policy)) if notify is not None else None
+    if schedule is not None:
+        collector.on_stored = schedule.poke
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if archived:
         log.info("archived %d batch(es) stored before the last stop", archived)
@@ -125,10 +138,14 @@ def serve(
         access_log=False,
     )
     archiver = Archiver(store).start()
+    if schedule is not None:
+        schedule.start()
     try:
         uvicorn.Server(config).run()
     finally:
         assert collector.writer is not None
         collector.writer.stop()
         archiver.stop()
+        if schedule is not None:
+            schedule.stop()
         store.close()

@@ -72,6 +72,21 @@ CREATE TABLE IF NOT EXISTS latest (
     PRIMARY KEY (url, network)
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+-- dashboard users (read-only): scrypt hashes, never passwords (netcheck.server.dashboard.auth)
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, password TEXT NOT NULL, created_at TEXT NOT NULL
+);
+-- change alerts: the state last announced per (url, network), and deliveries waiting or done
+-- (netcheck.notify); announced and queued in one transaction, so an alert is sent once
+CREATE TABLE IF NOT EXISTS announced (
+    url TEXT NOT NULL, network TEXT NOT NULL, state TEXT NOT NULL, measured_at TEXT NOT NULL,
+    announced_at TEXT NOT NULL, PRIMARY KEY (url, network)
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY, destination TEXT NOT NULL, subject TEXT NOT NULL,
+    payload TEXT NOT NULL, created_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL, last_error TEXT, sent_at TEXT, gave_up INTEGER NOT NULL DEFAULT 0
+);
 """
 
 
@@ -411,6 +426,18 @@ class Store:
         with self._lock:
             return self.db.execute(sql, args).fetchall()
 
+    def execute(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Run a few writes in one transaction (users, alerts, outbox): all or nothing."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, args in statements:
+                    self.db.execute(sql, args)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
     def batches(self, probe: str) -> list[tuple[int, str, str, str]]:
         """(seq, sha256, header, signature) of a probe's batches, in order."""
         return self.query(
@@ -444,7 +471,9 @@ class Store:
         rows = self.query(f"SELECT {', '.join(cols)} FROM probes ORDER BY network, id")
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
-    def latest(self) -> list[dict[str, Any]]:
+    def latest(self, *, facts: bool = False) -> list[dict[str, Any]]:
+        """The latest state of each (url, network); with ``facts``, also the record's
+        ``vendor`` and ``evidence`` (the dashboard and the alerts say them in words)."""
         cols = (
             "url",
             "network",
@@ -459,8 +488,15 @@ class Store:
             "seq",
             "idx",
         )
-        rows = self.query(f"SELECT {', '.join(cols)} FROM latest ORDER BY url, network")
-        return [dict(zip(cols, r, strict=True)) for r in rows]
+        if not facts:
+            rows = self.query(f"SELECT {', '.join(cols)} FROM latest ORDER BY url, network")
+            return [dict(zip(cols, r, strict=True)) for r in rows]
+        rows = self.query(
+            f"SELECT {', '.join('l.' + c for c in cols)}, json_extract(r.body, '$.vendor'), "
+            "json_extract(r.body, '$.evidence') FROM latest l LEFT JOIN records r "
+            "ON r.probe = l.probe AND r.seq = l.seq AND r.idx = l.idx ORDER BY l.url, l.network"
+        )
+        return [dict(zip((*cols, "vendor", "evidence"), r, strict=True)) for r in rows]
 
     def bump(self, name: str, by: int = 1) -> None:
         with self._lock:

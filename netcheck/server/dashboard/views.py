@@ -151,6 +151,7 @@ def _how(msgs: Messages, technique: Any, vendor: Any) -> str:
 
 # --- the board ----------------------------------------------------------------------------------
 
+
 def _one_cell(row: dict[str, Any], msgs: Messages, words: Words) -> Cell:
     state = STATE_OF.get(row["verdict"], "unknown")
     bad = state in ("blocked", "degraded")

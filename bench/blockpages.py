@@ -9,8 +9,11 @@ services) is served in place of an agency's official channel on Facebook, YouTub
 Instagram, as written in a targets file with no ``expect``, over plain HTTP and through a TLS-
 intercepting proxy. Each becomes the record a probe would write and goes through
 ``classify_result``. A block page counts as found when the verdict is ``blocked``; a lookalike
-or ordinary page is a false alarm when it is. The tuning split (what the cues were tuned on) and
-the held-out split (written first, never tuned on) are reported apart.
+or ordinary page is a false alarm when it is. Three splits are reported apart: ``tune`` (what
+the cues were tuned on), ``seen`` (two batches written as held-out whose misses were then
+looked at) and ``heldout`` (a batch written after all tuning, measured, never tuned on). The
+same pages are also served in place of a site outside the catalogue, where no brand is
+expected: there only words, page shape and vendor fingerprints decide.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from netcheck.classify import classify_result  # noqa: E402
 from tests.classify.corpus import Served, cases  # noqa: E402
 
 Tally = dict[str, list[int]]  # group -> [hits, total]
+#: tune: what the cues were tuned on; seen: held-out batches whose misses were looked at while
+#: tuning; heldout: written after all tuning and measured, never tuned on
+SPLITS = ("tune", "seen", "heldout")
 
 
 def _add(table: Tally, key: str, hit: bool) -> None:
@@ -60,7 +66,7 @@ def _no_context() -> None:
         else:
             _add(alarms[page.split], "all", blocked)
     print("== without brand context (a site outside the catalogue, no expectations) ==")
-    for split in ("tune", "heldout"):
+    for split in SPLITS:
         print(f"{split}:")
         for group in ("language", "vendor class"):
             _print_table(f"recall by {group}", recall[split][group])
@@ -73,6 +79,7 @@ def main() -> None:
     alarms: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(dict))
     misses: list[tuple[Served, str]] = []
     vendor_named: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    pages: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for case in cases():
         page = case.page
         got = classify_result(case.record)
@@ -91,10 +98,12 @@ def main() -> None:
             cell = vendor_named[page.split]
             cell[0] += int(got.vendor == page.vendor)
             cell[1] += 1
+        pages[page.split]["block" if block_page else "other"].add(page.id)
         if blocked != block_page:
             misses.append((case, got.evidence))
+            pages[page.split]["wrong"].add(page.id)
     with published("blockpages"):
-        for split in ("tune", "heldout"):
+        for split in SPLITS:
             print(f"== {split} split ==")
             print("recall (block pages called blocked):")
             for group, table in recall[split].items():
@@ -106,12 +115,16 @@ def main() -> None:
             print()
         _no_context()
         print()
-        print("in place of Facebook/YouTube/X/Instagram channels:")
-        for split in ("tune", "heldout"):
+        print("in place of Facebook/YouTube/X/Instagram channels (cases: page x URL x transport):")
+        for split in SPLITS:
             r, a = recall[split]["all"]["all"], alarms[split]["all"]["all"]
+            ids = pages[split]
+            missed, alarmed = len(ids["wrong"] & ids["block"]), len(ids["wrong"] & ids["other"])
             print(
                 f"{split:<8} recall {r[0]}/{r[1]} = {100.0 * r[0] / r[1]:.1f}%, "
-                f"false alarms {a[0]}/{a[1]} = {100.0 * a[0] / a[1]:.1f}%"
+                f"false alarms {a[0]}/{a[1]} = {100.0 * a[0] / a[1]:.1f}%   "
+                f"(pages: {missed} of {len(ids['block'])} block pages missed somewhere, "
+                f"{alarmed} of {len(ids['other'])} others called blocked somewhere)"
             )
     if "-v" in sys.argv:
         for case, evidence in misses:

@@ -2,13 +2,13 @@
 
 In: the agent's state and outbox. Out: batches delivered (each removed from the outbox only after
 a 2xx: ``stored`` or ``already-stored``), and the state's ``last_upload`` / ``last_error``.
-A network failure, a 5xx or a 429 waits (``Retry-After``, else exponential backoff with full
-jitter from ``BASE_DELAY``, doubling up to ``MAX_DELAY``) and tries again, at most
-``MAX_ATTEMPTS`` times in a row and within a time budget per cycle; what is left waits for the
-next cycle, in order (the schedule, ``--every`` plus ``--jitter``, is the long backoff: an
-offline laptop costs one quick attempt an hour, not a retry loop). A 401 (revoked or unknown),
-409 (chain break) or 4xx about the batch itself stops delivery with the collector's reason in ``last_error``: the
-batch stays, untouched, as evidence.
+A network failure, a 5xx or a 429 waits (``Retry-After``, else exponential backoff with full jitter
+from ``BASE_DELAY``, doubling up to ``MAX_DELAY``) and tries again, at most ``MAX_ATTEMPTS`` times
+in a row and within a time budget per cycle; what is left waits for the next cycle, in order (the
+schedule, ``--every`` plus ``--jitter``, is the long backoff: an offline laptop costs one quick
+attempt an hour, not a retry loop). A 401 (revoked or unknown), 409 (chain break) or 4xx about the
+batch itself stops delivery with the collector's reason in ``last_error``: the batch stays,
+untouched, as evidence.
 """
 
 from __future__ import annotations

@@ -25,10 +25,10 @@ Content-Length, 413 body or URL list too large, 429 rate limited (``Retry-After`
 connections (uvicorn's own answer, plain text).
 
 What guards the service: uvicorn's limits (connections, keep-alive, head size) and
-``ControlProtocol``, the collector's h11 protocol with a deadline on every request head; the
-body is read under its own deadline and size cap. One unit of the rate limit is one URL, and the
-first unit is charged before the token is checked, so guessing tokens costs as much as measuring.
-The token is compared in constant time.
+``netcheck.asgi.HeadDeadlineProtocol`` (shared with the collector), a deadline on every request
+head; the body is read under its own deadline and size cap. One unit of the rate limit is one URL,
+and the first unit is charged before the token is checked, so guessing tokens costs as much as
+measuring. The token is compared in constant time.
 """
 
 from __future__ import annotations
@@ -50,15 +50,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from netcheck import __version__
+from netcheck import __version__, asgi
 from netcheck.control.limits import TokenBucket, advertised
 from netcheck.control.measure import ControlConfig, Measured, measure_url
 from netcheck.models import utc_now
-from netcheck.server.serve import HEAD_DEADLINE, DeadlineH11Protocol
 
 log = logging.getLogger("netcheck.control")
 
-HEAD_LIMIT = 16_384
 #: seconds a client has to send its request body once the head has arrived
 BODY_DEADLINE = 10.0
 #: seconds an idle connection is kept open for the probe's next batch
@@ -66,53 +64,6 @@ KEEP_ALIVE = 5
 #: seconds measurements in progress get to finish when the service stops
 GRACE = 2
 MAX_URL_LENGTH = 2048
-
-
-def _raw_json(transport: Any, status: int, error: str) -> None:
-    """An answer written by the protocol itself (no request cycle to answer through), then close."""
-    body = json.dumps({"error": error}).encode()
-    reason = {400: "Bad Request", 408: "Request Timeout"}[status]
-    head = (
-        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    )
-    with contextlib.suppress(OSError, RuntimeError):
-        transport.write(head.encode() + body)
-    transport.close()
-
-
-class ControlProtocol(DeadlineH11Protocol):
-    """The collector's protocol (a deadline on a connection's first request head), plus the same
-    deadline for each later head on a kept-alive connection, which uvicorn's keep-alive timer
-    stops guarding once a byte arrives, and JSON for the answers the protocol gives itself."""
-
-    _next_head: asyncio.TimerHandle | None = None
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if self._next_head is not None:
-            self._next_head.cancel()
-        if not self.transport.is_closing():
-            self._next_head = self.loop.call_later(HEAD_DEADLINE, self._late_head, self.cycle)
-
-    def _late_head(self, served: object) -> None:
-        self._next_head = None
-        if self.cycle is served and not self.transport.is_closing():
-            _raw_json(self.transport, 408, "request not received in time")
-
-    def _head_too_slow(self) -> None:
-        if self.cycle is None and self.transport is not None and not self.transport.is_closing():
-            _raw_json(self.transport, 408, "request not received in time")
-        super()._head_too_slow()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._next_head is not None:
-            self._next_head.cancel()
-            self._next_head = None
-        super().connection_lost(exc)
-
-    def send_400_response(self, msg: str) -> None:
-        _raw_json(self.transport, 400, "request head too large or not HTTP/1.1")
 
 
 class _Reply(Exception):
@@ -163,18 +114,11 @@ class ControlServer:
             sock.close()
             raise
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
+        config = asgi.config(
             self.app(),
-            http=ControlProtocol,
-            limit_concurrency=self.config.max_connections,
-            timeout_keep_alive=KEEP_ALIVE,
-            timeout_graceful_shutdown=GRACE,
-            h11_max_incomplete_event_size=HEAD_LIMIT,
-            lifespan="off",
-            server_header=False,
-            proxy_headers=False,
-            access_log=False,
-            log_config=None,
+            max_connections=self.config.max_connections,
+            keep_alive=KEEP_ALIVE,
+            graceful=GRACE,
             log_level="warning",  # its start-up lines would come before "listening on"
         )
         self._server = uvicorn.Server(config)

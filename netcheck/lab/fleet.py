@@ -134,13 +134,24 @@ class Fleet:
     def _enroll(self, state: Path, network: str) -> None:
         if (state / "agent.json").exists():
             return
-        from netcheck.server.store import Store
-
-        store = Store(self.data)
-        try:
-            code = store.create_code(network, 3600)
-        finally:
-            store.close()
+        code = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "netcheck",
+                "server",
+                "enroll",
+                "--data",
+                str(self.data),
+                "--network",
+                network,
+                "--expires",
+                "1h",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         topology.ns_run(
             "nclab-client",
             [

@@ -2,8 +2,8 @@
 
 In: a data folder, a bind address, optionally a TLS certificate and key. Out: a running server
 until SIGINT/SIGTERM. Limits are uvicorn's settings (connections, keep-alive, incomplete-event
-size) plus one it lacks: a client must finish sending its request head within
-``HEAD_DEADLINE`` seconds of connecting, so slow-loris clients cannot hold every slot. Without
+size) plus one it lacks, a deadline on every request head (``netcheck.asgi``), so slow-loris
+clients cannot hold every slot. Without
 ``--tls-cert`` the collector speaks plain HTTP and says so loudly at start: that is only right
 behind a reverse proxy that terminates TLS.
 
@@ -15,16 +15,14 @@ every stored batch and every ``check_every``, the comms report every ``report_ev
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from netcheck import asgi
 from netcheck.errors import InputError
 from netcheck.notify.config import load_config
 from netcheck.notify.notifier import Notifier, Schedule
@@ -35,37 +33,8 @@ from netcheck.server.store import Store
 
 log = logging.getLogger("netcheck.server")
 
-HEAD_DEADLINE = 10.0
 MAX_CONNECTIONS = 1024
 KEEP_ALIVE = 15
-MAX_HEAD = 16_384
-
-
-class DeadlineH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, plus a deadline on the request head of each connection."""
-
-    def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)
-        self._head_timer: asyncio.TimerHandle | None = self.loop.call_later(
-            HEAD_DEADLINE, self._head_too_slow
-        )
-
-    def handle_events(self) -> None:
-        super().handle_events()
-        if self._head_timer is not None and self.cycle is not None:
-            self._head_timer.cancel()  # a request head arrived in time
-            self._head_timer = None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-        super().connection_lost(exc)
-
-    def _head_too_slow(self) -> None:
-        self._head_timer = None
-        if self.cycle is None and self.transport is not None:
-            self.transport.close()
 
 
 def admin_token(data: Path) -> str:
@@ -121,27 +90,20 @@ def serve(
             host,
             port,
         )
-    config = uvicorn.Config(
+    settings = asgi.config(
         build_app(collector),
         host=host,
         port=port,
-        http=DeadlineH11Protocol,
-        ssl_certfile=tls_cert,
-        ssl_keyfile=tls_key,
-        limit_concurrency=MAX_CONNECTIONS,
-        timeout_keep_alive=KEEP_ALIVE,
-        h11_max_incomplete_event_size=MAX_HEAD,
-        lifespan="off",
-        server_header=False,
-        proxy_headers=False,
-        log_level="info",
-        access_log=False,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        max_connections=MAX_CONNECTIONS,
+        keep_alive=KEEP_ALIVE,
     )
     archiver = Archiver(store).start()
     if schedule is not None:
         schedule.start()
     try:
-        uvicorn.Server(config).run()
+        uvicorn.Server(settings).run()
     finally:
         assert collector.writer is not None
         collector.writer.stop()

@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
+from netcheck import asgi
 from netcheck.control import server as control_server
 from netcheck.control.limits import DestinationPolicy
 from netcheck.control.measure import ControlConfig
 from netcheck.control.server import ControlServer
-from netcheck.server import serve
 from tests.support.servers.tls import TlsLab
 
 TOKEN = "service-test-token"
@@ -30,8 +30,7 @@ DEADLINE = 1.0
 
 @pytest.fixture
 def short_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(serve, "HEAD_DEADLINE", DEADLINE)
-    monkeypatch.setattr(control_server, "HEAD_DEADLINE", DEADLINE)
+    monkeypatch.setattr(asgi, "HEAD_DEADLINE", DEADLINE)
     monkeypatch.setattr(control_server, "BODY_DEADLINE", DEADLINE)
 
 

@@ -304,6 +304,7 @@ def lab_scenarios() -> str:
                 e.get("url")
                 or e.get("host")
                 or " ".join(filter(None, (e.get("service"), e.get("function"))))
+                or "every target"
             )
             what = " ".join(filter(None, (e.get("verdict"), e.get("technique"), e.get("vendor"))))
             expected.append(f"{who}: {what}")

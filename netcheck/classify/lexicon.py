@@ -201,7 +201,7 @@ _HEADING = re.compile(r"<h[1-3][^>]{0,200}>(.{0,400}?)</h[1-3]", re.IGNORECASE |
 
 
 def _headline(title: str | None, body: str | None) -> str:
-    heads = [m.group(1) for m in _HEADING.finditer((body or "")[:MAX_SCAN])][:6]
+    heads = [m.group(1) for m in _HEADING.finditer((body or "")[:MAX_TEXT])][:6]
     return " \n ".join([title or "", *heads])
 
 

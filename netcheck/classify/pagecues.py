@@ -27,6 +27,7 @@ from netcheck.netaddr import IPNetwork, is_ip_literal, is_sinkhole_address, url_
 
 #: visible text under which a page is "small": a block page says one thing
 SMALL_TEXT = 700
+HEAD_SCAN = 16 * 1024
 _REFRESH = re.compile(
     r"<meta[^>]{0,200}http-equiv\s*=\s*[\"']?refresh[^>]{0,200}content\s*=\s*[\"']?"
     r"\s*\d*\s*;?\s*url\s*=\s*['\"]?([^\"'>\s]+)",
@@ -144,7 +145,10 @@ def page_structure(
     if _CATEGORY.search(text):
         signs.append("it names a category")
         score += 2
-    form = next((m.group(1) for m in _FORM.finditer(raw) if _FORM_ASK.search(m.group(1))), None)
+    # forms and headings are looked for near the top: a hostile page of "<form<form..." costs
+    # a bounded scan, and a block page's form is never 16 kB down
+    head = raw[:HEAD_SCAN]
+    form = next((m.group(1) for m in _FORM.finditer(head) if _FORM_ASK.search(m.group(1))), None)
     if form is not None:
         signs.append("it offers a form to request access")
         score += 2

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import os
 import resource
 import sys
 import tempfile
@@ -86,7 +87,10 @@ def main() -> None:
             timeout=args.timeout,
         )
         before, packets_before = loopback_bytes()
+        load = os.getloadavg()[0]
+        cpu = time.process_time()
         results, seconds = asyncio.run(run(targets, cfg))
+        cpu = time.process_time() - cpu
         after, packets_after = loopback_bytes()
     moved, packets = after - before, packets_after - packets_before
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -102,7 +106,8 @@ def main() -> None:
         print("clean simulated network: DNS and HTTPS answer, UDP 443 silently dropped")
         print(f"verdicts: {dict(verdicts)}")
         print(f"QUIC probes: {len(quic)} (one per host and address), outcomes {dict(quic_fail)}")
-        print(f"wall time:  {seconds:6.2f} s    (target <= {MAX_SECONDS:g} s)")
+        print(f"wall time:  {seconds:6.2f} s    (target <= {MAX_SECONDS:g} s)", end=", ")
+        print(f"probe CPU {cpu:.2f} s, machine load average {load:.1f} on {os.cpu_count()} cores")
         print(f"bytes moved: {moved / 1e6:6.3f} MB in {packets} packets", end=" ")
         print(f"(target <= {MAX_BYTES / 1e6:g} MB)")
         print(f"peak RSS:   {rss_mb:6.1f} MB   (target <= {MAX_RSS_MB:g} MB)")

@@ -22,7 +22,9 @@ from netcheck.lab.lifecycle import Lab
 from netcheck.lab.runner import ScenarioRun, run_scenario
 
 STATE = Path("/run/netcheck-lab-test")
-NEEDED = ("squid", "unbound", "nginx", "haproxy", "nft", "tc", "ip", "curl")
+NEEDED = ("squid", "unbound", "nginx", "haproxy", "nft", "tc", "ip", "curl", "openssl")
+#: the agency's directory (netcheck/lab/accounts.py): a real MIT KDC
+NEEDED += ("krb5kdc", "kdb5_util", "kadmin.local", "kinit")
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
@@ -49,6 +50,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from _figures import published  # bench/ is sys.path[0] when run as a script
 
@@ -298,10 +300,55 @@ def generate(root: Path, probes: int, days: int, workers: int = 2) -> int:
         return sum(pool.map(_write_probes, shares))
 
 
+# --- the Parquet archives ----------------------------------------------------------------------
+
+
+def write_archive(frame: Any, out: Path, copies: int) -> int:
+    """The records of ``frame`` (``load`` of the JSON Lines) as a collector-style archive
+    ``date=…/network=…/fleet-K.parquet`` holding ``copies`` fleets: copy K renames the probes
+    (``probe-0001-cK``) and the record ids, so each copy is another fleet of the same shape.
+    Returns the number of records written."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(
+        frame.drop(columns=["ts"]), preserve_index=False
+    ).replace_schema_metadata(None)
+    # plain strings in the files, as the collector writes them
+    table = table.cast(pa.schema([pa.field(f.name, _plain(f.type)) for f in table.schema]))
+    keys = pc.binary_join_element_wise(table["date"], table["network"], "/")
+    groups = sorted(set(keys.to_pylist()))
+    files = table.drop_columns(["date"])
+    for k in range(copies):
+        copy = files
+        if k:
+            for name in ("id", "probe_id"):
+                i = copy.schema.get_field_index(name)
+                copy = copy.set_column(
+                    i, name, pc.binary_join_element_wise(copy[name], f"c{k}", "-")
+                )
+        for key in groups:
+            day, network = key.split("/")
+            folder = out / f"date={day}" / f"network={network}"
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(copy.filter(pc.equal(keys, key)), folder / f"fleet-{k}.parquet")
+    return len(table) * copies
+
+
+def _plain(kind: Any) -> Any:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pa.string() if pa.types.is_large_string(kind) else kind
+
+
 # --- measuring (runs in a child process) ---------------------------------------------------------
 
 
 def measure(path: str) -> None:
+    """The pandas engine: load (JSON Lines or Parquet) + judge + aggregate."""
     from netcheck.policy.loader import load_policy
     from netcheck.report import audit
     from netcheck.report.judge import judge
@@ -314,7 +361,6 @@ def measure(path: str) -> None:
     t2 = time.perf_counter()
     result = audit.aggregate(frame)
     t3 = time.perf_counter()
-    own = _vm_hwm_mb()
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         json.dumps(
@@ -327,11 +373,71 @@ def measure(path: str) -> None:
                 "judge_s": round(t2 - t1, 2),
                 "aggregate_s": round(t3 - t2, 2),
                 "total_s": round(t3 - t0, 2),
-                "peak_rss_mb": round(own, 1),
+                "peak_rss_mb": round(_vm_hwm_mb(), 1),
+                # the JSON Lines loader forks one worker per core; Parquet reads in-process
+                "workers": (os.cpu_count() or 1) if "jsonl" in path else 0,
                 "worker_peak_rss_mb": round(kids, 1),
+                "cpu_s": round(_cpu_s(), 1),
             }
         )
     )
+
+
+def measure_dask(path: str) -> None:
+    """The Dask engine on a LocalCluster (a scheduler and two worker processes on loopback,
+    started before the clock): ``dask_engine.aggregate_on`` of the archive, findings rows
+    brought back to this process."""
+    import distributed
+
+    from netcheck.policy.loader import load_policy
+    from netcheck.report import dask_engine
+
+    policy = load_policy(POLICY)
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            memory_limit="4GiB",
+            host="127.0.0.1",
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        # a cluster serving reports has imported netcheck already; so has the pandas child
+        client.run(_warm_up)
+        cpu0 = client.run(_cpu_s)
+        t0 = time.perf_counter()
+        result = dask_engine.aggregate_on(client, [path], policy)
+        t1 = time.perf_counter()
+        workers = client.run(_vm_hwm_mb)
+        cpu1 = client.run(_cpu_s)
+        scheduler = client.run_on_scheduler(_vm_hwm_mb)
+    print(
+        json.dumps(
+            {
+                "records": len(result.findings),
+                "findings": len(result.findings),
+                "matrix_cells": len(result.matrix),
+                "reachability_rows": len(result.reachability),
+                "total_s": round(t1 - t0, 2),
+                "peak_rss_mb": round(_vm_hwm_mb(), 1),
+                "worker_peaks_mb": [round(v, 1) for v in workers.values()],
+                "scheduler_peak_mb": round(scheduler, 1),
+                "worker_cpu_s": round(sum(cpu1[w] - cpu0[w] for w in cpu1), 1),
+            }
+        )
+    )
+
+
+def _warm_up() -> None:
+    import netcheck.report.dask_engine  # noqa: F401  (and with it pandas, pyarrow, the policy)
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _vm_hwm_mb() -> float:
@@ -343,13 +449,20 @@ def _vm_hwm_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _child(path: Path) -> dict[str, float]:
-    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from bench.aggregate import measure; "
-    code += f"measure({str(path)!r})"
+def _child(function: str, path: Path) -> dict[str, Any]:
+    code = (
+        f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'bench')!r}]; "
+        f"from aggregate import {function}; {function}({str(path)!r})"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        sys.exit(f"measurement failed:\n{done.stderr}")
+        sys.exit(f"measurement failed:\n{done.stderr[-3000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (5 min {five:.1f}) on {os.cpu_count()} cores"
 
 
 def main() -> None:
@@ -357,46 +470,102 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/netcheck-fleet"))
     parser.add_argument("--probes", type=int, default=1000)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--scales", default="1,2,4", help="fleet copies for the Parquet runs")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     parser.add_argument("--reuse", action="store_true", help="measure files kept by --keep")
     args = parser.parse_args()
+    scales = [int(x) for x in args.scales.split(",")]
+    jsonl = args.dir / "jsonl"
     t0 = time.perf_counter()
-    if args.reuse and (args.dir / "jsonl").is_dir():
-        n = sum(1 for _ in (args.dir / "jsonl").rglob("*.jsonl")) * 0  # counted by the child
-    else:
+    if not (args.reuse and jsonl.is_dir()):
         shutil.rmtree(args.dir, ignore_errors=True)
-        n = generate(args.dir / "jsonl", args.probes, args.days)
-    size = sum(p.stat().st_size for p in (args.dir / "jsonl").rglob("*.jsonl"))
-    print(
-        f"generated {n:,} records in {time.perf_counter() - t0:.1f} s "
-        f"({size / 2**30:.2f} GiB of JSONL in {args.probes * args.days:,} files)"
-    )
-    jsonl = _child(args.dir / "jsonl")
-    _report("JSONL folder tree", jsonl)
+        n = generate(jsonl, args.probes, args.days)
+        print(f"generated {n:,} records in {time.perf_counter() - t0:.1f} s")
+    files = list(jsonl.rglob("*.jsonl"))
+    size = sum(p.stat().st_size for p in files)
+    print(f"JSONL: {size / 2**30:.2f} GiB in {len(files):,} files ({_load()})")
 
-    from netcheck.report import ingest
+    m = _child("measure", jsonl)
+    _report_jsonl(m)
+
     from netcheck.report.load import load
 
-    t0 = time.perf_counter()
-    ingest.write_dataset(load([str(args.dir / "jsonl")]), args.dir / "parquet")
-    size = sum(p.stat().st_size for p in (args.dir / "parquet").rglob("*.parquet"))
-    print(f"ingested to Parquet in {time.perf_counter() - t0:.1f} s ({size / 2**20:.0f} MiB)")
-    _report("hive Parquet dataset", _child(args.dir / "parquet"))
+    rows: list[tuple[int, str, dict[str, Any]]] = []
+    frame = None
+    for k in scales:
+        archive = args.dir / f"archive-x{k}"
+        if not (args.reuse and archive.is_dir()):
+            shutil.rmtree(archive, ignore_errors=True)
+            t0 = time.perf_counter()
+            frame = load([str(jsonl)]) if frame is None else frame
+            n = write_archive(frame, archive, k)
+            size = sum(p.stat().st_size for p in archive.rglob("*.parquet"))
+            print(
+                f"archive x{k}: {n:,} records, {size / 2**20:.0f} MiB of Parquet "
+                f"(date=/network= partitions) in {time.perf_counter() - t0:.1f} s"
+            )
+    frame = None  # the measuring children get the machine's memory to themselves
+    for k in scales:
+        archive = args.dir / f"archive-x{k}"
+        rows.append((k, "pandas", _child("measure", archive)))
+        rows.append((k, "dask", _child("measure_dask", archive)))
+        print(f"  measured x{k} ({_load()})")
+    _report_scales(rows)
     if not args.keep:
         shutil.rmtree(args.dir, ignore_errors=True)
 
 
-def _report(what: str, m: dict[str, float]) -> None:
-    workers = 2 if "JSONL" in what else 0
-    peak = m["peak_rss_mb"] + workers * m["worker_peak_rss_mb"]
+def _report_jsonl(m: dict[str, Any]) -> None:
+    peak = m["peak_rss_mb"] + m["workers"] * m["worker_peak_rss_mb"]
     ok = "OK" if m["total_s"] <= 10 and peak <= 2048 else "OVER TARGET"
     print(
-        f"{what}: {m['records']:,} records, {m['findings']:,} findings, "
-        f"{m['matrix_cells']} matrix cells, {m['reachability_rows']:,} reachability rows\n"
+        f"\nraw JSON Lines folder tree, pandas engine: {m['records']:,} records, "
+        f"{m['findings']:,} findings, {m['matrix_cells']} matrix cells, "
+        f"{m['reachability_rows']:,} reachability rows\n"
         f"  time {m['total_s']:.2f} s (load {m['load_s']:.2f}, judge {m['judge_s']:.2f}, "
-        f"aggregate {m['aggregate_s']:.2f})\n"
-        f"  peak memory {peak:.0f} MB (process {m['peak_rss_mb']:.0f} MB + {workers} x "
-        f"worker {m['worker_peak_rss_mb']:.0f} MB)  [{ok}: target 10 s, 2048 MB]"
+        f"aggregate {m['aggregate_s']:.2f}; CPU {m['cpu_s']:.1f} s)\n"
+        f"  peak memory {peak:.0f} MB (process {m['peak_rss_mb']:.0f} MB + {m['workers']} x "
+        f"loader worker {m['worker_peak_rss_mb']:.0f} MB)  [{ok}: target 10 s, 2048 MB]"
+    )
+
+
+def _report_scales(rows: list[tuple[int, str, dict[str, Any]]]) -> None:
+    print(
+        "\nhive Parquet archive, side by side (time: aggregation from the archive to the three "
+        "tables in this process;\npeak memory: this process + every worker + scheduler, "
+        "each its own peak RSS)\n"
+    )
+    print(
+        f"{'records':>10}  {'engine':<7}{'time s':>8}{'s per 1M':>10}{'x 1M time':>10}"
+        f"{'peak MB':>9}   breakdown"
+    )
+    base = {engine: m["total_s"] for k, engine, m in rows if k == 1}
+    for _, engine, m in rows:
+        if engine == "pandas":
+            peak = m["peak_rss_mb"]
+            detail = (
+                f"load {m['load_s']:.2f} + judge {m['judge_s']:.2f} + aggregate "
+                f"{m['aggregate_s']:.2f} s, one process"
+            )
+        else:
+            peak = m["peak_rss_mb"] + sum(m["worker_peaks_mb"]) + m["scheduler_peak_mb"]
+            workers = " + ".join(f"{w:.0f}" for w in m["worker_peaks_mb"])
+            detail = (
+                f"client {m['peak_rss_mb']:.0f} + workers {workers} + scheduler "
+                f"{m['scheduler_peak_mb']:.0f} MB; workers' CPU {m['worker_cpu_s']:.1f} s"
+            )
+        per_m = m["total_s"] / (m["records"] / 1e6)
+        growth = f"{m['total_s'] / base[engine]:.2f}" if engine in base else "-"
+        mark = ""
+        if m["records"] <= 1_000_000:
+            mark = "  [OK]" if m["total_s"] <= 10 and peak <= 2048 else "  [OVER TARGET]"
+        print(
+            f"{m['records']:>10,}  {engine:<7}{m['total_s']:>8.2f}{per_m:>10.2f}{growth:>10}"
+            f"{peak:>9.0f}   {detail}{mark}"
+        )
+    print(
+        "\n'x 1M time': time over the same engine's time on 1M records; linear growth reads "
+        "2.00 at 2M and 4.00 at 4M. Targets at 1M: 10 s and 2048 MB."
     )
 
 

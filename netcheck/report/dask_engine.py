@@ -38,7 +38,7 @@ import pandas as pd
 from netcheck.errors import InputError
 from netcheck.policy.loader import PolicyDoc, load_policy
 from netcheck.report import audit
-from netcheck.report.judge import judge
+from netcheck.report.judge import Memo, judge
 from netcheck.report.load import NOT_RECORDS, is_record_table, read_parquet, to_frame
 
 SHARE_BYTES = 32 * 1024 * 1024  # Parquet bytes per task: a share's frame stays well under 1 GB
@@ -176,10 +176,23 @@ def _share_partial(share: list[Entry], policy: PolicyDoc | None) -> audit.Partia
         table = pa.concat_tables(tables, promote_options="permissive")
         frame = to_frame(table)
         if policy is not None:
-            frame = judge(frame, policy)
+            frame = judge(frame, policy, _memo(policy))
         return audit.partial(frame)
     except InputError as exc:
         return (exc.message, exc.file, exc.line, exc.field)
+
+
+_MEMOS: dict[int, tuple[PolicyDoc, Memo]] = {}
+
+
+def _memo(policy: PolicyDoc) -> Memo:
+    """One memo per policy object a worker holds (the scattered copy lives as long as the
+    report): the findings of the outcomes it has judged for earlier shares."""
+    held = _MEMOS.get(id(policy))
+    if held is None or held[0] is not policy:
+        _MEMOS.clear()  # a new report: the last one's answers are of no use
+        held = _MEMOS[id(policy)] = (policy, {})
+    return held[1]
 
 
 def _empty_frame(policy: PolicyDoc | None) -> pd.DataFrame:

@@ -52,8 +52,14 @@ _OUTCOME = (
 )
 
 
-def judge(frame: pd.DataFrame, policy: PolicyDoc) -> pd.DataFrame:
-    """``frame`` with one finding per record (see the module docstring)."""
+Memo = dict[tuple[object, ...], object]
+
+
+def judge(frame: pd.DataFrame, policy: PolicyDoc, memo: Memo | None = None) -> pd.DataFrame:
+    """``frame`` with one finding per record (see the module docstring). ``memo``: answers kept
+    from earlier calls with the same policy (a Dask worker judges many shares of one fleet, and
+    each share holds nearly every distinct outcome)."""
+    memo = {} if memo is None else memo
     out = frame.copy(deep=False)
     if frame.empty:
         for name in FINDING_COLUMNS:
@@ -64,7 +70,7 @@ def judge(frame: pd.DataFrame, policy: PolicyDoc) -> pd.DataFrame:
     # the few rows the policy engine sees, as dicts: ``frame.iloc[i]`` builds a Series of every
     # column per call, which cost more than all the policy decisions together
     outcomes = _rows(frame, first)
-    needs_rtt = np.array([_needs_rtt(row, policy) for row in outcomes], dtype=bool)
+    needs_rtt = np.array([_needs_rtt(row, policy, memo) for row in outcomes], dtype=bool)
     tcp = frame["tcp_ms"].to_numpy(np.float64, na_value=np.nan)
     rtt = np.where(needs_rtt[codes] & ~np.isnan(tcp), np.ceil(np.nan_to_num(tcp)), -1.0)
     combined = codes * 1_000_000 + np.clip(rtt, -1, 999_998).astype(np.int64) + 1
@@ -73,10 +79,10 @@ def judge(frame: pd.DataFrame, policy: PolicyDoc) -> pd.DataFrame:
     first = np.full(len(uniques), len(combined), dtype=np.int64)
     np.minimum.at(first, inverse, np.arange(len(combined)))
     found = [
-        _finding(row, float(rtt[i]), policy)
+        _finding_row(row, float(rtt[i]), policy, memo)
         for row, i in zip(_rows(frame, first), first, strict=True)
     ]
-    table = pd.DataFrame([_row(f) for f in found], columns=list(FINDING_COLUMNS))
+    table = pd.DataFrame(found, columns=list(FINDING_COLUMNS))
     for name in FINDING_COLUMNS:
         values = table[name]
         if name == "rule_line":
@@ -138,7 +144,33 @@ def _target(row: dict[str, object]) -> Target:
     )
 
 
-def _needs_rtt(row: dict[str, object], policy: PolicyDoc) -> bool:
+def _needs_rtt(row: dict[str, object], policy: PolicyDoc, memo: Memo) -> bool:
+    key = ("needs_rtt", *_outcome_key(row))
+    if key not in memo:
+        memo[key] = _decide_rtt(row, policy)
+    return bool(memo[key])
+
+
+def _finding_row(
+    row: dict[str, object], rtt: float, policy: PolicyDoc, memo: Memo
+) -> Sequence[object]:
+    """The finding's columns; a finding depends only on the outcome columns and the rtt."""
+    key = ("finding", rtt, *_outcome_key(row))
+    if key not in memo:
+        memo[key] = _row(_finding(row, rtt, policy))
+    found: Sequence[object] = memo[key]  # type: ignore[assignment]
+    return found
+
+
+def _outcome_key(row: dict[str, object]) -> tuple[object, ...]:
+    # missing values as None: NaN is not equal to itself, so it would never find its answer
+    return tuple(
+        _str(row[name]) if name != "official" and name != "intercepted" else bool(row[name])
+        for name in _OUTCOME
+    )
+
+
+def _decide_rtt(row: dict[str, object], policy: PolicyDoc) -> bool:
     target = _target(row)
     network = resolve_network(policy.policy, _str(row["network"]))
     decision = decide(policy, request_for_target(target, network), official=target.official)

@@ -21,6 +21,7 @@ when the request came over HTTPS, with ``Max-Age``.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -86,8 +87,10 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(again, _unb64(digest))
 
 
-# checked when the user name is unknown, so that the answer takes as long as for a known one
-_DUMMY = hash_password(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy() -> str:
+    """Checked when the user name is unknown, so the answer takes as long as for a known one."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def check_user_name(name: str) -> str:
@@ -129,7 +132,7 @@ def user_hash(store: UserStore, name: str) -> str | None:
 def check_password(store: UserStore, name: str, password: str) -> str | None:
     """The user's stored hash when ``password`` is right, else None (same time either way)."""
     stored = user_hash(store, name) if USER_NAME.match(name) else None
-    good = verify_password(password[:MAX_PASSWORD], stored or _DUMMY)
+    good = verify_password(password[:MAX_PASSWORD], stored or _dummy())
     return stored if good and stored is not None else None
 
 

@@ -25,6 +25,7 @@ _MEASURING_MODULES = {
     "netcheck.measure.http",
     "netcheck.measure.pipeline",
     "netcheck.measure.quic",
+    "netcheck.measure.steplog",
 }
 _STEP_TYPES = (models.DnsStep, models.TcpStep, models.TlsStep, models.HttpStep)
 _original_init = models.Frozen.__init__

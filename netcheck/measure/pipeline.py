@@ -27,17 +27,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
-from urllib.parse import urljoin
 
 from netcheck.failures import GENERIC_TIMEOUT
 from netcheck.measure import dns, http, tcp, tls
 from netcheck.measure.quic import QuicProbes, SharedProbe
+from netcheck.measure.steplog import StepLog
 from netcheck.measure.trust import Trust
-from netcheck.models import DnsStep, HttpStep, Steps, TcpStep, TlsStep
+from netcheck.models import DnsStep, TcpStep, TlsStep
 from netcheck.netaddr import host_key, is_ip_literal, split_url
 
 if TYPE_CHECKING:  # the run level lives in measure.probe; its old import path still works
@@ -94,78 +93,6 @@ class Slots:
 
     def host(self, name: str) -> asyncio.Semaphore:
         return self._hosts.setdefault(host_key(name), asyncio.Semaphore(max(1, self.per_host)))
-
-
-@dataclass
-class StepLog:
-    """Steps as they are measured (appended when each ends); frozen into ``Steps`` at the end."""
-
-    t0: float = field(default_factory=time.monotonic)
-    dns: list[DnsStep] = field(default_factory=list)
-    tcp: list[TcpStep] = field(default_factory=list)
-    tls: list[TlsStep] = field(default_factory=list)
-    http: list[HttpStep] = field(default_factory=list)
-    quic: list[TcpStep] = field(default_factory=list)
-    stage: str = "dns"
-    retried: list[str] = field(default_factory=list)
-    refused: str | None = None
-    #: the URL's overall deadline, pushed back by the time spent queueing for run-level slots
-    cap: asyncio.Timeout | None = None
-
-    def deadline_hit(self, url: str) -> None:
-        """The URL's overall cap fired: record a timed-out step in the stage that was running,
-        so the classifier names the right stage and the record says the cap was hit."""
-        _, host, port = split_url(url)
-        spent = (time.monotonic() - self.t0) * 1000
-        if self.stage == "dns":
-            self.dns.append(
-                DnsStep(
-                    hostname=host,
-                    engine="dnspython",
-                    query_type="A",
-                    failure=GENERIC_TIMEOUT,
-                    replies=0,
-                    runtime_ms=spent,
-                )
-            )
-        elif self.stage == "tcp":
-            self.tcp.append(TcpStep(ip="", port=port, failure=GENERIC_TIMEOUT, runtime_ms=spent))
-        elif self.stage == "tls":
-            self.tls.append(
-                TlsStep(port=port, server_name=host, failure=GENERIC_TIMEOUT, runtime_ms=spent)
-            )
-        else:
-            self.http.append(
-                HttpStep(url=self._hop_url(url), failure=GENERIC_TIMEOUT, runtime_ms=spent)
-            )
-
-    def _hop_url(self, url: str) -> str:
-        """The URL being fetched when the cap fired: the hop a redirect led to, or the hop
-        being tried once more."""
-        if not self.http:
-            return url
-        last = self.http[-1]
-        if last.failure is not None:
-            return last.url
-        return urljoin(last.url, last.location) if last.location else url
-
-    def may_retry(self, stage: str) -> bool:
-        """True once per URL: the first stage that timed out gets its second attempt."""
-        if self.retried:
-            return False
-        self.retried.append(stage)
-        return True
-
-    def freeze(self, loop_lag_ms: float | None = None) -> Steps:
-        return Steps(
-            dns=self.dns,
-            tcp=self.tcp,
-            tls=self.tls,
-            http=self.http,
-            quic=self.quic,
-            retried=self.retried,
-            loop_lag_ms=loop_lag_ms,
-        )
 
 
 def _timed_out(steps: Sequence[TcpStep | TlsStep | DnsStep]) -> bool:

@@ -34,9 +34,10 @@ from netcheck.classify.evidence import expect_of
 from netcheck.classify.fingerprints import Fingerprints, load_fingerprints
 from netcheck.failures import GENERIC_TIMEOUT
 from netcheck.measure import tls
-from netcheck.measure.pipeline import Limits, Pipeline, Slots, StepLog
+from netcheck.measure.pipeline import Limits, Pipeline, Slots
 from netcheck.measure.proxy import PacEvaluator, ProxySettings, proxy_for_url
 from netcheck.measure.quic import QuicProbes
+from netcheck.measure.steplog import StepLog
 from netcheck.measure.trust import Trust
 from netcheck.models import (
     ControlEvidence,

@@ -23,7 +23,6 @@ from netcheck.notify.config import NotifyConfig, seconds
 from netcheck.notify.outbox import Database, Delivered, Outbox, queue
 from netcheck.notify.words import Words
 from netcheck.policy.loader import PolicyDoc
-from netcheck.report import comms
 from netcheck.report.fastjson import table_from_lines
 from netcheck.report.judge import display_network, judge
 from netcheck.report.load import to_frame
@@ -32,6 +31,7 @@ log = logging.getLogger("netcheck.notify")
 
 MAX_LISTED = 50  # changes listed in one message; the rest are counted
 LAST_REPORT = "notify_last_report"
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -162,6 +162,9 @@ class Notifier:
                 continue
             subject = w("report_subject")
             if readers:
+                # the report's renderer loads only when a report is due (pandas, templates)
+                from netcheck.report import comms
+
                 built = comms.build(frame, self.policy, lang)
                 payload = {
                     "subject": subject,

@@ -54,7 +54,8 @@ async def measure(server: DnsServer, name: str, timeout: float = TIMEOUT) -> Got
     steps = await measure_dns(name, resolvers=[server.address], timeout=timeout, t0=start)
     elapsed = time.monotonic() - start
     by_type = {step.query_type: step for step in steps}
-    assert sorted(by_type) == ["A", "AAAA"] and len(steps) == 2
+    assert sorted(by_type) == ["A", "AAAA"]
+    assert len(steps) == 2
     return Got(by_type["A"], by_type["AAAA"], elapsed)
 
 
@@ -116,7 +117,8 @@ async def test_cname_chain_is_recorded(server: DnsServer) -> None:
 async def test_bogon_answer_is_success_not_a_verdict(server: DnsServer) -> None:
     got = await measure(server, "sinkhole.test")
     step = got.A
-    assert step.failure is None and step.answers[0].value == "0.0.0.0"
+    assert step.failure is None
+    assert step.answers[0].value == "0.0.0.0"
 
 
 async def test_missing_type_is_no_answer(server: DnsServer) -> None:
@@ -170,7 +172,8 @@ async def test_no_valid_reply_fails_at_the_deadline(
     for qtype in ("A", "AAAA"):
         step = getattr(got, qtype)
         assert step.failure == failure
-        assert step.rcode is None and step.answers == []
+        assert step.rcode is None
+        assert step.answers == []
         assert step.replies == 0
         # it did listen until the deadline, hoping for a valid reply
         assert step.runtime_ms >= timeout * 1000 * 0.9
@@ -199,7 +202,8 @@ async def test_flood_of_junk_does_not_hide_the_real_answer() -> None:
 
         async with DnsServer(handler=handler) as srv:
             got = await measure(srv, "www.example.test")
-    assert got.A.failure is None and got.A.replies == 1
+    assert got.A.failure is None
+    assert got.A.replies == 1
     assert addresses([got.A, got.AAAA]) == ["127.0.0.1", "::1"]
 
 
@@ -289,7 +293,8 @@ async def test_given_resolvers_only_and_concurrently() -> None:
         )
         elapsed = time.monotonic() - start
         assert bystander.count() == 0
-        assert first.count() == 2 and second.count() == 2
+        assert first.count() == 2
+        assert second.count() == 2
     assert [(s.resolver, s.query_type) for s in steps] == [
         (first.spec, "A"),
         (first.spec, "AAAA"),
@@ -310,7 +315,8 @@ async def test_default_configuration_uses_system_engines() -> None:
         assert srv.count("localhost") == 2
     system = [s for s in steps if s.engine == "system"]
     assert len(system) == 1
-    assert system[0].query_type == "ANY" and system[0].resolver is None
+    assert system[0].query_type == "ANY"
+    assert system[0].resolver is None
     assert system[0].failure is None
     assert DnsAnswer(type="A", value="127.0.0.1") in system[0].answers
     assert all(a.ttl is None for a in system[0].answers)

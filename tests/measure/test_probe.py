@@ -80,12 +80,16 @@ async def test_accessible_https_records_every_step(lab: TlsLab) -> None:
     ):
         result = await measure(config(lab, dns), target(srv.url(), title_contains=["Example"]))
     assert result.verdict == "accessible", result.evidence
-    assert result.technique is None and not result.intercepted
+    assert result.technique is None
+    assert not result.intercepted
     steps = result.steps
     assert {s.query_type for s in steps.dns} == {"A", "AAAA"}
-    assert [s.ip for s in steps.tcp] == ["127.0.0.1"] and steps.tcp[0].failure is None
-    assert steps.tls[0].trusted_public is True and steps.tls[0].hostname_matches is True
-    assert steps.http[-1].status == 200 and steps.http[-1].title == "Example Service"
+    assert [s.ip for s in steps.tcp] == ["127.0.0.1"]
+    assert steps.tcp[0].failure is None
+    assert steps.tls[0].trusted_public is True
+    assert steps.tls[0].hostname_matches is True
+    assert steps.http[-1].status == 200
+    assert steps.http[-1].title == "Example Service"
     assert srv.requests[0].header("host") == f"{HOST}:{srv.port}"
     assert srv.requests[0].sni == HOST
 
@@ -128,21 +132,19 @@ async def test_allow_net_makes_a_private_answer_legitimate(lab: TlsLab) -> None:
 async def test_dns_mismatch_when_resolvers_disagree(lab: TlsLab) -> None:
     # the honest resolver leads to the real server; the lying one to a server whose certificate
     # is for another name
+    # the URL carries one port: the liar is reached at 127.0.0.2 on the real server's port,
+    # through a relay to its own port
     async with (
         hs.HttpServer(default=hs.page(REAL_PAGE), ssl_context=lab.good_context(HOST)) as real,
         hs.HttpServer(
             default=hs.page(b"<title>Other</title>"), ssl_context=lab.wrong_name_context()
         ) as liar,
+        _relay("127.0.0.2", real.port, ("127.0.0.1", liar.port)),
+        dns_for({HOST: ["127.0.0.1"]}) as honest,
+        dns_for({HOST: ["127.0.0.2"]}) as lying,
     ):
-        # the URL carries one port: the liar is reached at 127.0.0.2 on the real server's port,
-        # through a relay to its own port
-        async with _relay("127.0.0.2", real.port, ("127.0.0.1", liar.port)):
-            async with (
-                dns_for({HOST: ["127.0.0.1"]}) as honest,
-                dns_for({HOST: ["127.0.0.2"]}) as lying,
-            ):
-                cfg = config(lab, honest, resolvers=[honest.address, lying.address])
-                result = await measure(cfg, target(real.url()))
+        cfg = config(lab, honest, resolvers=[honest.address, lying.address])
+        result = await measure(cfg, target(real.url()))
     assert (result.verdict, result.technique) == ("blocked", "dns-mismatch"), result.evidence
 
 
@@ -223,7 +225,8 @@ async def test_interception_serving_a_block_page(lab: TlsLab) -> None:
     ):
         result = await measure(config(lab, dns), target(srv.url(), title_contains=["Example"]))
     assert (result.verdict, result.technique) == ("blocked", "http-blockpage"), result.evidence
-    assert result.vendor == "fortiguard" and result.intercepted is True
+    assert result.vendor == "fortiguard"
+    assert result.intercepted is True
 
 
 async def test_proxy_denied_on_connect(lab: TlsLab) -> None:
@@ -236,7 +239,8 @@ async def test_proxy_denied_on_connect(lab: TlsLab) -> None:
     assert (result.verdict, result.technique) == ("blocked", "proxy-denied"), result.evidence
     assert result.vendor == "squid"
     refusal = result.steps.http[0]
-    assert refusal.from_proxy and refusal.status == 403
+    assert refusal.from_proxy
+    assert refusal.status == 403
     assert ("X-Squid-Error", "ERR_ACCESS_DENIED 0") in refusal.headers
 
 
@@ -334,10 +338,13 @@ async def test_hostile_peers_do_not_stop_the_others(lab: TlsLab) -> None:
         await Probe(config(lab, dns, max_body=65536)).run(targets, got.append)
         elapsed = time.monotonic() - start
     by_path = {r.target.url.rsplit("/", 1)[-1]: r for r in got}
-    assert len(got) == 6 and elapsed < 6, ([r.target.url for r in got], elapsed)
+    assert len(got) == 6, [r.target.url for r in got]
+    assert elapsed < 6
     assert by_path[""].verdict == "accessible"
     bomb = by_path["bomb"].steps.http[-1]
-    assert bomb.body_length is not None and bomb.body_length <= 65536 and bomb.body_truncated
+    assert bomb.body_length is not None
+    assert bomb.body_length <= 65536
+    assert bomb.body_truncated
     assert by_path["headers"].steps.http[-1].failure == "http_invalid_response"
     assert by_path["loop"].steps.http[-1].failure == "http_too_many_redirects"
     loop = by_path["loop"].steps
@@ -403,7 +410,8 @@ async def test_an_answer_the_busy_probe_missed_is_tried_once_more(lab: TlsLab) -
     assert result.verdict == "accessible", result.evidence
     assert result.steps.retried == ["dns"]
     assert [s.failure for s in result.steps.dns[:2]] == ["generic_timeout_error"] * 2
-    assert result.steps.loop_lag_ms is not None and result.steps.loop_lag_ms >= 1000
+    assert result.steps.loop_lag_ms is not None
+    assert result.steps.loop_lag_ms >= 1000
 
 
 async def test_a_timeout_while_the_probe_was_busy_is_inconclusive(lab: TlsLab) -> None:
@@ -420,4 +428,5 @@ async def test_a_timeout_while_the_probe_was_busy_is_inconclusive(lab: TlsLab) -
     assert [t.failure for t in quiet.steps.tcp] == ["generic_timeout_error"] * 2
     assert (busy.verdict, busy.technique) == ("inconclusive", None), busy.evidence
     assert "the probe's own machine was busy" in busy.evidence
-    assert busy.steps.loop_lag_ms is not None and busy.steps.loop_lag_ms >= 700
+    assert busy.steps.loop_lag_ms is not None
+    assert busy.steps.loop_lag_ms >= 700

@@ -49,7 +49,8 @@ def test_probe_packet_forces_version_negotiation() -> None:
     version = int.from_bytes(probe.packet[1:5], "big")
     assert version & 0x0F0F0F0F == 0x0A0A0A0A  # reserved 0x?a?a?a?a
     seen = read_probe(probe.packet)
-    assert seen is not None and (seen.dcid, seen.scid) == (probe.dcid, probe.scid)
+    assert seen is not None
+    assert (seen.dcid, seen.scid) == (probe.dcid, probe.scid)
     vn = version_negotiation(probe, VERSIONS)
     assert parse_version_negotiation(vn, probe) == VERSIONS
     assert parse_version_negotiation(vn, make_probe()) is None  # someone else's CIDs
@@ -89,10 +90,12 @@ async def test_silent_peer_times_out_within_deadline() -> None:
 async def test_garbage_is_ignored() -> None:
     async with QuicServer(mode="garbage") as srv:
         step = await measure_quic(srv.host, srv.port, timeout=1, t0=time.monotonic())
-    assert step.failure == "generic_timeout_error" and step.quic_versions is None
+    assert step.failure == "generic_timeout_error"
+    assert step.quic_versions is None
     async with QuicServer(mode="garbage-then-vn") as srv:
         step = await measure_quic(srv.host, srv.port, timeout=2, t0=time.monotonic())
-    assert step.failure is None and step.quic_versions == ["0x00000001", "0x6b3343cf"]
+    assert step.failure is None
+    assert step.quic_versions == ["0x00000001", "0x6b3343cf"]
 
 
 def test_classify_quic_outcomes_never_block() -> None:
@@ -102,7 +105,8 @@ def test_classify_quic_outcomes_never_block() -> None:
         ok = TcpStep(ip="192.0.2.1", port=443)
         quic = [TcpStep(ip="192.0.2.1", port=443, failure=failure)]
         c = classify(target, Steps(tcp=[ok], quic=quic))
-        assert c.verdict == "accessible" and c.technique is None
+        assert c.verdict == "accessible"
+        assert c.technique is None
         return c.evidence
 
     assert "QUIC" not in evidence(None)
@@ -110,7 +114,8 @@ def test_classify_quic_outcomes_never_block() -> None:
         "generic_timeout_error"
     )
     refused = evidence("connection_refused")
-    assert "nothing serves QUIC" in refused and "dropped" not in refused
+    assert "nothing serves QUIC" in refused
+    assert "dropped" not in refused
     assert "rejected (host_unreachable)" in evidence("host_unreachable")
 
 

@@ -9,9 +9,9 @@ services) is served in place of an agency's official channel on Facebook, YouTub
 Instagram, as written in a targets file with no ``expect``, over plain HTTP and through a TLS-
 intercepting proxy. Each becomes the record a probe would write and goes through
 ``classify_result``. A block page counts as found when the verdict is ``blocked``; a lookalike
-or ordinary page is a false alarm when it is. Three splits are reported apart: ``tune`` (what
-the cues were tuned on), ``seen`` (two batches written as held-out whose misses were then
-looked at) and ``heldout`` (a batch written after all tuning, measured, never tuned on). The
+or ordinary page is a false alarm when it is (and is counted apart when ``inconclusive``).
+Splits are reported apart, in the order the batches were written (``tests/classify/corpus.py``
+``BATCHES`` says how each was used: tuned on, looked at after being measured, or held out). The
 same pages are also served in place of a site outside the catalogue, where no brand is
 expected: there only words, page shape and vendor fingerprints decide.
 """
@@ -27,12 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench._figures import published  # noqa: E402
 from netcheck.classify import classify_result  # noqa: E402
-from tests.classify.corpus import Served, cases  # noqa: E402
+from tests.classify.corpus import SPLIT_NOTES, Served, cases, splits  # noqa: E402
 
 Tally = dict[str, list[int]]  # group -> [hits, total]
-#: tune: what the cues were tuned on; seen: held-out batches whose misses were looked at while
-#: tuning; heldout: written after all tuning and measured, never tuned on
-SPLITS = ("tune", "seen", "heldout")
+SPLITS = splits()
 
 
 def _add(table: Tally, key: str, hit: bool) -> None:
@@ -57,7 +55,8 @@ def _no_context() -> None:
     recall: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(dict))
     alarms: dict[str, Tally] = defaultdict(dict)
     for case in cases(context=False):
-        blocked = classify_result(case.record).verdict == "blocked"
+        verdict = classify_result(case.record).verdict
+        blocked = verdict == "blocked"
         page = case.page
         if page.kind == "block":
             _add(recall[page.split]["language"], page.lang, blocked)
@@ -65,13 +64,15 @@ def _no_context() -> None:
             _add(recall[page.split]["all"], "all", blocked)
         else:
             _add(alarms[page.split], "all", blocked)
+            _add(alarms[page.split], "inconclusive", verdict == "inconclusive")
     print("== without brand context (a site outside the catalogue, no expectations) ==")
     for split in SPLITS:
         print(f"{split}:")
         for group in ("language", "vendor class"):
             _print_table(f"recall by {group}", recall[split][group])
         r, a = recall[split]["all"]["all"], alarms[split]["all"]
-        print(f"  recall {_rate(r)}   false alarms {_rate(a)}")
+        doubt = alarms[split]["inconclusive"]
+        print(f"  recall {_rate(r)}   false alarms {_rate(a)}   inconclusive {_rate(doubt)}")
 
 
 def main() -> None:
@@ -79,6 +80,7 @@ def main() -> None:
     alarms: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(dict))
     misses: list[tuple[Served, str]] = []
     vendor_named: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    doubt: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     pages: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for case in cases():
         page = case.page
@@ -86,6 +88,9 @@ def main() -> None:
         blocked = got.verdict == "blocked"
         block_page = page.kind == "block"
         tables = recall if block_page else alarms
+        if not block_page:
+            doubt[page.split][0] += int(got.verdict == "inconclusive")
+            doubt[page.split][1] += 1
         kind = "vendor class" if block_page else "lookalike class"
         for group, key in (
             ("language", page.lang),
@@ -104,7 +109,7 @@ def main() -> None:
             pages[page.split]["wrong"].add(page.id)
     with published("blockpages"):
         for split in SPLITS:
-            print(f"== {split} split ==")
+            print(f"== {split} split: {SPLIT_NOTES[split]} ==")
             print("recall (block pages called blocked):")
             for group, table in recall[split].items():
                 _print_table(group, table)
@@ -112,11 +117,14 @@ def main() -> None:
             print("false alarms (lookalikes and real pages called blocked):")
             for group, table in alarms[split].items():
                 _print_table(group, table)
+            print(f"  inconclusive       {_rate(doubt[split])}   (not accused, not accessible)")
             print()
         _no_context()
         print()
         print("in place of Facebook/YouTube/X/Instagram channels (cases: page x URL x transport):")
         for split in SPLITS:
+            if not recall[split]["all"]:
+                continue
             r, a = recall[split]["all"]["all"], alarms[split]["all"]["all"]
             ids = pages[split]
             missed, alarmed = len(ids["wrong"] & ids["block"]), len(ids["wrong"] & ids["other"])

@@ -274,6 +274,96 @@ def service_figure(bw: _Figures) -> float | None:
     return bw.goodput_mbps if bw.goodput_mbps is not None else bw.service_mbps
 
 
+# --- browser mode (issue 16) ---------------------------------------------------------------------
+
+#: what Chromium says a request was for, in the field's words (CDP resource types, folded)
+RequestType = Literal[
+    "document",
+    "subdocument",
+    "script",
+    "stylesheet",
+    "image",
+    "font",
+    "media",
+    "xhr",
+    "fetch",
+    "websocket",
+    "other",
+]
+
+
+class BrowserRequest(Frozen):
+    """One request the page made, as the browser saw it. ``error`` is Chromium's net error
+    (``net::ERR_...``), or ``pending at the page deadline`` for one still waiting then."""
+
+    url: str
+    host: str
+    type: RequestType
+    method: str = "GET"
+    status: int | None = None
+    bytes: int | None = Field(None, description="bytes received on the wire (encoded)")
+    error: str | None = None
+    t0_ms: float = Field(0.0, description="since the page load began")
+    runtime_ms: float | None = None
+
+
+class BrowserFailure(Frozen):
+    """A request the page needed and did not get, named by netcheck's own measurement of its
+    host (``BrowserHost``): ``technique`` and ``vendor`` are that measurement's (recomputed
+    offline from it), never read from the browser's error text alone."""
+
+    url: str
+    host: str
+    type: RequestType
+    error: str
+    technique: Technique | None = None
+    vendor: str | None = None
+    party: Literal["own", "extra", "third"] = Field(
+        "third",
+        description="own: the service's (or the page's) own domains; extra: an ad, analytics "
+        "or tracker host; third: anyone else",
+    )
+
+
+class BrowserHost(Frozen):
+    """netcheck's step-by-step measurement (DNS, TCP, TLS, HTTP) of a host whose requests
+    failed in the browser, measured through the same pipeline, proxy and trust as the probe."""
+
+    host: str
+    url: str = Field(description="the URL measured: the host's first failed request")
+    steps: Steps
+    verdict: Verdict
+    technique: Technique | None = None
+    vendor: str | None = None
+    evidence: str = ""
+
+
+class BrowserEvidence(Frozen):
+    """What a person would have met loading the page in a real Chromium (``run --browser``,
+    ``netcheck browse``)."""
+
+    browser: str = Field(description="the browser's product and version")
+    sandboxed: bool = Field(description="False when run as root (Chromium needs --no-sandbox)")
+    loaded: bool = Field(description="the document itself arrived (whatever its status)")
+    final_url: str | None = None
+    title: str | None = None
+    events: list[str] = Field(
+        default_factory=list, description="load events reached: domcontentloaded, load"
+    )
+    requests: list[BrowserRequest] = Field(default_factory=list)
+    failed: list[BrowserFailure] = Field(default_factory=list)
+    hosts: list[BrowserHost] = Field(default_factory=list)
+    console_errors: list[str] = Field(default_factory=list)
+    screenshot: str | None = Field(
+        None, description="PNG path, relative to the JSON Lines file's directory"
+    )
+    bytes: int = Field(0, description="bytes the page received, all requests together")
+    deadline_hit: bool = False
+    byte_cap_hit: bool = False
+    error: str | None = Field(None, description="why the page could not be loaded at all")
+    runtime_ms: float = 0.0
+
+
 class Result(Frozen):
     schema_version: str = SCHEMA_VERSION
     id: str = Field(description="unique id of this record")
@@ -292,6 +382,9 @@ class Result(Frozen):
     )
     bandwidth: BandwidthEvidence | None = Field(
         None, description="service vs control goodput, when run --bandwidth measured it"
+    )
+    browser: BrowserEvidence | None = Field(
+        None, description="the page in a real browser, when run --browser loaded it"
     )
 
     @field_validator("schema_version")

@@ -175,6 +175,17 @@ def classify_result(result: Result, *, fingerprints: Fingerprints | None = None)
         fingerprints=fingerprints,
         control=result.control,
     )
+    browser = result.browser
+    if browser is not None:  # run --browser: what the page did in a real browser (issue 16)
+        from netcheck.classify.browser import apply as with_browser
+
+        c, browser = with_browser(
+            c,
+            result.target,
+            browser,
+            allow_nets=result.probe.allow_nets,
+            fingerprints=fingerprints,
+        )
     redone = result.model_copy(
         update={
             "verdict": c.verdict,
@@ -182,6 +193,7 @@ def classify_result(result: Result, *, fingerprints: Fingerprints | None = None)
             "vendor": c.vendor,
             "intercepted": c.intercepted,
             "evidence": c.evidence,
+            "browser": browser,
         }
     )
     if result.bandwidth is None:

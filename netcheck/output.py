@@ -6,8 +6,8 @@ records, or one ``InputError`` naming the file, line and field of the first bad 
 
 Every reader of results files goes through here: ``read_results`` builds a full ``Result`` per
 line (``classify``, ``check``); the report loader (``report.fastjson``) decodes only the fields
-reports read but takes its bytes, limits and checks from ``read_file``/``text_problem``. The
-limits and checks, for both:
+reports read but takes its bytes, limits and checks from ``read_file``/``first_text_problem``
+(``read_results`` reads through ``textfile.read_lines``). The limits and checks, for both:
 
 - a file is at most ``MAX_FILE_BYTES``, a line at most ``MAX_LINE_BYTES``;
 - bytes must be UTF-8 text without NUL bytes (a Parquet or gzip file passed by mistake is named
@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from netcheck.errors import InputError
 from netcheck.models import Result
+from netcheck.textfile import read_lines
 
 if TYPE_CHECKING:  # rich loads when a table is drawn, not in the report loader's workers
     from rich.console import Console
@@ -90,27 +91,18 @@ def dump_line(result: Result) -> str:
 def read_results(path: str) -> Iterator[Result]:
     """Yield the records of a JSON Lines file, a line at a time (memory stays within one line);
     the first bad line, or a file without records, raises ``InputError``."""
-    try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed by the with below
-        size = os.fstat(fh.fileno()).st_size
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=path) from None
-    with fh:
-        if size > MAX_FILE_BYTES:
-            raise InputError(f"larger than {MAX_FILE_BYTES // 2**20} MiB", file=path)
-        count = 0
-        for number, line in _lines(fh, path):
-            yield parse_line(line, path, number)
+    count = 0
+    lines = read_lines(path, "results file", max_bytes=MAX_FILE_BYTES, max_line=MAX_LINE_BYTES)
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            yield parse_line(line.rstrip("\r\n"), path, number)
             count += 1
     if not count:
         raise InputError("no records: the file is empty", file=path)
 
 
-def parse_line(line: bytes, path: str, number: int) -> Result:
+def parse_line(line: str | bytes, path: str, number: int) -> Result:
     """One stored line → a ``Result``, or ``InputError`` naming the field that is wrong."""
-    problem = text_problem(line)
-    if problem is not None:
-        raise InputError(problem, file=path, line=number)
     try:
         return Result.model_validate_json(line)
     except ValidationError as exc:
@@ -134,22 +126,10 @@ def field_path(loc: Iterable[str | int]) -> str:
     return text
 
 
-def text_problem(data: bytes) -> str | None:
-    """Why ``data`` is not UTF-8 text (binary, NUL bytes, bad encoding), or None."""
-    if b"\x00" in data:
-        return "a NUL byte: binary data, not JSON Lines text"
-    if data.isascii():
-        return None
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return "not UTF-8 text"
-    return None
-
-
 def first_text_problem(data: bytes) -> tuple[int, str] | None:
-    """The byte offset and reason of the first problem ``text_problem`` would name in a whole
-    file, checking a chunk at a time (a file of 2 GiB is never decoded at once)."""
+    """The byte offset and reason of the first thing in a whole file that makes it not UTF-8
+    text (a NUL byte, bad encoding), checking a chunk at a time (2 GiB is never decoded at
+    once)."""
     nul = data.find(b"\x00")
     if nul >= 0:
         return nul, "a NUL byte: binary data, not JSON Lines text"
@@ -184,21 +164,6 @@ def read_file(name: str) -> bytes:
     if len(data) > MAX_FILE_BYTES:
         raise InputError(f"larger than {MAX_FILE_BYTES // 2**20} MiB", file=name)
     return data
-
-
-def _lines(fh: IO[bytes], path: str) -> Iterator[tuple[int, bytes]]:
-    """(line number, line without its ending) for every line that is not blank."""
-    number = 0
-    while True:
-        line = fh.readline(MAX_LINE_BYTES + 2)
-        if not line:
-            return
-        number += 1
-        line = line.removesuffix(b"\n").removesuffix(b"\r")
-        if len(line) > MAX_LINE_BYTES:
-            raise InputError(f"line longer than {MAX_LINE_BYTES} bytes", file=path, line=number)
-        if line.strip():
-            yield number, line
 
 
 # --- for people ----------------------------------------------------------------------------------

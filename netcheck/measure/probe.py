@@ -138,21 +138,23 @@ class LoopLag:
             found.append((self._due, now))
         return found
 
-    def cost(self, step: DnsStep | TcpStep | TlsStep | HttpStep, t0: float) -> float:
-        """Seconds of stall that may have cost ``step`` its answer. A DNS query or a TCP connect
-        waits one round trip: a stall ruins it only if it spans the deadline (an answer that
-        arrived just before was read after). A handshake or an HTTP exchange waits several:
+    def cost(
+        self, step: DnsStep | TcpStep | TlsStep | HttpStep, t0: float, timeout: float
+    ) -> float:
+        """Seconds of stall that may have cost ``step`` its answer, judged up to its deadline
+        (``timeout`` after it began; stalls that began later, such as the burst of work when
+        many timeouts fire at once, came after the verdict was sealed). A DNS query or a TCP
+        connect waits one round trip: a stall ruins it only if it spans the deadline (an answer
+        that arrived just before was read after). A handshake or an HTTP exchange waits several:
         every stall inside the step delays it, so they add up."""
         start = t0 + step.t0_ms / 1000
-        end = start + step.runtime_ms / 1000
-        stalls = self._stalls(start, end)
+        deadline = min(start + step.runtime_ms / 1000, start + timeout)
+        stalls = self._stalls(start, deadline)
         if isinstance(step, DnsStep | TcpStep):
-            return max(
-                (b - a for a, b in stalls if a <= end + SLACK and b >= end - SLACK), default=0.0
-            )
-        return sum(min(b, end) - max(a, start) for a, b in stalls)
+            return max((b - a for a, b in stalls if a <= deadline <= b + SLACK), default=0.0)
+        return sum(max(0.0, min(b, deadline) - max(a, start)) for a, b in stalls)
 
-    def behind(self, log: StepLog, began: float) -> float:
+    def behind(self, log: StepLog, began: float, timeout: float) -> float:
         """The stall that matters for this URL's verdict: what it may have cost the last step
         that timed out (its retry, if it had one: a stall in a first attempt that the retry
         survived is no excuse), else the worst stall during the whole measurement."""
@@ -165,7 +167,7 @@ class LoopLag:
         timed_out = [s for s in steps if s.failure == GENERIC_TIMEOUT]
         if timed_out:
             last = max(timed_out, key=lambda s: s.t0_ms + s.runtime_ms)
-            return self.cost(last, log.t0)
+            return self.cost(last, log.t0, timeout)
         now = asyncio.get_running_loop().time()
         return max((b - a for a, b in self._stalls(began, now)), default=0.0)
 
@@ -261,7 +263,7 @@ class Probe:
             finally:
                 if control_task is not None:
                     control_task.cancel()  # no-op once done; stops it if we are cancelled
-            lag_ms = round(self.lag.behind(log, began) * 1000, 1)
+            lag_ms = round(self.lag.behind(log, began, self.config.timeout) * 1000, 1)
         if not self._runs:
             self.quic.close()  # measured alone: no later target will read its QUIC probe
         steps = tls.note_cert_names(log.freeze(loop_lag_ms=lag_ms), expect_of(target).cert_names)

@@ -29,10 +29,13 @@ def message(smtp: Smtp, to: str, payload: dict[str, str]) -> EmailMessage:
     msg["To"] = to
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = make_msgid(domain=smtp.sender.rpartition("@")[2])
-    msg["Content-Language"] = payload["lang"]
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies, please
     msg.set_content(payload["text"], charset="utf-8")
     msg.add_alternative(payload["html"], subtype="html", charset="utf-8")
+    # after the content: set_content clears every Content-* header
+    msg["Content-Language"] = payload["lang"]
+    for part in msg.iter_parts():
+        part["Content-Language"] = payload["lang"]
     return msg
 
 

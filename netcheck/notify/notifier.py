@@ -203,7 +203,10 @@ class Notifier:
             changes = self.check_alerts()
             reports = 0
             if report or (report is None and self.report_due(now)):
-                reports = self.queue_report(now)
+                try:
+                    reports = self.queue_report(now)
+                except Exception:  # noqa: BLE001 - alerts already queued must still go out
+                    log.exception("the comms report could not be built; alerts go out anyway")
             delivered = self.outbox.deliver()
         return Summary(changes, reports, delivered)
 

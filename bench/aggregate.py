@@ -387,23 +387,11 @@ def measure_dask(path: str) -> None:
     """The Dask engine on a LocalCluster (a scheduler and two worker processes on loopback,
     started before the clock): ``dask_engine.aggregate_on`` of the archive, findings rows
     brought back to this process."""
-    import distributed
-
     from netcheck.policy.loader import load_policy
     from netcheck.report import dask_engine
 
     policy = load_policy(POLICY)
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            memory_limit="4GiB",
-            host="127.0.0.1",
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with dask_engine.local_cluster(workers=2, memory_limit="4GiB") as client:
         # a cluster serving reports has imported netcheck already; so has the pandas child
         client.run(_warm_up)
         cpu0 = client.run(_cpu_s)

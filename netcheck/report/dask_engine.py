@@ -27,9 +27,10 @@ pandas engine drops a copy only when a folder also holds the ``.jsonl`` a record
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,26 @@ def aggregate_on(client: Any, sources: Sequence[str], policy: PolicyDoc | None) 
     if sum(len(p.findings) for p in parts) == 0:
         raise InputError(f"no records: {NOT_RECORDS}", file=", ".join(sources)[:200])
     return audit.finish(audit.combine(parts))
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int = 2, memory_limit: str = "2GiB") -> Iterator[Any]:
+    """A client of a cluster on this machine: a scheduler and ``workers`` single-threaded worker
+    processes on loopback, no dashboard (tests, benchmarks, one big machine)."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            memory_limit=memory_limit,
+            host="127.0.0.1",
+        ) as cluster,
+        Client(cluster) as client,  # type: ignore[no-untyped-call]
+    ):
+        yield client
 
 
 # --- listing and cutting -------------------------------------------------------------------------

@@ -28,11 +28,11 @@ import gc
 import hashlib
 import re
 from collections.abc import Callable
-from operator import methodcaller
+from operator import attrgetter, methodcaller
+from typing import Any
 
 import msgspec
 import pyarrow as pa
-from msgspec.structs import astuple
 
 from netcheck import output
 from netcheck.errors import InputError
@@ -188,26 +188,32 @@ class _Columns:
         self.lines.extend(numbers)
 
     def table(self) -> pa.Table:
-        # one tuple per struct, then transposed: C loops, where a getattr per field and record
-        # in Python costs more than the decoding did
-        top = list(zip(*map(astuple, self.records), strict=True)) or [()] * len(_TOP_FIELDS)
-        columns = dict(zip(_TOP_FIELDS, top, strict=True))
-        for name, kind, empty in (("probe", _PROBE, _NO_PROBE), ("target", _TARGET, _NO_TARGET)):
-            structs = [s or empty for s in columns.pop(name)]
-            values = list(zip(*map(astuple, structs), strict=True)) or [()] * len(kind)
-            columns.update(zip(kind, values, strict=True))
-        columns["tcp_ms"] = tuple(map(_fastest_connect, columns.pop("steps")))
-        columns["goodput_mbps"] = tuple(map(_goodput, columns.pop("bandwidth")))
-        columns["sha256"] = tuple(self.shas)
-        columns["file_index"] = tuple(self.files)
-        columns["line"] = tuple(self.lines)
+        # one C loop per field (``map`` of an ``attrgetter``): no per-record Python code, and
+        # about a fifth faster than building a tuple per struct and transposing them with zip
+        records = self.records
+        columns: dict[str, list[Any]] = {
+            name: list(map(attrgetter(name), records)) for name in _TOP_SCALARS
+        }
+        for name, fields, empty in (("probe", _PROBE, _NO_PROBE), ("target", _TARGET, _NO_TARGET)):
+            structs = [s if s is not None else empty for s in map(attrgetter(name), records)]
+            for column, field in fields:
+                columns[column] = list(map(attrgetter(field), structs))
+        columns["tcp_ms"] = list(map(_fastest_connect, map(attrgetter("steps"), records)))
+        columns["goodput_mbps"] = list(map(_goodput, map(attrgetter("bandwidth"), records)))
+        columns["sha256"] = self.shas
+        columns["file_index"] = self.files
+        columns["line"] = self.lines
         arrays = [pa.array(columns[name], kind) for name, kind in COLUMN_TYPES.items()]
         return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 
-_TOP_FIELDS = Record.__struct_fields__
-_PROBE = ("probe_id", "network", "started_at")  # Probe's fields, in order, as column names
-_TARGET = ("url", "service", "function", "official", "category")
+_TOP_SCALARS = tuple(
+    name
+    for name in Record.__struct_fields__
+    if name not in ("probe", "target", "steps", "bandwidth")
+)
+_PROBE = (("probe_id", "id"), ("network", "network"), ("started_at", "started_at"))
+_TARGET = tuple((name, name) for name in Target.__struct_fields__)  # column, field
 _NO_PROBE = Probe()
 _NO_TARGET = Target()
 

@@ -109,17 +109,7 @@ def write_collector_archive(root: Path, runs: dict[tuple[str, str], list]) -> Pa
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[object]:
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            memory_limit="1GiB",
-            host="127.0.0.1",
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
+    with dask_engine.local_cluster(workers=2, memory_limit="1GiB") as c:
         yield c
 
 

@@ -18,6 +18,7 @@ from netcheck.lab.lifecycle import Lab
 pytestmark = pytest.mark.lab
 
 
+@pytest.mark.timeout(900)
 def test_agents_in_the_lab_upload_to_a_collector(lab: Lab, tmp_path: Path) -> None:
     data = tmp_path / "collector"
     fleet = Fleet(lab, data, tmp_path / "agents")

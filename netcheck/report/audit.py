@@ -4,6 +4,11 @@ time — pandas groupbys over the whole fleet's records (probes × networks × d
 In: the results table (``load`` + ``judge`` when a policy was given). Out: ``Audit`` (three
 DataFrames), written by ``write_csv`` / ``write_parquet`` into a folder, or ``render_html``.
 
+The arithmetic is done per share of the records (``partial``: the share's findings rows and its
+sums), then shares are put together (``combine``) and the tables finished (``finish``). The pandas
+engine (``aggregate``) has one share, the whole table; the Dask engine (``dask_engine``) has one
+per task on the cluster's workers. Same code, so the same tables, row for row.
+
 - ``findings``: one row per finding (= per record when a policy is given), with the record's
   ``result_id``, ``sha256`` (of the stored line), file and line, the measured outcome, the rule
   (id, file, line), the finding's evidence sentence and the config line when known. Without a

@@ -14,16 +14,19 @@ from typing import Annotated, Any
 
 import typer
 
-from netcheck import output
-from netcheck.cli import guard, stderr, stdout
-from netcheck.cli.tables import FINDING_FORMATS, print_findings, write_findings_csv
+from netcheck.cli import guard
 from netcheck.errors import InputError
-from netcheck.models import FUNCTIONS
-from netcheck.policy.compare import check_results, findings_exit_code
-from netcheck.policy.decide import decide_url
 from netcheck.policy.importers import FORMATS, load_config, parse_config_spec
 from netcheck.policy.loader import load_policy, require_group, require_network, resolve_network
-from netcheck.policy.validate import validate_file
+
+# `policy validate` is a start-up-time command (bench/startup.py): what only explain and check
+# need (the decision engine, the results reader, rich tables) is imported inside them.
+FINDING_FORMATS = ("table", "json", "csv")
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
 
 app = typer.Typer(
     help="The agency's declared policy: validate it, explain a decision, import real configs.",
@@ -37,13 +40,15 @@ def validate(
     file: Annotated[str, typer.Argument(metavar="FILE", help="Policy YAML file.")],
 ) -> None:
     """Report every problem of a policy file (file:line: field: message); exit 1 if any."""
+    from netcheck.policy.validate import validate_file
+
     found = validate_file(file)
     for problem in found:
-        stdout.print(str(problem), highlight=False, markup=False)
+        print(problem)
     if found:
-        stderr.print(f"{len(found)} problem(s)", highlight=False)
+        _err(f"{len(found)} problem(s)")
         raise typer.Exit(1)
-    stderr.print(f"{file}: valid", highlight=False)
+    _err(f"{file}: valid")
 
 
 @app.command("explain")
@@ -86,6 +91,9 @@ def explain(
     problem = url_problem(url)
     if problem:
         raise InputError(problem, field="URL")
+    from netcheck.models import FUNCTIONS
+    from netcheck.policy.decide import decide_url
+
     if function is not None and function not in FUNCTIONS:
         raise InputError(
             f"unknown function {function!r}; known: {', '.join(FUNCTIONS)}", field="--function"
@@ -112,7 +120,7 @@ def explain(
         print(json.dumps(data, ensure_ascii=False))
         return
     for line in explanation(url, data):
-        stdout.print(line, highlight=False, markup=False)
+        print(line)
 
 
 def explanation(url: str, data: dict[str, Any]) -> list[str]:
@@ -148,7 +156,7 @@ def import_(
     config = load_config(fmt, file)
     text = config.to_yaml()
     for note in config.warnings():  # also in the YAML's header; each names its config line
-        stderr.print(f"netcheck: warning: {note}", highlight=False, markup=False, soft_wrap=True)
+        _err(f"netcheck: warning: {note}")
     print(text, end="")
 
 
@@ -190,6 +198,10 @@ def check(
     ] = False,
 ) -> None:
     """Compare results with the policy; exit 1 on self-blocking or an unenforced block."""
+    from netcheck import output
+    from netcheck.cli.tables import print_findings, write_findings_csv
+    from netcheck.policy.compare import check_results, findings_exit_code
+
     chosen = _finding_format(fmt, json_out)
     doc = load_policy(policy)
     if network is not None:
@@ -201,11 +213,9 @@ def check(
         raise InputError("no results in the given files", field="RESULTS")
     for label in sorted({r.probe.network or "" for r in records} - {""}):
         if network is None and resolve_network(doc.policy, label) is None:
-            stderr.print(
+            _err(
                 f"netcheck: warning: network {label!r} is not in {policy}; "
-                "rules scoped to networks do not apply",
-                highlight=False,
-                markup=False,
+                "rules scoped to networks do not apply"
             )
     findings = check_results(records, doc, network=network, configs=configs, group=group)
     if chosen == "json":

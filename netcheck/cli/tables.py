@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
     from netcheck.policy.findings import Finding
 
-FINDING_FORMATS = ("table", "json", "csv")
 WIDE = 140  # below this many columns the nine-column table folds every cell
 
 KIND_STYLE = {

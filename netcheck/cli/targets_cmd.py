@@ -6,9 +6,8 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from netcheck.cli import guard, stdout
+from netcheck.cli import guard
 from netcheck.targets import load_targets
 
 app = typer.Typer(help="The target catalogue.", no_args_is_help=True)
@@ -36,6 +35,11 @@ def list_targets(
     if json_out:
         print(json.dumps([t.model_dump(mode="json") for t in selected], ensure_ascii=False))
         return
+    # rich only for people: `targets list --json` is a start-up-time command (bench/startup.py)
+    from rich.table import Table
+
+    from netcheck.cli import stdout
+
     table = Table(title=f"{len(selected)} targets")
     for name in ("service", "function", "url", "official", "certificate must cover", "page shows"):
         table.add_column(name, overflow="fold")

@@ -55,6 +55,15 @@ def report(
         Path | None,
         typer.Option("--out", metavar="PATH", help="Output file (folder for csv/parquet)."),
     ] = None,
+    config: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--config",
+            metavar="[FORMAT:]PATH",
+            help="A real config (repeatable, with --policy): the comms report names its "
+            "lines that block.",
+        ),
+    ] = None,
     dask: Annotated[
         str | None,
         typer.Option(
@@ -79,7 +88,7 @@ def report(
             stderr.print(str(path), highlight=False, markup=False)
         return
     # every check (inputs, policy, --out) runs before anything is written
-    frame, doc = load_table(results, policy, out=out, fmt=chosen)
+    frame, doc = load_table(results, policy, out=out, fmt=chosen, configs=config or ())
     written = write_report(frame, doc, audience, chosen, lang, out)
     if isinstance(written, str):
         stdout.file.write(written)

@@ -1,54 +1,75 @@
-"""The communications officers' report: can the official channels and each service's functions
-be viewed, administered, streamed, from which networks, since when, what blocks them (in words),
-and what to ask IT, quoting the rule.
+"""The communications officers' report, written for a person: first a one-screen summary of the
+official channels, then each service function, then charts, then an appendix with the details.
 
-In: the results table (``load`` + ``judge`` when a policy was given), the policy (or None), a
-language. Out: ``build`` → ``CommsReport`` (plain data, every sentence already in the reader's
-language, from ``messages/<lang>.yaml``); ``render_html`` → one self-contained HTML page (inline
-CSS and SVG charts, no external URL, no script); ``render_markdown`` → Markdown for an email.
+In: the results table (``load`` + ``judge`` when a policy was given, ``judge`` with configs when
+the agency's real configs were given), the policy (or None), a language. Out: ``build`` →
+``CommsReport`` (plain data, every sentence already in the reader's language, from
+``messages/<lang>.yaml``); ``render_html`` → one self-contained, printable HTML page (inline CSS
+and SVG charts, no external URL, no script); ``render_markdown`` → Markdown for an email.
+
+Reading order, as the office asked for it:
+1. summary — each official channel: works / works in part / does not work, on which networks
+   (networks with the same answer on one line), since when, and what to ask IT;
+2. services by function — "X (Twitter) — emitir en directo", the same lines and words;
+3. charts — each channel's state over time, on how many networks each function works, and the
+   measured goodput against the policy's requirement;
+4. appendix — one row per target and network that does not work: technique, evidence, probe
+   and time of measurement.
+Names are display names; files are named without their folders; counts use plural forms.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import pandas as pd
 
 from netcheck import __version__
 from netcheck.policy.loader import PolicyDoc
 from netcheck.report import charts
+from netcheck.report.advice import Need
 from netcheck.report.i18n import Messages, messages
 from netcheck.report.judge import display_network
 from netcheck.report.render import render
-from netcheck.report.state import ABILITY_OF, ask_it, has_findings, latest
+from netcheck.report.state import ABILITIES, ABILITY_OF, ANSWERS, file_name, has_findings, latest
+from netcheck.report.summary import (
+    Card,
+    channel_cards,
+    channel_states,
+    channel_title,
+    function_cards,
+    needs_of,
+    net_answers,
+    records,
+)
 
 NON_COMPLIANT = ("self-blocking", "unenforced-block", "bandwidth-shortfall", "undeclared")
+#: columns of a channel's state over time; more are dropped from the left (the oldest)
+MAX_COLUMNS = 60
 
 
 @dataclass(frozen=True)
-class ChannelLine:
+class Detail:
+    """One appendix row: a target on a network that does not work."""
+
+    function: str
     url: str
-    service: str
     network: str
-    state: str  # ok | blocked | degraded | unknown
-    sentence: str
-    since: str | None = None
-    ask: str | None = None
-    note: str | None = None
+    answer: str
+    answer_text: str
+    how: str
+    evidence: str
+    probe: str
+    measured_at: str
 
 
 @dataclass(frozen=True)
-class ServiceLine:
-    service: str
-    ability: str
-    network: str
-    answer: str  # yes | no | partial | unknown
-    answer_text: str
-    why: list[str] = field(default_factory=list)
-    since: str | None = None
-    ask: list[str] = field(default_factory=list)
+class Tally:
+    """One row of the services table: on how many networks each answer was given."""
+
+    title: str
+    counts: dict[str, int]  # answer → networks
 
 
 @dataclass(frozen=True)
@@ -57,51 +78,61 @@ class CommsReport:
     title: str
     intro: str
     policy_line: str
-    channels: list[ChannelLine]
-    services: list[ServiceLine]
-    blocked: list[str]
+    channels: list[Card]
+    tallies: list[Tally]
+    services: list[Card]  # the service functions that do not work everywhere
+    fine: str | None  # the ones that do, in one sentence
     charts: list[str]
+    details: list[Detail]
+    details_intro: str
     footer: str
     m: Messages
 
 
 def build(frame: pd.DataFrame, policy: PolicyDoc | None, lang: str = "es") -> CommsReport:
     msgs = messages(lang)
-    now = latest(frame)
-    now["net_name"] = [
-        display_network(_opt(n), policy) or msgs.text("network_unknown") for n in now["network"]
-    ]
+    names = _network_names(frame, policy, msgs)
+    now = _prepared(latest(frame), names)
+    rows = records(now)
+    needs = needs_of(rows, policy)
+    answers = net_answers(rows, needs, msgs)
+    states = channel_states(rows, answers, needs, msgs)
+    details = _details(now, msgs)
+    ok = int((now["verdict"] == "accessible").sum())
+    functions = function_cards(answers, msgs)
+    fine = [c for c in functions if c.answer == "yes"]
     return CommsReport(
         lang=lang,
         title=msgs.text("comms_title"),
         intro=msgs.text("comms_intro", **overview(frame, msgs)),
         policy_line=policy_line(policy, msgs),
-        channels=_channels(now, msgs),
-        services=(services := _services(now, msgs)),
-        blocked=[
-            msgs.text(
-                "service_blocked",
-                service=s.service,
-                ability=s.ability,
-                network=s.network,
-                how="; ".join(s.why),
-            )
-            for s in services
-            if s.answer in ("no", "partial") and s.why
-        ],
-        charts=_charts(frame, now, msgs),
+        channels=channel_cards(states, policy, msgs),
+        tallies=[Tally(c.title, _tally(c)) for c in functions],
+        services=[c for c in functions if c.answer != "yes"],
+        fine=msgs.text("all_work", functions=msgs.names([c.title for c in fine], quoted=False))
+        if fine
+        else None,
+        charts=[*channel_charts(frame, names, policy, msgs), *goodput_chart(now, needs, msgs)],
+        details=details,
+        details_intro=msgs.text(
+            "appendix_intro", omitted=msgs.count("omitted", ok) if ok else ""
+        ).strip(),
         footer=msgs.text("footer", version=__version__, generated=msgs.date(datetime.now(UTC))),
         m=msgs,
     )
+
+
+def _tally(card: Card) -> dict[str, int]:
+    return {a: sum(len(x.networks) for x in card.lines if x.answer == a) for a in ANSWERS}
 
 
 def overview(frame: pd.DataFrame, msgs: Messages) -> dict[str, object]:
     first = frame["ts"].min() if not frame.empty else None
     last = frame["ts"].max() if not frame.empty else None
     return {
-        "records": len(frame),
-        "probes": frame["probe_id"].nunique(),
-        "networks": frame["network"].nunique(),
+        "records": msgs.count("records", len(frame)),
+        "probes": msgs.count("probes", int(frame["probe_id"].nunique())),
+        "networks": msgs.count("networks", int(frame["network"].nunique())),
         "first": msgs.date(first) if first is not None else "-",
         "last": msgs.date(last) if last is not None else "-",
     }
@@ -112,7 +143,10 @@ def policy_line(policy: PolicyDoc | None, msgs: Messages) -> str:
         return msgs.text("no_policy")
     p = policy.policy
     return msgs.text(
-        "policy_given", organisation=p.organisation, version=p.version, file=policy.file
+        "policy_given",
+        organisation=p.organisation,
+        version=p.version,
+        file=file_name(policy.file),
     )
 
 
@@ -124,159 +158,123 @@ def render_markdown(report: CommsReport) -> str:
     return render("comms.md.j2", r=report, html=False)
 
 
-def _channels(now: pd.DataFrame, msgs: Messages) -> list[ChannelLine]:
-    out = []
-    for _, row in now[now["official"]].iterrows():
-        verdict = row["verdict"]
-        how = msgs.technique(_opt(row["technique"]), _opt(row["vendor"]))
-        values = {"url": row["url"], "network": row["net_name"], "how": how}
-        state = {"accessible": "ok", "blocked": "blocked", "degraded": "degraded"}.get(
-            verdict, "unknown"
-        )
-        key = {"ok": "channel_ok", "blocked": "channel_blocked", "degraded": "channel_degraded"}
-        sentence = msgs.text(key.get(state, "channel_unknown"), **values)
-        bad = state in ("blocked", "degraded")
-        since = row["since"]
-        out.append(
-            ChannelLine(
-                url=str(row["url"]),
-                service=str(row["service"]),
-                network=str(row["net_name"]),
-                state=state,
-                sentence=sentence,
-                since=msgs.text("since", since=msgs.date(since)) if not pd.isna(since) else None,
-                ask=ask_it(row, msgs, str(row["net_name"])) if bad else None,
-                note=(
-                    msgs.text("self_blocking_note")
-                    if has_findings(now) and row["kind"] == "self-blocking"
-                    else None
-                ),
-            )
-        )
-    return _problems_first(out, msgs)
+def _network_names(frame: pd.DataFrame, policy: PolicyDoc | None, msgs: Messages) -> dict[str, str]:
+    labels = {str(n) for n in frame["network"].dropna().unique()}
+    unnamed = msgs.text("network_unknown")
+    return {label: display_network(label, policy) or unnamed for label in labels}
 
 
-_STATE_ORDER = {"blocked": 0, "degraded": 1, "unknown": 2, "ok": 3}
-
-
-def _problems_first(lines: list[ChannelLine], msgs: Messages) -> list[ChannelLine]:
-    """What needs action comes first; a channel that works everywhere is one line, not one per
-    network, so the reader's eye goes to the problems."""
-    problems = sorted(
-        (c for c in lines if c.state != "ok"), key=lambda c: (_STATE_ORDER[c.state], c.url)
-    )
-    fine: dict[str, list[ChannelLine]] = {}
-    for c in lines:
-        if c.state == "ok":
-            fine.setdefault(c.url, []).append(c)
-    grouped = []
-    for url, group in sorted(fine.items()):
-        if len(group) == 1:
-            grouped.append(group[0])
-            continue
-        nets = sorted(c.network for c in group)
-        names = ", ".join(msgs.text("network_quoted", name=n) for n in nets)
-        sentence = msgs.text("channel_ok_many", url=url, count=len(group), networks=names)
-        grouped.append(replace(group[0], network=", ".join(nets), sentence=sentence))
-    return problems + grouped
-
-
-def _services(now: pd.DataFrame, msgs: Messages) -> list[ServiceLine]:
-    if now.empty:
-        return []
-    now = now.assign(
+def _prepared(now: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """``now`` with the columns ``summary`` reads: net_name, ability, row_id."""
+    return now.assign(
+        net_name=[names.get(str(n), str(n)) if not pd.isna(n) else "-" for n in now["network"]],
         ability=now["function"].astype(str).map(ABILITY_OF).fillna("view"),
         service=now["service"].astype(str),
+        row_id=range(len(now)),
     )
+
+
+def _details(now: pd.DataFrame, msgs: Messages) -> list[Detail]:
+    bad = now[now["verdict"] != "accessible"]
+    answer = {"blocked": "no", "degraded": "partial"}
     out = []
-    for (service, ability, net), rows in now.groupby(
-        ["service", "ability", "net_name"], observed=True, sort=True
-    ):
-        loads = rows["verdict"] == "accessible"
-        bad = rows["verdict"].isin(("blocked", "degraded"))
-        if loads.all():
-            answer = "yes"
-        elif bad.any() and not loads.any():
-            answer = "no"
-        elif bad.any():
-            answer = "partial"
-        else:
-            answer = "unknown"
-        blocked = rows[bad]
-        why = sorted(
-            {
-                msgs.technique(_opt(t), _opt(v))
-                for t, v in zip(blocked["technique"], blocked["vendor"], strict=True)
-            }
-        )
-        since = blocked["since"].min() if not blocked.empty else pd.NaT
-        ask = sorted({ask_it(r, msgs, str(net)) for _, r in blocked.iterrows()})
+    for _, r in bad.iterrows():
+        code = answer.get(str(r["verdict"]), "unknown")
+        technique = None if pd.isna(r["technique"]) else str(r["technique"])
+        vendor = None if pd.isna(r["vendor"]) else str(r["vendor"])
         out.append(
-            ServiceLine(
-                service=str(service),
-                ability=msgs.ability(str(ability)),
-                network=str(net),
-                answer=answer,
-                answer_text=msgs.answer(answer),
-                why=why,
-                since=msgs.date(since) if not pd.isna(since) else None,
-                ask=ask,
+            Detail(
+                function=msgs.text(
+                    "channel_heading",
+                    service=msgs.service(str(r["service"])),
+                    channel=msgs.function(str(r["function"])),
+                ),
+                url=str(r["url"]),
+                network=str(r["net_name"]),
+                answer=code,
+                answer_text=msgs.answer(code),
+                how=msgs.technique(technique, vendor)
+                if technique or code != "unknown"
+                else msgs.verdict(str(r["verdict"])),
+                evidence=str(r["evidence"]),
+                probe=str(r["probe_id"]),
+                measured_at=msgs.date(r["ts"]),
+            )
+        )
+    order = {a: i for i, a in enumerate(ABILITIES)}
+    rows = list(zip(out, bad["ability"], strict=True))
+    rows.sort(key=lambda p: (p[0].function.casefold(), order[p[1]], p[0].network, p[0].url))
+    return [d for d, _ in rows]
+
+
+def channel_charts(
+    frame: pd.DataFrame, names: dict[str, str], policy: PolicyDoc | None, msgs: Messages
+) -> list[str]:
+    """Per official channel, on how many networks it works / works in part / does not work, per
+    day (per hour when the records span less than two days), by the same rule as the summary."""
+    official = frame.loc[frame["official"], ["service", "url"]].drop_duplicates()
+    if official.empty:
+        return []
+    span = frame["ts"].max() - frame["ts"].min()
+    daily = span >= pd.Timedelta(days=2)
+    bins = frame["ts"].dt.floor("D" if daily else "h")
+    keys = sorted(bins.unique())[-MAX_COLUMNS:]
+    label = msgs.text("day_format" if daily else "hour_format")
+    out = []
+    for service, url in official.itertuples(index=False):
+        sub = frame["service"] == service
+        counts = {a: [0] * len(keys) for a in ANSWERS}
+        for i, key in enumerate(keys):
+            rows = records(_prepared(latest(frame[sub & (bins == key)]), names))
+            states = channel_states(rows, net_answers(rows, {}, msgs), {}, msgs)
+            for a in states.get((str(service), str(url)), {}).values():
+                counts[a.answer][i] += 1
+        title = msgs.text(
+            "chart_channel",
+            channel=channel_title(str(service), str(url), policy, msgs),
+            period=msgs.text("period_day" if daily else "period_hour"),
+        )
+        out.append(
+            charts.stacked_columns(
+                title,
+                [pd.Timestamp(k).strftime(label) for k in keys],
+                [(msgs.answer(a), charts.PALETTE[a], counts[a]) for a in _BOTTOM_UP],
+                x_label=msgs.text("axis_day" if daily else "axis_hour"),
+                y_label=msgs.text("axis_networks"),
             )
         )
     return out
 
 
-def _charts(frame: pd.DataFrame, now: pd.DataFrame, msgs: Messages) -> list[str]:
-    out: list[str] = []
-    if now.empty:
-        return out
-    counts = (
-        now.assign(
-            part=now["verdict"].map(
-                lambda v: "ok" if v == "accessible" else "blocked" if v == "blocked" else "other"
-            )
-        )
-        .groupby(["service", "function", "part"], observed=True)
-        .size()
-        .unstack("part", fill_value=0)
-        .reindex(columns=["ok", "blocked", "other"], fill_value=0)
-        .reset_index()
-    )
-    rows = [
-        (
-            f"{r['service']} · {msgs.function(str(r['function']))}",
-            [int(r[p]) for p in ("ok", "blocked", "other")],
-        )
-        for r in counts.to_dict("records")
-    ]
-    parts = [
-        (msgs.text("legend_ok"), charts.PALETTE["ok"]),
-        (msgs.text("legend_blocked"), charts.PALETTE["blocked"]),
-        (msgs.text("legend_other"), charts.PALETTE["other"]),
-    ]
-    out.append(charts.stacked_bars(msgs.text("chart_reachability"), rows, parts))
-    out.extend(goodput_chart(now, msgs))
-    out.append(findings_chart(frame, msgs))
-    return out
+_BOTTOM_UP = ("yes", "partial", "no", "unknown")
 
 
-def goodput_chart(now: pd.DataFrame, msgs: Messages) -> list[str]:
-    """Drawn only when records carry a goodput figure."""
-    from netcheck.targets.catalogue import live_ingest_thresholds
-
+def goodput_chart(now: pd.DataFrame, needs: dict[int, Need], msgs: Messages) -> list[str]:
+    """Per service and network where goodput was measured: the figure against the highest
+    download speed the policy requires of that service there (drawn only when measured)."""
     measured = now[now["goodput_mbps"].notna()]
     if measured.empty:
         return []
-    need = {s: max(levels.values()) for s, levels in live_ingest_thresholds().items() if levels}
-    rows = [
-        (
-            f"{r['service']} · {r['net_name']}",
-            float(r["goodput_mbps"]),
-            need.get(str(r["service"])) if r["function"] == "live_ingest" else None,
+    rows = []
+    for (service, net), group in measured.groupby(["service", "net_name"], sort=True):
+        required = [needs[i].mbps for i in group["row_id"] if i in needs]
+        rows.append(
+            (
+                msgs.text("goodput_label", service=msgs.service(str(service)), network=net),
+                float(group["goodput_mbps"].max()),
+                max(required) if required else None,
+            )
         )
-        for _, r in measured.iterrows()
+    legend = (
+        msgs.text("legend_measured"),
+        msgs.text("legend_short"),
+        msgs.text("legend_required"),
+    )
+    return [
+        charts.against_requirement(
+            msgs.text("chart_goodput"), rows, legend, axis=msgs.text("axis_mbps")
+        )
     ]
-    return [charts.against_requirement(msgs.text("chart_goodput"), rows)]
 
 
 def findings_chart(frame: pd.DataFrame, msgs: Messages) -> str:
@@ -298,9 +296,10 @@ def findings_chart(frame: pd.DataFrame, msgs: Messages) -> str:
         col = wide[name] if name in wide.columns else pd.Series(dtype=int)
         by_date = {str(k): int(v) for k, v in col.items()}
         series.append((label, colour, [by_date.get(d, 0) for d in dates]))
-    return charts.stacked_columns(msgs.text("chart_findings"), dates, series)
-
-
-def _opt(value: Any) -> str | None:
-    """A pandas cell as text: missing (None, NaN, NA) is None."""
-    return None if value is None or pd.isna(value) else str(value)
+    return charts.stacked_columns(
+        msgs.text("chart_findings"),
+        dates,
+        series,
+        x_label=msgs.text("axis_day"),
+        y_label=msgs.text("axis_records"),
+    )

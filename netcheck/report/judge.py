@@ -24,6 +24,7 @@ from netcheck.models import ProbeInfo, Result, Steps, Target, TcpStep
 from netcheck.policy.compare import compare_one
 from netcheck.policy.decide import decide, request_for_target
 from netcheck.policy.findings import Finding
+from netcheck.policy.importers import EffectiveConfig
 from netcheck.policy.loader import PolicyDoc, resolve_network
 
 FINDING_COLUMNS = (
@@ -55,10 +56,16 @@ _OUTCOME = (
 Memo = dict[tuple[object, ...], object]
 
 
-def judge(frame: pd.DataFrame, policy: PolicyDoc, memo: Memo | None = None) -> pd.DataFrame:
+def judge(
+    frame: pd.DataFrame,
+    policy: PolicyDoc,
+    memo: Memo | None = None,
+    configs: Sequence[EffectiveConfig] = (),
+) -> pd.DataFrame:
     """``frame`` with one finding per record (see the module docstring). ``memo``: answers kept
     from earlier calls with the same policy (a Dask worker judges many shares of one fleet, and
-    each share holds nearly every distinct outcome)."""
+    each share holds nearly every distinct outcome). ``configs``: the agency's real configs, so
+    a blocked record names the config line that blocks it (``config_line``, ``config_how``)."""
     memo = {} if memo is None else memo
     out = frame.copy(deep=False)
     if frame.empty:
@@ -79,7 +86,7 @@ def judge(frame: pd.DataFrame, policy: PolicyDoc, memo: Memo | None = None) -> p
     first = np.full(len(uniques), len(combined), dtype=np.int64)
     np.minimum.at(first, inverse, np.arange(len(combined)))
     found = [
-        _finding_row(row, float(rtt[i]), policy, memo)
+        _finding_row(row, float(rtt[i]), policy, memo, configs)
         for row, i in zip(_rows(frame, first), first, strict=True)
     ]
     table = pd.DataFrame(found, columns=list(FINDING_COLUMNS))
@@ -152,12 +159,16 @@ def _needs_rtt(row: dict[str, object], policy: PolicyDoc, memo: Memo) -> bool:
 
 
 def _finding_row(
-    row: dict[str, object], rtt: float, policy: PolicyDoc, memo: Memo
+    row: dict[str, object],
+    rtt: float,
+    policy: PolicyDoc,
+    memo: Memo,
+    configs: Sequence[EffectiveConfig] = (),
 ) -> Sequence[object]:
     """The finding's columns; a finding depends only on the outcome columns and the rtt."""
     key = ("finding", rtt, *_outcome_key(row))
     if key not in memo:
-        memo[key] = _row(_finding(row, rtt, policy))
+        memo[key] = _row(_finding(row, rtt, policy, configs))
     found: Sequence[object] = memo[key]  # type: ignore[assignment]
     return found
 
@@ -177,7 +188,9 @@ def _decide_rtt(row: dict[str, object], policy: PolicyDoc) -> bool:
     return decision.requirements is not None and decision.requirements.max_rtt_ms is not None
 
 
-def _finding(row: dict[str, object], rtt: float, policy: PolicyDoc) -> Finding:
+def _finding(
+    row: dict[str, object], rtt: float, policy: PolicyDoc, configs: Sequence[EffectiveConfig] = ()
+) -> Finding:
     tcp = [TcpStep(ip="0.0.0.0", port=443, runtime_ms=rtt)] if rtt >= 0 else []
     # model_construct: the fields come from a loaded table, not from a person; a technique this
     # version does not know must still be compared, not rejected
@@ -198,7 +211,7 @@ def _finding(row: dict[str, object], rtt: float, policy: PolicyDoc) -> Finding:
         evidence=str(row["evidence"]),
         steps=Steps(tcp=tcp),
     )
-    return compare_one(stand_in, policy)
+    return compare_one(stand_in, policy, configs=configs)
 
 
 def _row(f: Finding) -> Sequence[object]:

@@ -29,6 +29,8 @@ from pathlib import Path
 import pandas as pd
 
 from netcheck.errors import InputError
+from netcheck.policy.importers import FORMATS as CONFIG_FORMATS
+from netcheck.policy.importers import parse_config_spec
 from netcheck.policy.loader import PolicyDoc, load_policy
 from netcheck.report import AUDIENCES, audit, comms, ingest, it
 from netcheck.report.judge import judge
@@ -49,21 +51,41 @@ def load_table(
     workers: int | None = None,
     out: Path | None = None,
     fmt: str | None = None,
+    configs: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, PolicyDoc | None]:
-    """The records under ``paths`` (judged when a policy is given). With ``out``, first checks
-    that writing ``fmt`` there cannot touch an input (see the module docstring)."""
+    """The records under ``paths`` (judged when a policy is given; ``configs``, as
+    ``[FORMAT:]PATH``, name the config lines that block). With ``out``, first checks that
+    writing ``fmt`` there cannot touch an input (see the module docstring)."""
+    if configs and not policy_file:
+        raise InputError(
+            "--config needs --policy: findings name a config's lines", field="--config"
+        )
     if out is not None:
         check_out_shape(out, fmt)
     jsonl, parquet = discover(paths)
     if out is not None:
         check_out_not_input(
-            out, [*paths, *jsonl, *parquet, *([policy_file] if policy_file else [])]
+            out,
+            [
+                *paths,
+                *jsonl,
+                *parquet,
+                *([policy_file] if policy_file else []),
+                *(_config_path(spec) for spec in configs),
+            ],
         )
     policy = load_policy(policy_file) if policy_file else None
+    effective = [parse_config_spec(spec) for spec in configs]
     frame = load_found(jsonl, parquet, named=paths, workers=workers)
     if frame.empty:
         raise InputError(f"no records: {NOT_RECORDS}", file=", ".join(paths)[:200])
-    return (judge(frame, policy) if policy is not None else frame), policy
+    return (judge(frame, policy, configs=effective) if policy is not None else frame), policy
+
+
+def _config_path(spec: str) -> str:
+    """The file of ``--config [FORMAT:]PATH``."""
+    kind, sep, path = spec.partition(":")
+    return path if sep and kind.lower() in CONFIG_FORMATS else spec
 
 
 def check_out_shape(out: Path, fmt: str | None) -> None:

@@ -1,31 +1,41 @@
-"""The current state per (target, network), and what to ask IT about it.
+"""The current state per (target, network), and how a group of targets answers.
 
 In: the results table (``load.load``, with the ``judge`` columns when a policy was given). Out:
 ``latest`` — one row per (service, function, url, network), the most recent measurement, with
 ``since``: when the current run of ``blocked`` measurements began (the first ``measured_at``
-after the last measurement that was not blocked), NaT when the latest is not blocked.
-``ask_it`` — the sentence that tells a communications officer what to ask IT, quoting the rule
-(file:line) and, when known, the config line. All groupbys, no per-record Python.
+after the last measurement that was not blocked), NaT when the latest is not blocked; and
+``trouble_since``: the same for "does not load fully" (blocked, degraded, unreachable...), NaT
+when the latest loads fully. ``answer_of`` — what a set of targets says about a service function
+on a network (works / works in part / does not work / could not be checked). ``where`` — the
+rule's place as ``file:line`` (``short``: the file's name only, for the comms report, which
+never shows a machine's path).
+All groupbys, no per-record Python.
 """
 
 from __future__ import annotations
 
-import pandas as pd
+from collections.abc import Sequence
+from pathlib import PurePath
 
-from netcheck.report.i18n import Messages
+import pandas as pd
 
 KEY = ["service", "function", "url", "network"]
 LOADS = ("accessible", "degraded")
+BAD = ("blocked", "degraded")
+#: what a communications officer does with a catalogue function
 ABILITY_OF = {
     "view": "view",
     "official_channel": "view",
     "media": "view",
     "login": "admin",
     "admin": "admin",
-    "upload": "admin",
     "api": "admin",
+    "upload": "publish",
     "live_ingest": "stream",
 }
+ABILITIES = ("view", "admin", "publish", "stream")
+#: answers in the order a reader should meet them: what needs action first
+ANSWERS = ("no", "partial", "unknown", "yes")
 
 
 def has_findings(frame: pd.DataFrame) -> bool:
@@ -33,48 +43,60 @@ def has_findings(frame: pd.DataFrame) -> bool:
 
 
 def latest(frame: pd.DataFrame) -> pd.DataFrame:
-    """The most recent record per (url, network), with its ``since`` column."""
+    """The most recent record per (url, network), with its ``since`` and ``trouble_since``."""
     if frame.empty:
         out = frame.copy()
         out["since"] = pd.Series([], dtype="datetime64[us, UTC]")
+        out["trouble_since"] = pd.Series([], dtype="datetime64[us, UTC]")
         return out
     ordered = frame.sort_values("ts", kind="stable")
     last = ordered.groupby(KEY, observed=True, dropna=False, sort=False).tail(1)
-    blocked = frame["verdict"] == "blocked"
-    last_ok = (
-        frame.loc[~blocked, KEY + ["ts"]]
+    out = last.merge(_run_start(frame, frame["verdict"] == "blocked", "since"), on=KEY, how="left")
+    out = out.merge(
+        _run_start(frame, frame["verdict"] != "accessible", "trouble_since"), on=KEY, how="left"
+    )
+    out.loc[out["verdict"] != "blocked", "since"] = pd.NaT
+    out.loc[out["verdict"] == "accessible", "trouble_since"] = pd.NaT
+    return out.sort_values(KEY).reset_index(drop=True)
+
+
+def _run_start(frame: pd.DataFrame, inside: pd.Series, name: str) -> pd.DataFrame:
+    """Per KEY, the first ``ts`` of the latest unbroken run of rows where ``inside`` holds."""
+    last_out = (
+        frame.loc[~inside, KEY + ["ts"]]
         .groupby(KEY, observed=True, dropna=False)["ts"]
         .max()
-        .rename("last_ok")
+        .rename("last_out")
         .reset_index()
     )
-    runs = frame.loc[blocked, KEY + ["ts"]].merge(last_ok, on=KEY, how="left")
-    runs = runs[runs["last_ok"].isna() | (runs["ts"] > runs["last_ok"])]
-    since = runs.groupby(KEY, observed=True, dropna=False)["ts"].min().rename("since").reset_index()
-    out = last.merge(since, on=KEY, how="left")
-    out.loc[out["verdict"] != "blocked", "since"] = pd.NaT
-    return out.sort_values(["service", "function", "url", "network"]).reset_index(drop=True)
+    runs = frame.loc[inside, KEY + ["ts"]].merge(last_out, on=KEY, how="left")
+    runs = runs[runs["last_out"].isna() | (runs["ts"] > runs["last_out"])]
+    return runs.groupby(KEY, observed=True, dropna=False)["ts"].min().rename(name).reset_index()
 
 
-def where(row: pd.Series) -> str:
-    """``file:line`` of the finding's rule (just the file when the line is unknown)."""
+def answer_of(verdicts: Sequence[str]) -> str:
+    """``yes`` when every target loads fully, ``no`` when none loads and some are blocked,
+    ``partial`` when some load and others are blocked or slowed, else ``unknown`` (nothing
+    blocked, but something could not be measured)."""
+    if all(v == "accessible" for v in verdicts):
+        return "yes"
+    if "blocked" in verdicts and not any(v in LOADS for v in verdicts):
+        return "no"
+    if any(v in BAD for v in verdicts):
+        return "partial"
+    return "unknown"
+
+
+def file_name(path: object) -> str:
+    """The file's name without the folders of the machine that made the report."""
+    return PurePath(str(path)).name
+
+
+def where(row: pd.Series, *, short: bool = False) -> str:
+    """``file:line`` of the finding's rule (just the file when the line is unknown); ``short``
+    keeps the file's name only, for readers outside IT."""
     line = row.get("rule_line")
+    name = file_name(row["rule_file"]) if short else str(row["rule_file"])
     if line is None or pd.isna(line):
-        return str(row["rule_file"])
-    return f"{row['rule_file']}:{int(line)}"
-
-
-def ask_it(row: pd.Series, msgs: Messages, network: str) -> str:
-    """What to ask IT about a record that does not load as it should."""
-    if "kind" not in row.index or pd.isna(row.get("rule")):
-        return msgs.text("ask_it_no_policy", url=row["url"], network=network)
-    if row["decision"] == "block" and row["kind"] == "compliant":
-        return msgs.text("ask_it_policy_blocks", rule=row["rule"], where=where(row))
-    if row["rule"] == "default":
-        return msgs.text("ask_it_default", where=where(row))
-    config = row.get("config_line")
-    if config is not None and not pd.isna(config):
-        return msgs.text(
-            "ask_it_rule_config", rule=row["rule"], where=where(row), config_line=config
-        )
-    return msgs.text("ask_it_rule", rule=row["rule"], where=where(row))
+        return name
+    return f"{name}:{int(line)}"

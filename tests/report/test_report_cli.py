@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from netcheck.cli import app
 from netcheck.errors import InputError
 from netcheck.report.samples import make_samples
-from tests.report.test_report_load import CHANNEL, POLICY, write_scenario
+from tests.report.test_report_load import POLICY, write_scenario
 from tests.support.paths import ROOT
 
 

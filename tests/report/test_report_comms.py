@@ -54,9 +54,9 @@ def lab() -> dict[str, tuple[comms.CommsReport, str, str]]:
 def test_the_summary_of_official_channels_comes_first(lab: dict, lang: str) -> None:
     report, html, md = lab[lang]
     m = messages(lang)
-    order = [
-        m.text(k) for k in ("summary_heading", "services_heading", "charts_heading")
-    ] + [m.text("appendix_heading")]
+    order = [m.text(k) for k in ("summary_heading", "services_heading", "charts_heading")] + [
+        m.text("appendix_heading")
+    ]
     for doc in (html, md.replace("## ", "<h2>")):
         places = [doc.index(f"<h2>{heading}") for heading in order if f"<h2>{heading}" in doc]
         assert len(places) == (4 if doc is html else 3)  # Markdown has no charts
@@ -111,7 +111,9 @@ def test_spanish_sentences_name_channel_network_technique_since_and_what_blocks(
 @pytest.mark.parametrize("lang", ["es", "en"])
 def test_advice_never_asks_to_review_the_rule_that_allows(lab: dict, lang: str) -> None:
     report, html, md = lab[lang]
-    asks = [a for card in report.channels + report.services for line in card.lines for a in line.ask]
+    asks = [
+        a for card in report.channels + report.services for line in card.lines for a in line.ask
+    ]
     assert asks
     for ask in asks:
         assert not re.search(r"(revise la regla|review the rule) .social", ask), ask
@@ -125,9 +127,13 @@ def test_advice_never_asks_to_review_the_rule_that_allows(lab: dict, lang: str) 
 @pytest.mark.parametrize("lang", ["es", "en"])
 def test_display_names_never_lower_case_ids(lab: dict, lang: str) -> None:
     report, html, md = lab[lang]
-    stream, admin = ("emitir en directo", "administrar el canal") if lang == "es" else (
-        "stream live",
-        "administer the channel",
+    stream, admin = (
+        ("emitir en directo", "administrar el canal")
+        if lang == "es"
+        else (
+            "stream live",
+            "administer the channel",
+        )
     )
     titles = [card.title for card in report.services]
     assert f"X (Twitter) — {stream}" in titles
@@ -164,9 +170,13 @@ def test_one_set_of_answer_words_in_summary_table_and_cards(lab: dict, lang: str
 @pytest.mark.parametrize("lang", ["es", "en"])
 def test_plural_forms_and_no_machine_path(lab: dict, lang: str) -> None:
     report, html, md = lab[lang]
-    probe, nets = ("1 sonda en 22 redes", "1 sondas") if lang == "es" else (
-        "1 probe on 22 networks",
-        "1 probes",
+    probe, nets = (
+        ("1 sonda en 22 redes", "1 sondas")
+        if lang == "es"
+        else (
+            "1 probe on 22 networks",
+            "1 probes",
+        )
     )
     assert probe in report.intro
     for doc in (html, md):

@@ -1,8 +1,12 @@
-"""The comms report rendered by Debian's headless Chromium, offline: a real screenshot with
-content, and the rendered DOM names the blocked channel."""
+"""The comms report in Debian's headless Chromium, offline: printed to PDF (print-to-PDF through
+Playwright with the system browser) on the lab's real results, with no console error and no
+request leaving the page; the pages are the ones expected (the summary alone on page 1, the
+services and the appendix each from a new page); page 1 as a PNG has content; and the rendered
+DOM of the synthetic fleet's report names the blocked channel."""
 
 from __future__ import annotations
 
+import shutil
 import struct
 import subprocess
 import zlib
@@ -10,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from netcheck.policy.loader import load_policy
 from netcheck.report import comms
-from netcheck.report.judge import judge
-from netcheck.report.load import load
-from netcheck.report.samples import CHROMIUM_FLAGS, chromium, screenshot
-from tests.report.test_report_load import CHANNEL, POLICY, write_scenario
+from netcheck.report.i18n import messages
+from netcheck.report.make import load_table
+from netcheck.report.pages import pdf_pages, png_pages, print_pdf
+from netcheck.report.samples import CHROMIUM_FLAGS, chromium
+from tests.report.test_report_load import POLICY, write_scenario
+from tests.support.paths import ROOT
 
 
 @pytest.fixture(autouse=True)
@@ -66,23 +71,78 @@ def _png_colours(data: bytes, rows: int = 400) -> int:
 
 
 @pytest.fixture(scope="module")
-def html_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("chromium")
-    frame = judge(load([str(write_scenario(tmp / "results"))]), load_policy(POLICY))
-    path = tmp / "comms.es.html"
-    path.write_text(comms.render_html(comms.build(frame, load_policy(POLICY), "es")), "utf-8")
-    return path
+def printed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], list[str]]:
+    if shutil.which("pdftoppm") is None:
+        pytest.fail("needs poppler-utils (pdftoppm, pdftotext): scripts/debian-packages.txt")
+    tmp = tmp_path_factory.mktemp("print")
+    files = sorted(str(p) for p in (ROOT / "sample_results" / "lab").glob("*.jsonl"))
+    frame, policy = load_table(files, str(ROOT / "policies" / "lab.yaml"))
+    html = tmp / "comms.es.html"
+    html.write_text(comms.render_html(comms.build(frame, policy, "es")), "utf-8")
+    done = print_pdf(html, tmp / "comms.es.pdf")
+    return done.pdf, done.console_errors, done.blocked_requests
 
 
-def test_screenshot_has_content(html_file: Path, tmp_path: Path) -> None:
-    png = tmp_path / "comms.png"
-    screenshot(html_file, png)
+def _page_text(pdf: Path, page: int) -> str:
+    return subprocess.run(
+        ["pdftotext", "-f", str(page), "-l", str(page), "-layout", str(pdf), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+
+
+def test_prints_without_console_errors_or_requests(
+    printed: tuple[Path, list[str], list[str]],
+) -> None:
+    _, errors, requests = printed
+    assert errors == []
+    assert requests == []  # self-contained: the page asked for nothing beyond itself
+
+
+def test_the_printed_pages_are_the_ones_expected(
+    printed: tuple[Path, list[str], list[str]],
+) -> None:
+    pdf, _, _ = printed
+    m = messages("es")
+    pages = pdf_pages(pdf)
+    texts = [_page_text(pdf, n) for n in range(1, pages + 1)]
+    first = texts[0]
+    # page 1 is the one-screen summary, whole, and nothing else
+    assert m.text("comms_title") in first
+    assert m.text("summary_heading") in first
+    assert "YouTube — @MinisterioLab" in first
+    assert "No funciona en la red «lab scenario official-path-blocked»" in first
+    assert "Funciona en las demás redes (15)." in first
+    assert m.text("services_heading") not in first
+    # the services start page 2; the charts follow them; the appendix starts a page of its own
+    assert texts[1].lstrip().startswith(m.text("services_heading"))
+    charts = next(i for i, t in enumerate(texts) if m.text("charts_heading") in t)
+    appendix = next(i for i, t in enumerate(texts) if m.text("appendix_heading") in t)
+    assert 1 < charts < appendix
+    assert texts[appendix].lstrip().startswith(m.text("appendix_heading"))
+    assert "YouTube — @MinisterioLab: en cuántas redes funciona" in texts[charts]
+    assert "Mbit/s" in "".join(texts[charts : charts + 2])
+    assert "nclab-client" in texts[appendix]
+    assert 6 <= pages <= 40, pages  # a readable report, not a 200-row wall
+    assert not any("1 sondas" in t for t in texts)
+
+
+def test_page_one_as_png_has_content(
+    printed: tuple[Path, list[str], list[str]], tmp_path: Path
+) -> None:
+    pdf, _, _ = printed
+    [png] = png_pages(pdf, tmp_path / "page", first=1, last=1)
     data = png.read_bytes()
-    assert len(data) > 30_000  # a blank 1200x1600 page compresses to a few KB
-    assert _png_colours(data) > 20  # text, the red and green cards, the table shading
+    assert len(data) > 30_000  # a blank A4 page at 80 dpi compresses to a few KB
+    assert _png_colours(data) > 20  # text, the red, orange and green lines
 
 
-def test_rendered_dom_names_the_blocked_channel(html_file: Path, tmp_path: Path) -> None:
+def test_rendered_dom_names_the_blocked_channel(tmp_path: Path) -> None:
+    frame, policy = load_table([str(write_scenario(tmp_path / "results"))], POLICY)
+    html_file = tmp_path / "comms.es.html"
+    html_file.write_text(comms.render_html(comms.build(frame, policy, "es")), "utf-8")
     browser = chromium()
     assert browser is not None
     done = subprocess.run(
@@ -99,6 +159,6 @@ def test_rendered_dom_names_the_blocked_channel(html_file: Path, tmp_path: Path)
         check=True,
     )
     dom = done.stdout
-    assert f"El canal oficial {CHANNEL} no se puede ver desde la red «sede central»" in dom
-    assert "Pida a TI que revise la regla «canal-oficial»" in dom
-    assert dom.count("<svg") >= 2
+    assert "No funciona en la red «sede central»" in dom
+    assert "Bloqueado desde el 27/11/2026 09:00 UTC." in dom
+    assert dom.count("<svg") >= 1

@@ -12,85 +12,34 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from netcheck import output, runner
-from netcheck.cli import stderr, stdout
+from netcheck.cli import options, stderr, stdout
 from netcheck.cli.tables import print_findings
 from netcheck.models import Result
 from netcheck.policy.compare import findings_exit_code
 
-Files = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--targets",
-        metavar="FILE",
-        help="YAML targets file or Citizen Lab CSV (repeatable); adds to the catalogue.",
-    ),
-]
-
 
 def run(
-    targets: Files = None,
+    targets: options.TargetFiles = None,
     no_catalogue: Annotated[
         bool,
         typer.Option(
             "--no-catalogue", help="Measure only the --targets files, not the built-in catalogue."
         ),
     ] = False,
-    service: Annotated[
-        list[str] | None,
-        typer.Option("--service", metavar="SERVICE", help="Only this service (repeatable)."),
-    ] = None,
-    function: Annotated[
-        list[str] | None,
-        typer.Option("--function", metavar="FUNCTION", help="Only this function (repeatable)."),
-    ] = None,
-    resolver: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--resolver",
-            metavar="IP[:PORT]",
-            help="A resolver to use instead of the system's (repeatable).",
-        ),
-    ] = None,
-    ca_bundle: Annotated[
-        str | None,
-        typer.Option(
-            "--ca-bundle", metavar="FILE", help="Public trust anchors (default: certifi)."
-        ),
-    ] = None,
-    local_ca: Annotated[
-        str | None,
-        typer.Option(
-            "--local-ca",
-            metavar="FILE",
-            help="Local/corporate anchors (default: what the OS store adds).",
-        ),
-    ] = None,
-    allow_net: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--allow-net",
-            metavar="CIDR",
-            help="Network whose DNS answers are legitimate (repeatable).",
-        ),
-    ] = None,
-    proxy_opt: Annotated[
-        str | None,
-        typer.Option(
-            "--proxy",
-            metavar="URL",
-            help="Proxy URL, 'auto' (with --pac) or 'none'. Default: the environment's.",
-        ),
-    ] = None,
-    pac: Annotated[
-        str | None, typer.Option("--pac", metavar="FILE|URL", help="PAC file path or URL.")
-    ] = None,
+    service: options.Services = None,
+    function: options.Functions = None,
+    resolver: options.Resolvers = None,
+    ca_bundle: options.CaBundle = None,
+    local_ca: options.LocalCa = None,
+    allow_net: options.AllowNets = None,
+    proxy_opt: options.Proxy = None,
+    pac: options.Pac = None,
     proxy_auth: Annotated[
         str | None,
         typer.Option(
@@ -100,9 +49,7 @@ def run(
             "password in the proxy URL) or negotiate (your Kerberos ticket).",
         ),
     ] = None,
-    timeout: Annotated[
-        float, typer.Option("--timeout", min=0.1, metavar="SECONDS", help="Seconds per step.")
-    ] = 5.0,
+    timeout: options.Timeout = 5.0,
     concurrency: Annotated[
         int,
         typer.Option(
@@ -127,15 +74,8 @@ def run(
         str | None,
         typer.Option("--network", metavar="LABEL", help="Label of the network this probe sits in."),
     ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            metavar="FILE",
-            help="JSON Lines file (appended). Default: results/netcheck-<UTC>.jsonl",
-        ),
-    ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the records on stdout.")] = False,
+    out: options.ResultsOut = None,
+    json_out: options.RecordsJson = False,
     max_body: Annotated[
         int,
         typer.Option(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from netcheck.cli import guard
+from netcheck.cli import guard, options
 from netcheck.targets import load_targets
 
 app = typer.Typer(help="The target catalogue.", no_args_is_help=True)
@@ -16,18 +16,9 @@ app = typer.Typer(help="The target catalogue.", no_args_is_help=True)
 @app.command("list")
 @guard
 def list_targets(
-    targets: Annotated[
-        list[str] | None,
-        typer.Option("--targets", metavar="FILE", help="Targets file to add (repeatable)."),
-    ] = None,
-    service: Annotated[
-        list[str] | None,
-        typer.Option("--service", metavar="SERVICE", help="Only this service (repeatable)."),
-    ] = None,
-    function: Annotated[
-        list[str] | None,
-        typer.Option("--function", metavar="FUNCTION", help="Only this function (repeatable)."),
-    ] = None,
+    targets: options.TargetFiles = None,
+    service: options.Services = None,
+    function: options.Functions = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
 ) -> None:
     """List the targets a run would measure."""

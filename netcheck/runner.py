@@ -12,6 +12,7 @@ Nothing here prints or parses flags: the command module keeps the progress bar a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,6 +32,7 @@ from netcheck.policy.loader import PolicyDoc, load_policy, require_group, requir
 from netcheck.targets import catalogue, load_targets
 
 if TYPE_CHECKING:
+    from netcheck.browser.session import BrowserPlan
     from netcheck.policy.findings import Finding
 
 HTTP_SCHEMES = ("http://", "https://")
@@ -67,6 +69,10 @@ class RunOptions:
     bandwidth: bool = False
     bandwidth_control: str | None = None
     bandwidth_urls: Sequence[str] = ()
+    #: --browser: each page target in the installed Chromium too (issue 16)
+    browser: bool = False
+    browser_path: str | None = None
+    browser_deadline: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,8 @@ class RunPlan:
     policy: PolicyDoc | None = None
     group: str | None = None
     goodput: Goodput | None = None
+    #: --browser: the browser found and each page's limits (screenshots: set by the caller)
+    browser: BrowserPlan | None = None
 
 
 def plan_run(options: RunOptions, environ: Mapping[str, str]) -> RunPlan:
@@ -101,6 +109,43 @@ def plan_run(options: RunOptions, environ: Mapping[str, str]) -> RunPlan:
         policy=doc,
         group=options.group,
         goodput=goodput,
+        browser=browser_for(options, environ),
+    )
+
+
+def browser_for(options: RunOptions, environ: Mapping[str, str]) -> BrowserPlan | None:
+    """``--browser``: the installed browser, or ``BrowserMissing`` (exit 2) before anything
+    runs. Playwright and the browser package load only here, only when asked for."""
+    if not options.browser:
+        if options.browser_path is not None:
+            raise InputError("given without --browser", field="--browser-path")
+        return None
+    from netcheck.browser.capture import PageLimits
+    from netcheck.browser.launch import find_browser
+    from netcheck.browser.session import BrowserPlan
+
+    executable = find_browser(options.browser_path, environ)
+    return BrowserPlan(executable, PageLimits(deadline=options.browser_deadline))
+
+
+def plan_browse(
+    urls: Sequence[str], options: RunOptions, environ: Mapping[str, str], service: str | None
+) -> RunPlan:
+    """``netcheck browse URL...``: each URL as a page target (its service from the catalogue
+    unless ``service`` is given), measured like ``run --browser`` measures a page."""
+    if not urls:
+        raise InputError("give at least one URL", field="URL")
+    targets: list[Target] = []
+    for url in urls:
+        host = netaddr.url_host(url) if url.startswith(HTTP_SCHEMES) else ""
+        if not host:
+            raise InputError(f"expected an http(s) URL, got {url[:200]!r}", field="URL")
+        owner = service or catalogue.service_for_host(host)
+        targets.append(Target(url=url, service=owner, function="view"))
+    return RunPlan(
+        config=probe_config(options, environ),
+        targets=targets,
+        browser=browser_for(dataclasses.replace(options, browser=True), environ),
     )
 
 
@@ -201,8 +246,17 @@ def goodput_for(enabled: bool, control_url: str | None, specs: Sequence[str]) ->
 
 
 async def measure(plan: RunPlan, done: Callback) -> list[Result]:
-    """Measure every target of the plan; ``done`` hears each record as it settles."""
-    return await Probe(plan.config).run(plan.targets, done)
+    """Measure every target of the plan; ``done`` hears each record as it settles (with
+    ``--browser``: once the page targets have been loaded in the browser too)."""
+    if plan.browser is None:
+        return await Probe(plan.config).run(plan.targets, done)
+    from netcheck.browser.session import browse_results
+
+    results = await Probe(plan.config).run(plan.targets, lambda _: None)
+    results = await browse_results(plan.config, plan.browser, results)
+    for result in results:
+        done(result)
+    return results
 
 
 def measure_goodput(

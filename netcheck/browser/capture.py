@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from netcheck.classify.browser import PENDING
 from netcheck.models import BrowserRequest
 
-PENDING = "pending at the page deadline"
+NETWORK_SCHEMES = ("http://", "https://", "ws://", "wss://")
 #: what CDP calls a resource -> the record's ``type``
 _TYPES = {
     "Document": "document",
@@ -128,7 +129,10 @@ class _Recorder:
                 self.main_frame = ev.get("frameId")
             elif ev.get("frameId") != self.main_frame:
                 kind = "subdocument"
-        entry = _Entry(str(req.get("url", "")), kind, str(req.get("method", "GET")), now)
+        url = str(req.get("url", ""))
+        if not url.startswith(NETWORK_SCHEMES):
+            return  # data:, blob:, the browser's own resources: nothing crossed the network
+        entry = _Entry(url, kind, str(req.get("method", "GET")), now)
         if kind == "document":
             self.document = entry
         self.entries.append(entry)

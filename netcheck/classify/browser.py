@@ -233,7 +233,7 @@ def describe(items: Sequence[BrowserFailure]) -> str:
     for item in items:
         by_technique.setdefault(item.technique, []).append(item)
     for technique, group in by_technique.items():
-        how = _HOW.get(technique or "", "fail in the browser")
+        how = _HOW.get(technique or "", "fail")
         vendor = next((g.vendor for g in group if g.vendor), None)
         if vendor and technique in ("proxy-denied", "http-blockpage"):
             how += f" ({vendor})"

@@ -52,6 +52,11 @@ COMMANDS: dict[str, Entry] = {
         "run",
         "Measure every target through DNS, TCP, TLS and HTTP and name what blocked it.",
     ),
+    "browse": Entry(
+        "netcheck.cli.browse_cmd",
+        "browse",
+        "Load pages in the installed Chromium; name what fails on them and how it is blocked.",
+    ),
     "classify": Entry(
         "netcheck.cli.classify_cmd",
         "classify",

@@ -136,11 +136,35 @@ def run(
             help="A service's large object (repeatable).",
         ),
     ] = None,
+    browser: Annotated[
+        bool,
+        typer.Option(
+            "--browser",
+            help="Also load each page in the installed Chromium: what works for a person.",
+        ),
+    ] = False,
+    browser_path: Annotated[
+        str | None,
+        typer.Option(
+            "--browser-path", metavar="FILE", help="Chromium, Chrome or Edge to drive (--browser)."
+        ),
+    ] = None,
+    browser_deadline: Annotated[
+        float,
+        typer.Option(
+            "--browser-deadline", min=1.0, metavar="SECONDS", help="Seconds per page (--browser)."
+        ),
+    ] = 20.0,
 ) -> None:
     """Measure every target through DNS, TCP, TLS and HTTP and name what blocked it."""
     options = run_options(locals())
     plan = runner.plan_run(options, os.environ)
     path = out or output.default_out_path()
+    if plan.browser is not None:  # screenshots beside the JSON Lines file
+        shots = path.parent / f"{path.stem}.screenshots"
+        plan = dataclasses.replace(
+            plan, browser=dataclasses.replace(plan.browser, shots=shots, base=path.parent)
+        )
     writer = output.JsonlWriter(path)  # last: nothing is written before every input checked out
     try:
         results = _measure(plan, writer, json_out)

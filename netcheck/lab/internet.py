@@ -13,17 +13,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from netcheck.lab import daemons, nginx, sites, topology
+from netcheck.lab import browserpages, daemons, nginx, sites, topology
 from netcheck.lab import unbound as unboundconf
 from netcheck.lab.pki import Pki
 
 #: where ``Lab._restart`` keeps the config text each restartable daemon runs
 RUNNING = "running"
+#: the websocket endpoint nginx proxies every site's ``/__lab/ws`` to
+WSECHO = "wsecho"
 
 
 def write_web(state: Path, pki: Pki, plan: list[sites.Site], edges: dict[str, str]) -> None:
     """Every site's pages and nginx's first config (no scenario's narrow certificates)."""
     nginx.write_pages(plan, state / "www")
+    browserpages.write(plan, state / "www")  # browser mode's channel and console (issue 16)
     web = state / "nginx"
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (web / "tmp" / sub).mkdir(parents=True, exist_ok=True)
@@ -110,6 +113,17 @@ def start(runner: daemons.Daemons, state: Path, control_token: Path, public_ca: 
             "control",
             control_argv(control_token, public_ca),
             ("tcp", topology.CONTROL_IP, topology.CONTROL_PORT),
+        ),
+        (
+            WSECHO,
+            [
+                sys.executable,
+                "-m",
+                "netcheck.lab.wsecho",
+                browserpages.WS_HOST,
+                str(browserpages.WS_PORT),
+            ],
+            ("tcp", browserpages.WS_HOST, browserpages.WS_PORT),
         ),
     ]
     # all start first, then each is waited for: they come up side by side

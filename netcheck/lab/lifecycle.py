@@ -32,6 +32,7 @@ import yaml
 from netcheck.errors import NetcheckError
 from netcheck.lab import (
     accounts,
+    browserpages,
     daemons,
     haproxy,
     internet,
@@ -116,12 +117,14 @@ class Lab:
             "haproxy",
             "unbound-control",
             "control",
+            internet.WSECHO,
             accounts.KDC_DAEMON,
         )
         return self.built() and all(self.daemons.alive(n) for n in names)
 
     def site_plan(self) -> list[sites.Site]:
-        return sites.plan(sites.lab_targets())
+        # the hosts browser-mode pages pull in have sites too, without being measured targets
+        return sites.plan(sites.lab_targets() + browserpages.support_targets())
 
     @property
     def control_token(self) -> Path:

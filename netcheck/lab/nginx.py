@@ -14,7 +14,7 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
-from netcheck.lab import topology
+from netcheck.lab import browserpages, topology
 from netcheck.lab.pki import Pki
 from netcheck.lab.sites import BULK_HOST, LARGE_PATH, Site
 
@@ -68,6 +68,7 @@ def _server(
         f"        location = {LARGE_PATH} {{ alias {large}; types {{ }} "
         "default_type application/octet-stream; }",
         "        location / { try_files $uri/index.html $uri /index.html; }",
+        *browserpages.nginx_lines(),  # CORS and the websocket endpoint (browser mode)
         "    }",
     ]
     return lines
@@ -96,6 +97,7 @@ def render(
         "http {",
         "    access_log off;",
         "    default_type text/html;",
+        browserpages.NGINX_TYPES,
         "    charset utf-8;",
         "    sendfile on;",
         "    server_tokens off;",

@@ -27,6 +27,9 @@ PROBE_TIMEOUT = 3.0
 #: first-time bumps can stall a handshake past 2-3 s, which would read as tls-timeout
 BUMP_TIMEOUT = 6.0
 CONTROL_URL = f"http://{topology.CONTROL_IP}:{topology.CONTROL_PORT}"
+#: seconds per page in browser scenarios: a dropped websocket waits this long before it
+#: counts as failed
+BROWSER_DEADLINE = 12.0
 
 
 class Profile(Frozen):
@@ -49,6 +52,7 @@ class Profile(Frozen):
     proxy_password_file: str | None = Field(None, description="its password, read at run time")
     proxy_auth: str | None = Field(None, description="--proxy-auth (negotiate: a ticket)")
     env: dict[str, str] = Field(default_factory=dict, description="the probe's environment")
+    browser: bool = Field(False, description="run --browser (Chromium in the namespace)")
 
 
 def build(
@@ -97,6 +101,7 @@ def build(
         bandwidth_urls=urls,
         control=CONTROL_URL if scenario.control else None,
         control_token_file=str(control_token) if scenario.control and control_token else None,
+        browser=scenario.browser,
     )
     return made.model_copy(update=auth)
 
@@ -134,5 +139,7 @@ def probe_argv(profile: Profile, out: Path) -> list[str]:
             argv += ["--bandwidth-url", f"{service}={url}"]
     if profile.control is not None and profile.control_token_file is not None:
         argv += ["--control", profile.control, "--control-token-file", profile.control_token_file]
+    if profile.browser:
+        argv += ["--browser", "--browser-deadline", str(BROWSER_DEADLINE)]
     argv += ["--out", str(out), "--json"]
     return topology.ns_argv(profile.namespace, argv)

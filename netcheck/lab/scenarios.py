@@ -151,6 +151,9 @@ class Scenario(Frozen):
         "proxy URL, a wrong one, or a Kerberos ticket (kinit; --proxy-auth negotiate)",
     )
     control: bool = Field(False, description="the probe asks the lab's control vantage")
+    browser: bool = Field(
+        False, description="run --browser: page targets also load in Chromium (issue 16)"
+    )
     intercepted: bool = Field(
         False, description="what every measured TLS target reports (plain http:// never is)"
     )

@@ -6,8 +6,9 @@ so every SYN is dropped and each connection waits for its timeout (no root, noth
 
     python bench/speed.py [--targets 60] [--timeout 1]
 
-Prints both wall times and their ratio. netcheck probes reachability for up to 4 × concurrency
-targets at once, so the whole run should cost about one timeout.
+Prints both wall times and their ratio. netcheck probes reachability for up to 16 × concurrency
+targets at once, so the whole run should cost about two timeouts (a connect that timed out is
+tried once more).
 """
 
 from __future__ import annotations

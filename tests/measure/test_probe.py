@@ -354,8 +354,8 @@ async def test_hostile_peers_do_not_stop_the_others(lab: TlsLab) -> None:
     assert by_path["ftp"].steps.http[-1].failure == "http_request_failed"
 
 
-async def test_black_holed_targets_cost_about_one_timeout(lab: TlsLab) -> None:
-    """Sixty black-holed targets, default concurrency: one TCP timeout, not sixty."""
+async def test_black_holed_targets_cost_about_two_timeouts(lab: TlsLab) -> None:
+    """Sixty black-holed targets, default concurrency: one TCP timeout and its retry, not sixty."""
     names = {f"t{i}.example.test": ["127.0.0.1"] for i in range(60)}
     async with tcp_black_hole() as (_, port), dns_for(names) as dns:
         targets = [target(f"https://{name}:{port}/") for name in names]
@@ -364,6 +364,7 @@ async def test_black_holed_targets_cost_about_one_timeout(lab: TlsLab) -> None:
         await Probe(config(lab, dns, timeout=1.0)).run(targets, got.append)
         elapsed = time.monotonic() - start
     assert {r.technique for r in got} == {"tcp-timeout"}
+    assert {tuple(r.steps.retried) for r in got} == {("tcp",)}
     assert elapsed < 4.0  # sixty sequential timeouts would take 60 s
 
 

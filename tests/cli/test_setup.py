@@ -143,3 +143,46 @@ def test_readme_setup_as_a_normal_user_with_an_externally_managed_python(clone: 
     assert "SKIPPED" in output, output[-4000:]
     assert "root-only: needs root" in output, output[-4000:]
     assert "not root: no Debian packages installed" in output
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Path]:
+    """A folder ``nobody`` can reach (pytest's tmp_path lies under root's private folder)."""
+    made = Path(tempfile.mkdtemp(prefix="nc-setup-"))
+    made.chmod(0o755)
+    yield made
+    shutil.rmtree(made, ignore_errors=True)
+
+
+def test_setup_without_python3_venv_says_what_to_run(sandbox: Path) -> None:
+    """On a stock Debian without python3-venv (no ensurepip), a normal user gets one line naming
+    the package to install, and no half-made .venv."""
+    tmp_path = sandbox
+    checkout = tmp_path / "checkout"
+    (checkout / "scripts").mkdir(parents=True)
+    shutil.copy2(REPO / "scripts" / "setup", checkout / "scripts" / "setup")
+    shutil.copy2(REPO / "pyproject.toml", checkout / "pyproject.toml")
+    fake = tmp_path / "python3"  # Debian's python3 as it is before python3-venv is installed
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *ensurepip*) echo "No module named ensurepip" >&2; exit 1;; esac\n'
+        f'exec {SYSTEM_PYTHON} "$@"\n'
+    )
+    fake.chmod(0o755)
+    subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(tmp_path)], check=True)
+    done = subprocess.run(
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--",
+         "scripts/setup"],
+        cwd=checkout,
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "scripts/setup: python3 -m venv needs Debian's python3-venv: run  sudo apt-get install "
+        "python3-venv  then scripts/setup again"
+    ]
+    assert not (checkout / ".venv").exists()

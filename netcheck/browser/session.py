@@ -26,6 +26,7 @@ from netcheck.browser.capture import Capture, PageLimits, capture_page
 from netcheck.browser.launch import browser_version, prepared
 from netcheck.classify import classify_result
 from netcheck.classify.browser import (
+    authority,
     dependency_target,
     host_record,
     measured_url,
@@ -129,9 +130,10 @@ class BrowserSession:
         return classify_result(with_browser, fingerprints=self.probe.fingerprints)
 
     def _host(self, request: BrowserRequest, page: Target) -> asyncio.Task[BrowserHost]:
-        if request.host not in self._hosts:
-            self._hosts[request.host] = asyncio.ensure_future(self._measure(request, page))
-        return self._hosts[request.host]
+        key = authority(request.url)
+        if key not in self._hosts:
+            self._hosts[key] = asyncio.ensure_future(self._measure(request, page))
+        return self._hosts[key]
 
     async def _measure(self, request: BrowserRequest, page: Target) -> BrowserHost:
         url = measured_url(request)
@@ -159,10 +161,11 @@ class BrowserSession:
 
 
 def _first_per_host(failed: Sequence[BrowserRequest]) -> list[BrowserRequest]:
+    """One request per endpoint (host and port): the first that failed there."""
     seen: dict[str, BrowserRequest] = {}
     for request in failed:
-        if request.host and request.host not in seen:
-            seen[request.host] = request
+        if request.host:
+            seen.setdefault(authority(request.url), request)
     return list(seen.values())
 
 

@@ -30,6 +30,7 @@ from netcheck.models import (
     BrowserFailure,
     BrowserHost,
     BrowserRequest,
+    Expect,
     Steps,
     Target,
 )
@@ -132,11 +133,23 @@ def measured_url(request: BrowserRequest) -> str:
     return request.url
 
 
+def authority(url: str) -> str:
+    """``host:port`` of a URL (default port by scheme): one measurement per endpoint."""
+    parts = urlsplit(url)
+    default = {"https": 443, "wss": 443, "http": 80, "ws": 80}.get(parts.scheme, 0)
+    try:
+        port = parts.port or default
+    except ValueError:
+        port = default
+    return f"{(parts.hostname or '').lower()}:{port}"
+
+
 def dependency_target(url: str, service: str) -> Target:
     """The target a failed host is measured (and re-classified) as."""
     host = (urlsplit(url).hostname or "").lower()
     owner = service_for_host(host) if host else service
-    return Target(url=url, service=owner, function=DEPENDENCY)
+    # any valid certificate for the host will do, and a script or a video has no page words
+    return Target(url=url, service=owner, function=DEPENDENCY, expect=Expect(cert_names=[host]))
 
 
 def real_failures(requests: Sequence[BrowserRequest]) -> list[BrowserRequest]:
@@ -196,10 +209,10 @@ def failures(
 ) -> list[BrowserFailure]:
     """``failed[]``: every real failure, with its host's technique and vendor."""
     page_host = (urlsplit(target.url).hostname or "").lower()
-    by_host = {h.host: h for h in hosts}
+    by_endpoint = {authority(h.url): h for h in hosts}
     out = []
     for r in real_failures(requests):
-        measured = by_host.get(r.host)
+        measured = by_endpoint.get(authority(r.url))
         blocked = measured is not None and measured.verdict == "blocked"
         out.append(
             BrowserFailure(

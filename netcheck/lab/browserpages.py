@@ -127,7 +127,16 @@ def console_html(title: str, body: str) -> str:
     )
 
 
-PLAYER = "document.getElementById('player').textContent = 'Reproductor listo';\n"
+PLAYER = """
+document.getElementById('player').textContent = 'Reproductor listo';
+for (const video of document.querySelectorAll('video')) {
+  const broken = () => {
+    video.closest('figure').querySelector('figcaption').textContent =
+      'Se produjo un error. Vuelve a intentarlo más tarde.';
+  };
+  if (video.error) broken(); else video.addEventListener('error', broken);
+}
+"""
 CONSOLE_SCRIPT = f"""
 const show = (id, text) => {{ document.getElementById(id).textContent = text; }};
 fetch('https://{API_HOST}{API_PATH}?fields=name')

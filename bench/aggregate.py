@@ -415,7 +415,9 @@ def measure_dask(path: str) -> None:
         own = _cpu_s() - own0
         workers = client.run(_vm_hwm_mb)
         cpu1 = client.run(_cpu_s)
-        scheduler = client.run_on_scheduler(_vm_hwm_mb)
+        # LocalCluster runs its scheduler in this process: count it once
+        apart = client.run_on_scheduler(os.getpid) != os.getpid()
+        scheduler = client.run_on_scheduler(_vm_hwm_mb) if apart else 0.0
     print(
         json.dumps(
             {
@@ -554,9 +556,14 @@ def _report_scales(rows: list[tuple[int, str, dict[str, Any]]]) -> None:
         else:
             peak = m["peak_rss_mb"] + sum(m["worker_peaks_mb"]) + m["scheduler_peak_mb"]
             workers = " + ".join(f"{w:.0f}" for w in m["worker_peaks_mb"])
+            scheduler = (
+                f" + scheduler {m['scheduler_peak_mb']:.0f}"
+                if m["scheduler_peak_mb"]
+                else " (scheduler in the client's process)"
+            )
             detail = (
-                f"client {m['peak_rss_mb']:.0f} + workers {workers} + scheduler "
-                f"{m['scheduler_peak_mb']:.0f} MB; workers' CPU {m['worker_cpu_s']:.1f} s"
+                f"client {m['peak_rss_mb']:.0f} + workers {workers} MB{scheduler}; "
+                f"workers' CPU {m['worker_cpu_s']:.1f} s"
             )
         per_m = m["total_s"] / (m["records"] / 1e6)
         growth = f"{m['total_s'] / base[engine]:.2f}" if engine in base else "-"

@@ -20,9 +20,10 @@ of each file (required fields, known verdicts, UTC times, field lengths), conver
 way (so the two engines would disagree on types), and see the hive ``network=`` folder as a second
 ``network`` column beside the one in the file. A share is read, checked and judged in one task.
 
-Records are counted as stored: an archive holds each record once (the collector and ``report
---format parquet`` replace a partition whole), so no copies are looked for across files — the
-pandas engine drops a copy only when a folder also holds the ``.jsonl`` a record came from.
+An archive holds each record once (the collector and ``report --format parquet`` replace a
+partition whole). A record found twice (same id, same line hash: a copied file) is refused with
+the files named, since the workers' sums would already have counted it twice; the pandas engine
+counts such a copy once.
 """
 
 from __future__ import annotations
@@ -31,16 +32,18 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from netcheck.errors import InputError
 from netcheck.policy.loader import PolicyDoc, load_policy
 from netcheck.report import audit
 from netcheck.report.judge import Memo, judge
-from netcheck.report.load import NOT_RECORDS, is_record_table, read_parquet, to_frame
+from netcheck.report.load import NOT_RECORDS, is_record_table, read_jsonl, read_parquet, to_frame
 
 SHARE_BYTES = 32 * 1024 * 1024  # Parquet bytes per task: a share's frame stays well under 1 GB
 SHARES_PER_WORKER = 4  # enough tasks for the scheduler to even out unequal files
@@ -81,13 +84,41 @@ def aggregate_on(client: Any, sources: Sequence[str], policy: PolicyDoc | None) 
     # one copy of the policy per worker, not one per task
     sent = client.scatter(policy, broadcast=True) if policy is not None else None
     futures = client.map(_share_partial, cut(files, workers), policy=sent, pure=False)
-    parts: list[audit.Partial] = []
+    shares: list[Share] = []
     for future in futures:  # in file order, while the later shares are still being read
-        parts.append(_raise_failure(future.result()))
+        shares.append(_raise_failure(future.result()))
         future.release()  # the worker may forget the share's rows once the client has them
-    if sum(len(p.findings) for p in parts) == 0:
+    if sum(len(s.partial.findings) for s in shares) == 0:
         raise InputError(f"no records: {NOT_RECORDS}", file=", ".join(sources)[:200])
-    return audit.finish(audit.combine(parts))
+    combined = audit.combine([s.partial for s in shares])
+    ids = np.sort(np.concatenate([s.ids for s in shares]))
+    if (ids[1:] == ids[:-1]).any():  # an id seen twice (or two ids with one hash): look closer
+        _refuse_copies(combined.findings)
+    return audit.finish(combined)
+
+
+@dataclass(frozen=True)
+class Share:
+    """What a worker sends back for one share: its partial audit, and a 64-bit hash of each
+    record id (sorting those is how the client looks for a record stored twice, cheaply)."""
+
+    partial: audit.Partial
+    ids: np.ndarray
+
+
+def _refuse_copies(findings: pd.DataFrame) -> None:
+    """A record stored twice (same id, same line hash) would be counted twice in the sums the
+    workers made; the pandas engine would count it once. Say so rather than differ."""
+    twice = findings[findings.duplicated(["result_id", "sha256"], keep=False)]
+    if twice.empty:
+        return  # same id, other content: two records, as the pandas engine counts them
+    first = twice[twice["result_id"] == twice["result_id"].iloc[0]]
+    files = " and ".join(dict.fromkeys(str(f) for f in first["file"]))
+    raise InputError(
+        f"record {str(first['result_id'].iloc[0])[:80]!r} is stored twice ({files[:300]}); "
+        "an archive holds each record once: remove the copy",
+        file=str(first["file"].iloc[-1]),
+    )
 
 
 @contextlib.contextmanager
@@ -177,7 +208,7 @@ def cut(files: Sequence[Entry], workers: int) -> list[list[Entry]]:
 # --- on the workers ------------------------------------------------------------------------------
 
 
-def _share_partial(share: list[Entry], policy: PolicyDoc | None) -> audit.Partial | Failure:
+def _share_partial(share: list[Entry], policy: PolicyDoc | None) -> Share | Failure:
     """Read, check and judge one share of files; ``InputError`` travels back as a tuple
     (pickling would drop its keyword arguments)."""
     import pyarrow as pa
@@ -192,13 +223,14 @@ def _share_partial(share: list[Entry], policy: PolicyDoc | None) -> audit.Partia
             arrow_fs = systems[source]
             if is_record_table(path, arrow_fs):
                 tables.append(read_parquet(path, arrow_fs, label=label))
-        if not tables:
-            return audit.partial(_empty_frame(policy))
-        table = pa.concat_tables(tables, promote_options="permissive")
-        frame = to_frame(table)
+        if tables:
+            frame = to_frame(pa.concat_tables(tables, promote_options="permissive"))
+        else:
+            frame = to_frame(read_jsonl([]))
         if policy is not None:
             frame = judge(frame, policy, _memo(policy))
-        return audit.partial(frame)
+        ids = pd.util.hash_pandas_object(frame["id"], index=False).to_numpy(np.uint64)
+        return Share(audit.partial(frame), ids)
     except InputError as exc:
         return (exc.message, exc.file, exc.line, exc.field)
 
@@ -214,13 +246,6 @@ def _memo(policy: PolicyDoc) -> Memo:
         _MEMOS.clear()  # a new report: the last one's answers are of no use
         held = _MEMOS[id(policy)] = (policy, {})
     return held[1]
-
-
-def _empty_frame(policy: PolicyDoc | None) -> pd.DataFrame:
-    from netcheck.report.load import read_jsonl
-
-    frame = to_frame(read_jsonl([]))
-    return judge(frame, policy) if policy is not None else frame
 
 
 def _is_local(fs: Any) -> bool:

@@ -8,6 +8,7 @@ Bad archives stop with the loader's one-line errors, raised on the client."""
 from __future__ import annotations
 
 import random
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -219,6 +220,18 @@ def test_a_bad_file_stops_with_the_loaders_error(
         dask_engine.aggregate_on(client, [str(root)], None)
 
 
+def test_a_copied_file_is_refused_not_counted_twice(
+    client: object, archives: dict[str, Path], tmp_path: Path
+) -> None:
+    root = tmp_path / "records"
+    shutil.copytree(archives["collector"], root)
+    original = sorted(root.rglob("*.parquet"))[0]
+    shutil.copy(original, original.with_name("copy.parquet"))
+    with pytest.raises(InputError, match="is stored twice") as caught:
+        dask_engine.aggregate_on(client, [str(root)], None)
+    assert "copy.parquet" in caught.value.message
+
+
 def test_fsspec_urls_are_read_with_the_same_checks(archives: dict[str, Path]) -> None:
     """An object store through fsspec (its in-memory file system here: a share is read in this
     process, since another process cannot see this one's memory)."""
@@ -233,11 +246,11 @@ def test_fsspec_urls_are_read_with_the_same_checks(archives: dict[str, Path]) ->
     assert files[0][0].startswith("memory://fleet/date=")
     policy = load_policy(POLICY)
     part = dask_engine._share_partial(files, policy)
-    assert isinstance(part, audit.Partial)
+    assert isinstance(part, dask_engine.Share)
     local = dask_engine._share_partial(dask_engine.list_files([str(source)]), policy)
-    assert isinstance(local, audit.Partial)
-    left = local.findings.drop(columns=["file"]).astype(str)
-    right = part.findings.drop(columns=["file"]).astype(str)
+    assert isinstance(local, dask_engine.Share)
+    left = local.partial.findings.drop(columns=["file"]).astype(str)
+    right = part.partial.findings.drop(columns=["file"]).astype(str)
     pd.testing.assert_frame_equal(left, right)
     memory.pipe("/fleet/date=2026-11-10/network=vpn/bad.parquet", b"not parquet")
     failure = dask_engine._share_partial(dask_engine.list_files(["memory://fleet"]), policy)
@@ -278,3 +291,15 @@ def test_cli_dask_refusals_are_one_line(
     )
     assert done.exit_code == 2, done.output
     assert message in done.output
+
+
+def test_cli_scheduler_out_of_reach_is_an_input_error(
+    archives: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dask_engine, "CONNECT_TIMEOUT_S", 1)
+    args = ["report", str(archives["collector"]), "--audience", "audit", "--format", "csv"]
+    out = tmp_path / "audit"
+    done = CliRunner().invoke(app, [*args, "--out", str(out), "--dask", "tcp://127.0.0.1:9"])
+    assert done.exit_code == 2, done.output
+    assert "cannot reach the Dask scheduler" in done.output
+    assert not out.exists()

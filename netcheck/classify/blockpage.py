@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -68,7 +67,8 @@ from netcheck.classify.fingerprints import (
     vendor_id,
 )
 from netcheck.classify.fingerprints import vendor_name as _loader_vendor_name
-from netcheck.classify.lexicon import MAX_TEXT, CueScore, fold, generic_cues, title_says_blocked
+from netcheck.classify.lexicon import CueScore, fold, generic_cues, title_says_blocked
+from netcheck.classify.lookalikes import lookalike, lookalike_description, lookalike_match
 from netcheck.netaddr import parse_ip
 from netcheck.pagetext import extract_title as body_title
 
@@ -106,15 +106,14 @@ class Match:
 # --- matching ----------------------------------------------------------------------------------
 
 
-def _excerpt(value: str, fp: Fingerprint) -> str:
+def _excerpt(value: str, fp: Fingerprint, span: tuple[int, int]) -> str:
     if fp.scope.startswith("header:") or fp.scope == "location":
         text = value
-    elif fp._regex is not None:
-        found = fp._regex.search(value[:_MAX_SCAN])
-        text = found.group(0) if found else value
     else:
-        start = value.casefold().find(fp.pattern.casefold())
-        text = value[start : start + len(fp.pattern)] if start >= 0 else value
+        lowered = value[:_MAX_SCAN].lower()
+        # the original's letters where lowering kept the length, else the lowered text
+        source = value if len(lowered) == len(value[:_MAX_SCAN]) else lowered
+        text = source[span[0] : span[1]]
     text = " ".join(text.split())
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -127,9 +126,11 @@ def match_http(
     title: str | None = None,
     location: str | None = None,
 ) -> list[Match]:
-    """Every HTTP fingerprint that matches, block kinds first, in fingerprint order."""
+    """Every HTTP fingerprint that matches, block kinds first, in fingerprint order. The body
+    is lowered once for all fingerprints."""
     if location is None:
         location = next((v for k, v in headers if k.casefold() == "location"), None)
+    lowered: dict[str, str] = {}
     found: list[Match] = []
     for fp in fps.http:
         values: list[str]
@@ -143,8 +144,12 @@ def match_http(
             name = fp.scope[len("header:") :].casefold()
             values = [v for k, v in headers if k.casefold() == name]
         for value in values:
-            if fp.matches(value):
-                found.append(Match(fp.id, fp.vendor, fp.scope, _excerpt(value, fp), fp.kind))
+            low = lowered.get(value)
+            if low is None:
+                low = lowered[value] = value[:_MAX_SCAN].lower()
+            span = fp.search(value, low)
+            if span is not None:
+                found.append(Match(fp.id, fp.vendor, fp.scope, _excerpt(value, fp, span), fp.kind))
                 break
     return sorted(found, key=lambda m: m.kind != "block")
 
@@ -177,126 +182,3 @@ def vendor_name(vendor: str) -> str:
 
 def extract_title(body: str | None) -> str | None:
     return body_title(body, scan=_MAX_SCAN)
-
-
-# --- lookalikes ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Condition:
-    text: tuple[re.Pattern[str], ...] | None  # the pattern's top-level alternatives
-    raw: tuple[re.Pattern[str], ...] | None  # over the lowercased body
-    header: str | None
-    header_regex: re.Pattern[str] | None
-    statuses: tuple[int, ...]
-    status_min: int | None
-    soft: bool = False
-
-
-def _lower(pattern: str) -> str:
-    """A pattern for lowercased text: letters lowered, escapes (``\\S``, ``\\W``) kept."""
-    return re.sub(
-        r"\\.|[A-Z]", lambda m: m.group(0).lower() if len(m.group(0)) == 1 else m.group(0), pattern
-    )
-
-
-def _split(pattern: str) -> tuple[re.Pattern[str], ...]:
-    """One regex per top-level alternative: most then start with a literal, which ``re``
-    finds with a fast substring search instead of trying every alternative at every position
-    (a 64 kB page went from about 100 ms to a few ms). Folded text needs no IGNORECASE."""
-    parts, depth, start, i = [], 0, 0, 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            parts.append(pattern[start:i])
-            start = i + 1
-        i += 1
-    parts.append(pattern[start:])
-    return tuple(re.compile(p, re.DOTALL) for p in parts)
-
-
-@functools.lru_cache(maxsize=1)
-def _lookalikes() -> tuple[tuple[str, str, tuple[_Condition, ...]], ...]:
-    ref = importlib.resources.files("netcheck") / "data" / "cues.yaml"
-    data = yaml.safe_load(ref.read_text(encoding="utf-8"))
-    rules = []
-    for rule in data["lookalikes"]:
-        conds = []
-        for c in rule["any"]:
-            flags = re.IGNORECASE | re.DOTALL
-            conds.append(
-                _Condition(
-                    # folded like the text it reads (regex syntax is ASCII, so it survives)
-                    text=_split(fold(c["text"])) if "text" in c else None,
-                    raw=_split(_lower(c["raw"])) if "raw" in c else None,
-                    header=str(c["header"]).casefold() if "header" in c else None,
-                    header_regex=re.compile(c.get("regex", "."), flags) if "header" in c else None,
-                    statuses=tuple(int(s) for s in c.get("status", ())),
-                    status_min=int(c["status_min"]) if "status_min" in c else None,
-                    soft=bool(c.get("soft", rule.get("soft", False))),
-                )
-            )
-        rules.append((str(rule["label"]), str(rule["description"]), tuple(conds)))
-    return tuple(rules)
-
-
-def _holds(
-    c: _Condition, status: int | None, headers: Sequence[tuple[str, str]], raw: str, text: str
-) -> bool:
-    if c.statuses and status not in c.statuses:
-        return False
-    if c.status_min is not None and (status is None or status < c.status_min):
-        return False
-    if c.text is not None and not any(p.search(text) for p in c.text):
-        return False
-    if c.raw is not None and not any(p.search(raw) for p in c.raw):
-        return False
-    if c.header is not None and c.header_regex is not None:
-        values = [v for k, v in headers if k.casefold() == c.header]
-        if not any(c.header_regex.search(v) for v in values):
-            return False
-    return True
-
-
-def lookalike(
-    status: int | None,
-    headers: Sequence[tuple[str, str]],
-    body: str | None,
-    title: str | None,
-) -> str | None:
-    """The label of a real page that merely looks blocked (consent, login, CDN...), or None."""
-    found = lookalike_match(status, headers, body, title)
-    return found[0] if found else None
-
-
-def lookalike_match(
-    status: int | None,
-    headers: Sequence[tuple[str, str]],
-    body: str | None,
-    title: str | None,
-) -> tuple[str, bool] | None:
-    """(label, soft) of the first lookalike rule that holds; ``soft`` when every condition
-    that held is one a filter's page could also show, so strong block cues outweigh it."""
-    raw = (body or "")[:_MAX_SCAN]
-    text = fold((title or "") + " \n " + raw)[:MAX_TEXT]
-    raw = raw.lower()
-    for label, _description, conds in _lookalikes():
-        held = [c for c in conds if _holds(c, status, headers, raw, text)]
-        if held:
-            return label, all(c.soft for c in held)
-    return None
-
-
-def lookalike_description(label: str) -> str:
-    """The plain-words description of a lookalike label, for evidence sentences."""
-    for name, description, _conds in _lookalikes():
-        if name == label:
-            return description
-    return label

@@ -4,7 +4,9 @@ and the checks against the target's own expectations (certificate names, page wo
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from netcheck import failures as f
@@ -22,7 +24,7 @@ from netcheck.models import (
     TlsStep,
 )
 from netcheck.netaddr import IPNetwork, url_host
-from netcheck.targets.catalogue import service_expect
+from netcheck.targets.catalogue import builtin_targets, service_expect, service_for_host
 
 CERT_FAILURES = {f.SSL_INVALID_HOSTNAME, f.SSL_UNKNOWN_AUTHORITY, f.SSL_INVALID_CERTIFICATE}
 RESET_FAILURES = {f.CONNECTION_RESET, f.EOF_ERROR, f.CONNECTION_ABORTED}
@@ -75,6 +77,30 @@ def expect_of(target: Target) -> Expect:
     if own.title_contains or own.body_contains or own.cert_names:
         return own
     return service_expect(url_host(target.url)) or own
+
+
+@functools.cache
+def _account_hosts() -> dict[str, frozenset[str]]:
+    """Per catalogue service, the hosts of its own pages outside its domains (YouTube signs in
+    on accounts.google.com)."""
+    hosts: dict[str, set[str]] = {}
+    for t in builtin_targets():
+        hosts.setdefault(t.service, set()).add(url_host(t.url))
+    return {service: frozenset(names) for service, names in hosts.items()}
+
+
+def own_hosts(target: Target) -> Callable[[str], bool]:
+    """ "Is this host one of the site's own?" for the target: a host of its catalogue service
+    (domains and the catalogue's own pages), else a host of the same registrable domain. A
+    login or consent page there is the site's, not a filter's."""
+    mine = service_for_host(url_host(target.url))
+    extra = _account_hosts().get(target.service, frozenset())
+
+    def own(host: str) -> bool:
+        host = host.lower().rstrip(".")
+        return host in extra or service_for_host(host) == mine
+
+    return own
 
 
 def cert_ok(ctx: Ctx, t: TlsStep) -> bool:

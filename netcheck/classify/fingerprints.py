@@ -50,17 +50,26 @@ class Fingerprint:
     pattern: str
     note: str = ""
     kind: str = "block"  # block | identity
-    _regex: Any = field(default=None, compare=False, repr=False)  # re or RE2: .search()
+    _regex: Any = field(default=None, compare=False, repr=False)  # .search() on lowered text
 
-    def matches(self, value: str) -> bool:
+    def matches(self, value: str, lowered: str | None = None) -> bool:
+        """Whether the fingerprint matches ``value``; ``lowered`` is ``value[:MAX_SCAN]``
+        lowercased, when the caller lowered the page once for every fingerprint."""
+        return self.search(value, lowered) is not None
+
+    def search(self, value: str, lowered: str | None = None) -> tuple[int, int] | None:
+        """Where the fingerprint matches in ``value`` (start, end), or None."""
+        text = lowered if lowered is not None else value[:MAX_SCAN].lower()
         if self._regex is not None:
-            return self._regex.search(value[:MAX_SCAN]) is not None
-        text, pat = value.casefold(), self.pattern.casefold()
+            m = self._regex.search(text)
+            return m.span() if m is not None else None
+        pat = self.pattern.lower()
         if self.match == "full":
-            return text.strip() == pat
+            return (0, len(text)) if text.strip() == pat else None
         if self.match == "prefix":
-            return text.startswith(pat)
-        return pat in text[:MAX_SCAN]
+            return (0, len(pat)) if text.startswith(pat) else None
+        at = text.find(pat)
+        return (at, at + len(pat)) if at >= 0 else None
 
 
 @dataclass(frozen=True)
@@ -115,11 +124,91 @@ def _make(
     return Fingerprint(ident, vendor, scope, match, raw["pattern"], str(note), kind, regex)
 
 
-def _python_regex(pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern, re.IGNORECASE | re.DOTALL)
-    except re.error as exc:
-        raise ValueError(str(exc)) from None
+def lower_pattern(pattern: str) -> str:
+    """A pattern for lowercased text: letters lowered, escapes (``\\S``, ``\\W``) kept."""
+    return re.sub(
+        r"\\.|[^\\]", lambda m: m.group(0) if len(m.group(0)) > 1 else m.group(0).lower(), pattern
+    )
+
+
+def split_alternatives(pattern: str) -> tuple[re.Pattern[str], ...]:
+    """One regex per top-level alternative: most then start with a literal, which ``re``
+    finds with a fast substring search instead of trying every alternative at every position
+    (a 64 kB page went from about 100 ms to a few ms). Lowered text needs no IGNORECASE, which
+    would turn that fast search off."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return tuple(re.compile(p, re.DOTALL) for p in parts)
+
+
+#: a part that opens with a group of plain alternatives: "(fortiguard|fortigate)\\b"
+_LEADING_GROUP = re.compile(r"^(\\b)?\(([\w ?-]+(?:\|[\w ?-]+)+)\)(.*)$", re.DOTALL)
+
+
+def _literal_led(part: str) -> list[str]:
+    """``part`` as patterns that each start with a literal: a leading group of plain
+    alternatives is spread out ("(a|b)c" -> "ac", "bc")."""
+    m = _LEADING_GROUP.match(part)
+    if m is None:
+        return [part]
+    lead, alternatives, rest = m.group(1) or "", m.group(2), m.group(3)
+    return [lead + alt + rest for alt in alternatives.split("|")]
+
+
+class LiteralLedRegex:
+    """A shipped pattern (Python ``re``) searched in lowered text, alternative by alternative,
+    each starting with a literal ``re`` finds by fast substring search: a leading ``\\b`` is
+    checked where the rest matched instead of at every position. The earliest match wins, as
+    one alternation would find it."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, pattern: str) -> None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(str(exc)) from None
+        parts = []
+        for part in split_alternatives(lower_pattern(pattern)):
+            for led in _literal_led(part.pattern):
+                full = re.compile(led, re.DOTALL)
+                fast = re.compile(led[2:], re.DOTALL) if led.startswith("\\b") else None
+                parts.append((full, fast))
+        self._parts = tuple(parts)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        best: re.Match[str] | None = None
+        for full, fast in self._parts:
+            m = full.search(text) if fast is None else _bounded(full, fast, text)
+            if m is not None and (best is None or m.start() < best.start()):
+                best = m
+        return best
+
+
+def _bounded(full: re.Pattern[str], fast: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """``full`` (which opens with ``\\b``) tried only where ``fast`` (the rest) matches."""
+    for m in fast.finditer(text):
+        found = full.match(text, m.start())
+        if found is not None:
+            return found
+    return None
+
+
+def _python_regex(pattern: str) -> LiteralLedRegex:
+    return LiteralLedRegex(pattern)
 
 
 class _LinearRegex:

@@ -21,6 +21,7 @@ import importlib.resources
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -103,22 +104,19 @@ _WORD = re.compile(r"[\w'-]+")
 
 
 def _word_matches(pattern: str, token: str) -> bool:
+    """``word``: the whole token; ``stem*``: a token starting so; ``*tail``: a token ending so,
+    the last part of a compound (German "IKT-Nutzungsverordnung" ends in "verordnung")."""
+    if pattern.startswith("*") and len(pattern) > 1:
+        return token.endswith(pattern[1:])
     if pattern.endswith("*") and len(pattern) > 1:
         return token.startswith(pattern[:-1])
     return token == pattern
 
 
-@functools.lru_cache(maxsize=1)
-def _lexicon() -> _Lexicon:
-    ref = importlib.resources.files("netcheck") / "data" / "cues.yaml"
-    data = yaml.safe_load(ref.read_text(encoding="utf-8"))
-    cues: dict[str, _Cue] = {}
-    for lang, weights in data["lexicon"].items():
-        for weight, phrases in weights.items():
-            for raw in phrases:
-                phrase = fold(str(raw))
-                words = tuple(phrase.split())
-                cues.setdefault(phrase, _Cue(phrase, int(weight), str(lang), words))
+def _index(
+    cues: dict[str, _Cue],
+) -> tuple[dict[str, tuple[_Cue, ...]], dict[str, tuple[_Cue, ...]], tuple[tuple[str, _Cue], ...]]:
+    """Cues indexed for one pass over a page: by first word, by stem prefix, and unspaced."""
     ordered = sorted(cues.values(), key=lambda c: (-len(c.words), -len(c.phrase)))
     by_first: dict[str, list[_Cue]] = {}
     stems: dict[str, list[_Cue]] = {}
@@ -126,18 +124,62 @@ def _lexicon() -> _Lexicon:
     for cue in ordered:
         if _UNSPACED.search(cue.phrase):
             unspaced.append(("".join(cue.phrase.split()), cue))
+        elif cue.words[0].startswith("*"):
+            stems.setdefault("", []).append(cue)  # a compound's tail: tried at every word
         elif cue.words[0].endswith("*"):
             stems.setdefault(cue.words[0][:2], []).append(cue)
         else:
             by_first.setdefault(cue.words[0], []).append(cue)
     unspaced.sort(key=lambda pc: -len(pc[0]))
-    return _Lexicon(
-        int(data["threshold"]),
-        int(data["weak_cap"]),
+    return (
         {k: tuple(v) for k, v in by_first.items()},
         {k: tuple(v) for k, v in stems.items()},
         tuple(unspaced),
     )
+
+
+def _cue(raw: object, weight: int, lang: str) -> _Cue:
+    phrase = fold(str(raw))
+    return _Cue(phrase, weight, lang, tuple(phrase.split()))
+
+
+@functools.lru_cache(maxsize=1)
+def _data() -> dict[str, Any]:
+    ref = importlib.resources.files("netcheck") / "data" / "cues.yaml"
+    data: dict[str, Any] = yaml.safe_load(ref.read_text(encoding="utf-8"))
+    return data
+
+
+@functools.lru_cache(maxsize=1)
+def _lexicon() -> _Lexicon:
+    data = _data()
+    cues: dict[str, _Cue] = {}
+    for lang, weights in data["lexicon"].items():
+        for weight, phrases in weights.items():
+            for raw in phrases:
+                cue = _cue(raw, int(weight), str(lang))
+                cues.setdefault(cue.phrase, cue)
+    return _Lexicon(int(data["threshold"]), int(data["weak_cap"]), *_index(cues))
+
+
+@functools.lru_cache(maxsize=1)
+def _refusals() -> tuple[_Lexicon, _Lexicon, _Lexicon, int]:
+    """(unable, where, temporary) phrase sets of plain refusals, and the "small page" size."""
+    data = dict(_data()["refusals"])
+    small = int(data.pop("small_text"))
+    temporary = {c.phrase: c for c in (_cue(p, 0, "") for p in data.pop("temporary"))}
+    sets: dict[str, dict[str, _Cue]] = {"unable": {}, "where": {}}
+    for lang, roles in data.items():
+        for role, phrases in roles.items():
+            for raw in phrases:
+                cue = _cue(raw, 0, str(lang))
+                sets[role].setdefault(cue.phrase, cue)
+    unable, where, temp = (
+        _Lexicon(0, 0, *_index(sets["unable"])),
+        _Lexicon(0, 0, *_index(sets["where"])),
+        _Lexicon(0, 0, *_index(temporary)),
+    )
+    return unable, where, temp, small
 
 
 def _spaced(lex: _Lexicon, text: str) -> list[_Cue]:
@@ -145,9 +187,10 @@ def _spaced(lex: _Lexicon, text: str) -> list[_Cue]:
     same place is not counted again."""
     tokens = _WORD.findall(text.replace("*", " "))
     found: dict[str, _Cue] = {}
+    tails = lex.stems.get("", ())
     i = 0
     while i < len(tokens):
-        candidates = [*lex.by_first.get(tokens[i], ()), *lex.stems.get(tokens[i][:2], ())]
+        candidates = [*lex.by_first.get(tokens[i], ()), *lex.stems.get(tokens[i][:2], ()), *tails]
         best: _Cue | None = None
         for cue in candidates:
             n = len(cue.words)
@@ -174,13 +217,44 @@ def _unspaced(lex: _Lexicon, text: str) -> list[_Cue]:
     return found
 
 
+def _find(lex: _Lexicon, text: str) -> list[_Cue]:
+    found = _spaced(lex, text)
+    if _UNSPACED.search(text):
+        found += _unspaced(lex, text)
+    return found
+
+
+_LINK = re.compile(r"<a\b[^>]{0,400}\bhref\s*=", re.IGNORECASE)
+# French and Italian elided articles and prepositions, split off the noun they precede
+_ELISION = re.compile(r"\b(l|d|qu|dell|dall|nell|sull|all|dagl|degl|dell|un)'")
+
+
+def _refusal(text: str, body: str | None) -> _Cue | None:
+    """A plain refusal: "cannot be opened" and "from this network/organisation" both said,
+    not "temporarily". Weight 3 on a small page with nowhere else to go (a block page says one
+    thing), 1 on a page that is long or links on (a help page explaining the rules)."""
+    unable_lex, where_lex, temporary, small = _refusals()
+    if len(text) >= small:
+        return None  # said in passing on a long page, it would only ever weigh 1: not scored
+    unable = _find(unable_lex, text)
+    # "dell'ente" says "ente": elided articles are split off for the where-words only
+    where = _find(where_lex, _ELISION.sub(r"\1 ", text)) if unable else []
+    if not where or _find(temporary, text):
+        return None
+    links = len(_LINK.findall((body or "")[:MAX_TEXT]))
+    weight = 3 if links <= 2 else 1
+    said = f"{unable[0].phrase.strip('*')} ... {where[0].phrase.strip('*')}"
+    return _Cue(said, weight, unable[0].lang, tuple(said.split()))
+
+
 def generic_cues(body: str | None, title: str | None = None) -> CueScore:
     """Score vendor-neutral block wording in the title and body text."""
     lex = _lexicon()
     text = fold((title or "") + " \n " + (body or ""))[:MAX_TEXT]
-    found = _spaced(lex, text)
-    if _UNSPACED.search(text):
-        found += _unspaced(lex, text)
+    found = _find(lex, text)
+    refusal = _refusal(text, body)
+    if refusal is not None and refusal.weight > max((c.weight for c in found), default=0):
+        found.append(refusal)
     strong = sum(c.weight for c in found if c.weight > 1)
     weak = sum(c.weight for c in found if c.weight <= 1)
     by_lang: dict[str, int] = {}

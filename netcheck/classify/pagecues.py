@@ -17,8 +17,9 @@ Filters' pages share a shape more than a wording:
 
 from __future__ import annotations
 
+import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -57,9 +58,11 @@ _CATEGORY = re.compile(
     r"(?<!\w)(url category|category|categoria|categorie|kategorie|kategori|kategoria|"
     r"classification|категория|категорія|カテゴリ[ー]?|카테고리|类别|分类|分類|類別|"
     r"فئة|دسته بندی|หมวดหมู่|danh muc)\s*[:：]"
-    r"|categorized as|categorised as|belongs to the category|belongs to a category|"
+    r"|categorized as|categorised as|classified as|classed as|falls under|"
+    r"belongs to the category|belongs to a category|"
     r"pertenece a la categoria|appartient a la categorie|gehort zur kategorie|"
-    r"pertence a categoria|appartiene alla categoria",
+    r"pertence a categoria|appartiene alla categoria|behoort tot de categorie|"
+    r"nalezy do kategorii|относится к категории|termasuk (dalam )?kategori|kategorisinde",
 )
 _FORM = re.compile(r"<form\b(.{0,3000}?)</form", re.IGNORECASE | re.DOTALL)
 _FORM_ASK = re.compile(
@@ -75,14 +78,27 @@ class Structure:
     score: int
     signs: tuple[str, ...]
     redirect: str | None  # where the page alone sends the browser, when that is the filter
+    small: bool = False  # says little and links nowhere: the shape of a block page
+    echo: bool = False  # a small page that repeats the requested address
+    leaves: str | None = None  # another site a small page alone sends the browser to
+
+
+#: a host -> "is it one of the service's own hosts?" (a login or consent redirect is the site's)
+OwnHosts = Callable[[str], bool]
 
 
 def _visible(body: str) -> str:
     return fold(body)
 
 
-def _filter_destination(url: str, requested: str, nets: Sequence[IPNetwork]) -> str | None:
-    """``url`` (absolute or not) when it leads to a filter rather than to the requested site."""
+def _filter_destination(
+    url: str, requested: str, nets: Sequence[IPNetwork], own: OwnHosts | None = None
+) -> str | None:
+    """``url`` (absolute or not) when it leads to a filter rather than to the requested site:
+    a private address, a filter's port, a host or path named for blocking, or another site
+    that is handed the requested address (a notice page told what was refused). The service's
+    own hosts (its login or consent pages, which are handed the address to come back to) are
+    the site's."""
     url = url.strip().strip("'\"")
     if not url.lower().startswith(("http://", "https://", "//")):
         return None  # a relative link stays on the site that was asked for
@@ -91,21 +107,26 @@ def _filter_destination(url: str, requested: str, nets: Sequence[IPNetwork]) -> 
         host, port = (parts.hostname or "").lower(), parts.port
     except ValueError:
         return None
-    if not host or host == url_host(requested):
+    asked = url_host(requested)
+    if not host or host == asked or (own is not None and own(host)):
         return None
     private = is_ip_literal(host) and is_sinkhole_address(host, nets)
     if private or (port in FILTER_PORTS) or _BLOCKY_URL.search(host + parts.path):
         return url
+    if asked and asked in unquote(parts.query).lower():
+        return url
     return None
 
 
-def _redirect(body: str, requested: str, nets: Sequence[IPNetwork]) -> str | None:
+def _redirect(
+    body: str, requested: str, nets: Sequence[IPNetwork], own: OwnHosts | None
+) -> str | None:
     patterns = [_REFRESH, _IFRAME, _SCRIPT_GO]
     if _GOES.search(body):
         patterns.append(_URL_LITERAL)  # a script that builds the address, then goes there
     for pattern in patterns:
         for m in pattern.finditer(body):
-            dest = _filter_destination(m.group(1), requested, nets)
+            dest = _filter_destination(html.unescape(m.group(1)), requested, nets, own)
             if dest is not None:
                 return dest
     return None
@@ -126,6 +147,7 @@ def page_structure(
     requested: str,
     nets: Sequence[IPNetwork] = (),
     lexicon_score: int = 0,
+    own: OwnHosts | None = None,
 ) -> Structure:
     """Score the shape of one page; ``lexicon_score`` lets a small page add to its words."""
     raw = (body or "")[:MAX_SCAN]
@@ -134,7 +156,7 @@ def page_structure(
     small = len(text) < SMALL_TEXT and len(_LINK.findall(raw)) <= 2
     signs: list[str] = []
     score = 0
-    redirect = _redirect(raw, requested, nets) if small else None
+    redirect = _redirect(raw, requested, nets, own) if small else None
     if redirect is not None:
         signs.append(f"it sends the browser to {redirect}")
         score += 3
@@ -148,13 +170,51 @@ def page_structure(
     # forms and headings are looked for near the top: a hostile page of "<form<form..." costs
     # a bounded scan, and a block page's form is never 16 kB down
     head = raw[:HEAD_SCAN]
-    form = next((m.group(1) for m in _FORM.finditer(head) if _FORM_ASK.search(m.group(1))), None)
-    if form is not None:
+    forms = [m.group(0) for m in _FORM.finditer(head)]
+    if any(_FORM_ASK.search(f) for f in forms):
         signs.append("it offers a form to request access")
         score += 2
-    if small and (score or lexicon_score) and _echoes(text, raw, requested):
+    elif any(_hands_on(f, requested, own) for f in forms):
+        signs.append("it asks to acknowledge before going on to the requested address")
+        score += 2
+    echo = small and _echoes(text, raw, requested)
+    if echo and (score or lexicon_score):
         signs.append("a small page that echoes the requested address")
         score += 1
     elif small and lexicon_score and text:
         score += 1  # a page that says little and that little is a refusal
-    return Structure(score, tuple(signs), redirect)
+    leaves = redirect or (_leaves(raw, requested, own) if small else None)
+    return Structure(score, tuple(signs), redirect, small, echo, leaves)
+
+
+def _leaves(body: str, requested: str, own: OwnHosts | None) -> str | None:
+    """Where a meta refresh or a script sends the browser when that is another site (not
+    one of the requested site's own hosts)."""
+    asked = url_host(requested)
+    for pattern in (_REFRESH, _SCRIPT_GO):
+        for m in pattern.finditer(body):
+            url = html.unescape(m.group(1)).strip()
+            try:
+                host = (urlsplit(url).hostname or "").lower() if "//" in url else ""
+            except ValueError:
+                continue
+            if host and host != asked and not (own is not None and own(host)):
+                return url
+    return None
+
+
+FORM_ACTION = re.compile(r"\baction\s*=\s*[\"']?([^\"'\s>]+)", re.IGNORECASE)
+
+
+def _hands_on(form: str, requested: str, own: OwnHosts | None) -> bool:
+    """A form sent to another site that carries the requested address: a filter's warning
+    page ("continue to ..."), which hands the address to the filter to let it through."""
+    action = FORM_ACTION.search(form[:600])
+    host = url_host(requested)
+    if action is None or not host or host not in unquote(form).lower():
+        return False
+    try:
+        dest = (urlsplit(action.group(1)).hostname or "").lower()
+    except ValueError:
+        return False
+    return bool(dest) and dest != host and not (own is not None and own(dest))

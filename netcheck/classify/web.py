@@ -23,6 +23,7 @@ from netcheck.classify.evidence import (
     block_verdict,
     cert_ok,
     other_verdict,
+    own_hosts,
     page_meets_expect,
 )
 from netcheck.classify.network import proxy_auth_verdict
@@ -45,27 +46,44 @@ def _site(host: str) -> str:
 
 def _vendor_of(ctx: Ctx, h: HttpStep) -> tuple[str | None, str | None]:
     """(vendor from a block fingerprint, vendor from an identity fingerprint) for one response."""
+    block, ident, _named = _vendors(ctx, h)
+    return block, ident
+
+
+def _vendors(ctx: Ctx, h: HttpStep) -> tuple[str | None, str | None, str | None]:
+    """Block vendor, identity vendor (not from Via, which every proxied page carries), and the
+    vendor whose product the page names in its own text (body or title)."""
     title = h.title or extract_title(h.body)
     found = match_http(ctx.fps, headers=h.headers, body=h.body, title=title, location=h.location)
     block = next((m.vendor for m in found if m.kind == "block"), None)
     ident = next(
         (m.vendor for m in found if m.kind == "identity" and m.scope != "header:Via"), None
     )
-    return block, ident
+    named = next(
+        (m.vendor for m in found if m.kind == "identity" and m.scope in ("body", "title")), None
+    )
+    return block, ident, named
+
+
+def _refuses(cues: CueScore, shape: Structure) -> bool:
+    """The page's words refuse: a phrase block pages say, or any block word on a small page.
+    With a filter's product named on the page, that is the product's block page."""
+    return cues.score >= 2 or (cues.score >= 1 and shape.small)
 
 
 def _blocky(ctx: Ctx, h: HttpStep) -> tuple[bool, str | None]:
-    block, ident = _vendor_of(ctx, h)
+    block, ident, named = _vendors(ctx, h)
     if block:
         return True, block
     if h.status is None:
         return False, None
     cues, shape = _page_cues(ctx, h)
-    strong = _strong(cues, shape)
-    look = lookalike_match(h.status, h.headers, h.body, h.title or extract_title(h.body))
-    if look and not (look[1] and strong):
+    look = _look(ctx, h)
+    if named and not (look and not look[1]) and _refuses(cues, shape):
+        return True, named
+    if look and not (look[1] and _outweighs(cues, shape)):
         return False, None
-    return strong, ident
+    return _strong(cues, shape), ident
 
 
 def _authenticated(ctx: Ctx, h: HttpStep) -> bool:
@@ -168,16 +186,56 @@ def _page_cues(ctx: Ctx, h: HttpStep) -> tuple[CueScore, Structure]:
     """The page's block wording (lexicon) and shape (structure), scored on one scale."""
     cues = generic_cues(h.body, h.title or extract_title(h.body))
     shape = page_structure(
-        body=h.body, headers=h.headers, requested=h.url, nets=ctx.nets, lexicon_score=cues.score
+        body=h.body,
+        headers=h.headers,
+        requested=h.url,
+        nets=ctx.nets,
+        lexicon_score=cues.score,
+        own=own_hosts(ctx.target),
     )
     return cues, shape
+
+
+def _look(ctx: Ctx, h: HttpStep) -> tuple[str, bool] | None:
+    """The page family of a real page that only looks blocked, and whether the match is soft."""
+    title = h.title or extract_title(h.body)
+    host = url_host(h.url)
+    return lookalike_match(
+        h.status, h.headers, h.body, title, requested_host=host, own=own_hosts(ctx.target)
+    )
 
 
 def _strong(cues: CueScore, shape: Structure) -> bool:
     """Words and shape add up, and either the words are said up front (``decisive``) or the
     shape itself shows a filter (a redirect to it, its header, a category, an unblock form)."""
     total = cues.score + shape.score >= cues.threshold
-    return total and (cues.headline or cues.top >= 3 or bool(shape.signs))
+    # a sentence only a block page says proves it on a page with nothing else to say; on a long
+    # page with links on (a library's access notes, a news story) only a headline does
+    said = cues.headline or (cues.top >= 3 and shape.small)
+    return total and (said or bool(shape.signs))
+
+
+def _outweighs(cues: CueScore, shape: Structure) -> bool:
+    """Signs of a filter clear enough to outweigh a soft lookalike (a password field, "too many
+    requests"): strong words, or the shape of a filter's page with words that agree."""
+    return _strong(cues, shape) or (bool(shape.signs) and cues.score >= 1)
+
+
+def _signs(cues: CueScore, shape: Structure, ident: str | None, status: int | None) -> list[str]:
+    """Every sign, however small, that a filter wrote the page: block words (any on a small
+    page, heavier ones on a long page), the filter's page shape, a product named on the page,
+    or status 451. Enough when the page is not the service's; nothing is a reason for doubt."""
+    signs = []
+    if cues.phrases and (shape.small or cues.score >= 2):
+        signs += [f'"{p}"' for p in cues.phrases[:3]]
+    signs += list(shape.signs[:2])
+    if shape.echo and not shape.signs:
+        signs.append("a small page that echoes the requested address")
+    if shape.leaves and not shape.redirect:
+        signs.append(f"a page that only sends the browser to {shape.leaves}")
+    if ident:
+        signs.append(f"{vendor_name(ident)} named on the page")
+    return signs
 
 
 def _said(cues: CueScore, shape: Structure) -> str:
@@ -191,7 +249,7 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
     how = "over authenticated HTTPS" if authentic else "over plain HTTP"
     if ctx.intercepted and url_scheme(h.url) in TLS_SCHEMES:
         how = "through TLS interception"
-    block, ident = _vendor_of(ctx, h)
+    block, ident, named = _vendors(ctx, h)
     if block and not authentic:
         return block_verdict(
             "http-blockpage",
@@ -199,37 +257,69 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
             block,
         )
     cues, shape = _page_cues(ctx, h)
-    strong = _strong(cues, shape)
-    look = lookalike_match(h.status, h.headers, h.body, h.title or extract_title(h.body))
-    if look and not (look[1] and strong and not authentic):
+    look = _look(ctx, h)
+    firm_look = look is not None and not look[1]
+    if named and not authentic and not firm_look and _refuses(cues, shape):
+        return block_verdict(
+            "http-blockpage",
+            f"{page} answered {h.status} {how} with a {vendor_name(named)} block page "
+            f"({_said(cues, shape)}).",
+            named,
+        )
+    if look and (authentic or firm_look or not _outweighs(cues, shape)):
         return other_verdict(
             "accessible", f"{page} answered {h.status} {how}: {lookalike_description(look[0])}."
         )
+    if authentic:
+        if h.status is not None and h.status >= 400:
+            return other_verdict(
+                "inconclusive", f"{page} itself answered {h.status} {how}: the service refused."
+            )
+        return other_verdict("accessible", f"{page} answered {h.status} {how}.")
     redirect = h.status is not None and 300 <= h.status < 400
     meets = None if redirect else page_meets_expect(ctx, h)  # a hop is not the page itself
     # a page that shows the service's own brand words is the service's, whatever its text
     # says about blocking (a video about web filters): only its shape can still betray a filter
-    if strong and not authentic and (meets is not True or shape.redirect is not None):
+    if _strong(cues, shape) and (meets is not True or shape.redirect is not None):
         return block_verdict(
             "http-blockpage",
             f"{page} answered {how} with a block page: {_said(cues, shape)}.",
             ident,
         )
-    if h.status is not None and h.status >= 400:
-        if authentic:
-            return other_verdict(
-                "inconclusive", f"{page} itself answered {h.status} {how}: the service refused."
-            )
+    return _unproven(
+        h, f"{page} answered {h.status} {how}", meets, _signs(cues, shape, ident, h.status), ident
+    )
+
+
+def _unproven(
+    h: HttpStep, lead: str, meets: bool | None, signs: list[str], ident: str | None
+) -> Classification:
+    """A forgeable page with no proof either way: the service's own brand, small signs of a
+    filter, the status, or none of these decide — and with none, doubt is said, not blame."""
+    status = h.status or 0
+    said = "; ".join(signs[:4])
+    if status == 451:  # RFC 7725: the status a filter or a court order answers with
+        return block_verdict("http-status", f"{lead} (unavailable for legal reasons).", ident)
+    if meets is True:
+        if status >= 500:
+            return other_verdict("inconclusive", f"{lead}: the service's own page, with an error.")
+        note = ": the service's own error page" if status >= 400 else ""
+        return other_verdict("accessible", f"{lead}{note}.")
+    if signs and status >= 400:
+        return block_verdict("http-status", f"{lead} instead of the page ({said}).", ident)
+    if signs and meets is False:
         return block_verdict(
-            "http-status", f"{page} answered {h.status} {how} instead of the page.", ident
+            "http-blockpage", f"{lead} with a page that is not the service's ({said}).", ident
         )
-    if meets is False and not authentic:
-        said = _said(cues, shape)
-        return block_verdict(
-            "http-blockpage",
-            f"{page} answered {h.status} {how} with a page that is not the service's"
-            + (f" ({said})." if said else "."),
-            ident,
+    if meets is False:
+        return other_verdict(
+            "inconclusive",
+            f"{lead}: the page is not the service's and carries no sign of a filter.",
         )
-    note = ", though not the page the catalogue expects" if meets is False else ""
-    return other_verdict("accessible", f"{page} answered {h.status} {how}{note}.")
+    if status >= 400:
+        return other_verdict(
+            "inconclusive",
+            f"{lead} with no sign of a filter: the site or its own front may have refused or "
+            "failed.",
+        )
+    return other_verdict("accessible", f"{lead}.")

@@ -150,7 +150,8 @@ SPLIT_NOTES = {
     "tune": "the pages the cues were tuned on",
     "seen": "batches 1-2: written as held-out, their misses then looked at while tuning",
     "batch3": "written after the first pass's tuning, measured once, then its misses looked at",
-    "batch4": "written before the second pass changed any rule; measured once as written",
+    "batch4": "written before the second pass changed any rule, measured once as written "
+    "(recall 312/312, false alarms 158/220; without brand 24/78 and 28/56), then looked at",
 }
 
 

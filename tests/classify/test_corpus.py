@@ -19,7 +19,15 @@ from netcheck.classify.evidence import expect_of
 from netcheck.classify.pagecues import page_structure
 from netcheck.models import Expect, Target
 from netcheck.targets.catalogue import service_expect
-from tests.classify.corpus import Page, Served, agency_targets, cases, load_pages, serve
+from tests.classify.corpus import (
+    NO_CONTEXT_FILE,
+    Page,
+    Served,
+    agency_targets,
+    cases,
+    load_pages,
+    serve,
+)
 
 PAGES = load_pages()
 TUNE = [p for p in PAGES if p.split == "tune"]
@@ -44,9 +52,11 @@ def test_tuning_page_in_place_of_a_channel(case: Served) -> None:
         assert got.verdict == "accessible", got.evidence
 
 
-def test_every_language_and_vendor_class_is_in_both_splits() -> None:
-    for split in ("tune", "heldout"):
-        blocks = [p for p in PAGES if p.split == split and p.kind == "block"]
+def test_every_language_and_vendor_class_is_tuned_and_held_out() -> None:
+    """The tuning pages, and the held-out batches together (one batch may lack a language:
+    batch 4 has no Urdu page), cover every language and vendor class and lookalike family."""
+    for splits in (("tune",), ("batch3", "batch4")):
+        blocks = [p for p in PAGES if p.split in splits and p.kind == "block"]
         langs = {p.lang for p in blocks}
         assert {"es", "en", "pt", "fr", "de", "it", "nl", "pl", "ru", "uk", "tr"} <= langs
         assert {"ar", "fa", "ur", "th", "vi", "zh", "ko", "ja"} <= langs
@@ -54,7 +64,7 @@ def test_every_language_and_vendor_class_is_in_both_splits() -> None:
         assert {"generic", "ngfw", "swg", "education", "dns-filter", "endpoint"} <= {
             p.klass for p in blocks
         }
-        lookalikes = {p.klass for p in PAGES if p.split == split and p.kind == "lookalike"}
+        lookalikes = {p.klass for p in PAGES if p.split in splits and p.kind == "lookalike"}
         assert {"consent-wall", "login-wall", "content-unavailable", "rate-limit"} <= lookalikes
         assert {"maintenance", "bot-check", "server-default-page"} <= lookalikes
 
@@ -199,17 +209,26 @@ NEW_VENDORS = {
 
 @pytest.mark.parametrize(("vendor", "product"), NEW_VENDORS.items())
 def test_new_vendor_named_next_to_block_wording(vendor: str, product: str) -> None:
-    fps = load_fingerprints()
+    """A product's name next to refusing words in any language is its block page; the name
+    alone only names who blocked (the product also passes real pages through)."""
+    outside = agency_targets(NO_CONTEXT_FILE)[0]
     for body in (
         f"<p>Esta página ha sido bloqueada.</p><p>{product}</p>",
         f"<p>{product}</p><p>Access to this website has been blocked.</p>",
         f"<p>{product}</p><p>已被拦截</p>",
+        f"<p>{product}</p><p>Diese Seite ist nicht erlaubt.</p>",
     ):
-        found = match_http(fps, body=body)
-        blocks = [m.vendor for m in found if m.kind == "block"]
-        assert blocks, body
-        assert blocks[0] == vendor, (body, found)
-    # the name alone only names who blocked (the product also passes real pages through)
+        page = Page("v", "test", "block", "xx", "swg", vendor, 200, (), (), body)
+        got = classify_result(serve(page, outside, "plain-http").record)
+        assert (got.verdict, got.vendor) == ("blocked", vendor), (body, got.evidence)
+    fps = load_fingerprints()
     alone = match_http(fps, body=f"<footer>{product}</footer>")
     assert [m.kind for m in alone if m.vendor == vendor] == ["identity"]
+    news = (
+        f"<html><head><title>{product} releases a new version</title></head><body>"
+        f"<nav><a href=/>Home</a><a href=/tech>Tech</a><a href=/biz>Business</a></nav>"
+        f"<p>{product} announced an update of its product today.</p></body></html>"
+    )
+    page = Page("n", "test", "page", "en", "service", None, 200, (), (), news)
+    assert classify_result(serve(page, outside, "plain-http").record).verdict == "accessible"
     assert vendor_name(vendor) != vendor or vendor == "iboss"

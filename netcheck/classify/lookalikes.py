@@ -1,0 +1,180 @@
+"""Lookalikes: real pages that merely look blocked, recognised by the family they belong to.
+
+In: one response (status, headers, a body excerpt, its title) and, when known, which hosts are
+the service's own. Out: the label of the page family (``consent-wall``, ``login-wall``,
+``content-unavailable``, ``cloudflare-challenge``, ``bot-check``, ``cdn-error``, ``site-waf``,
+``rate-limit``, ``maintenance``, ``server-default-page``) and whether the match is *soft*, or None.
+Pure: no sockets.
+
+Families, not strings: each rule in ``netcheck/data/cues.yaml`` names what a whole family of
+pages shares, whoever wrote them — a default page says the server is installed and working, a
+maintenance page asks to come back later (a 503 with ``Retry-After`` is the HTTP way of saying
+so), a bot check loads a captcha from a known provider, a CDN names itself in its headers, a
+login or consent page posts its form to the service's own hosts. A *firm* match is something a
+filter's block page never carries (a captcha provider's script, ``Retry-After`` on a 503, "welcome
+to nginx"); a *soft* one is wording or a marker a block page could share ("too many requests", a
+password field), so clear signs of a filter outweigh it (``web``).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import yaml
+
+from netcheck.classify.fingerprints import LiteralLedRegex
+from netcheck.classify.lexicon import MAX_SCAN, MAX_TEXT, fold
+from netcheck.classify.pagecues import FORM_ACTION, OwnHosts
+
+HEAD_SCAN = 16 * 1024
+
+
+@dataclass(frozen=True)
+class _Condition:
+    text: LiteralLedRegex | None  # over the folded title and body
+    raw: LiteralLedRegex | None  # over the lowercased body
+    header: str | None
+    header_regex: re.Pattern[str] | None
+    statuses: tuple[int, ...]
+    status_min: int | None
+    soft: bool = False
+
+
+def _condition(c: dict[str, object], soft: bool) -> _Condition:
+    flags = re.IGNORECASE | re.DOTALL
+    statuses = c.get("status", ())
+    return _Condition(
+        # folded like the text it reads (regex syntax is ASCII, so it survives)
+        text=LiteralLedRegex(fold(str(c["text"]))) if "text" in c else None,
+        raw=LiteralLedRegex(str(c["raw"])) if "raw" in c else None,
+        header=str(c["header"]).casefold() if "header" in c else None,
+        header_regex=re.compile(str(c.get("regex", ".")), flags) if "header" in c else None,
+        statuses=tuple(int(s) for s in statuses) if isinstance(statuses, list) else (),
+        status_min=int(str(c["status_min"])) if "status_min" in c else None,
+        soft=bool(c.get("soft", soft)),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _rules() -> tuple[tuple[str, str, tuple[_Condition, ...]], ...]:
+    ref = importlib.resources.files("netcheck") / "data" / "cues.yaml"
+    data = yaml.safe_load(ref.read_text(encoding="utf-8"))
+    return tuple(
+        (
+            str(rule["label"]),
+            str(rule["description"]),
+            tuple(_condition(c, bool(rule.get("soft", False))) for c in rule["any"]),
+        )
+        for rule in data["lookalikes"]
+    )
+
+
+def _holds(
+    c: _Condition, status: int | None, headers: Sequence[tuple[str, str]], raw: str, text: str
+) -> bool:
+    if c.statuses and status not in c.statuses:
+        return False
+    if c.status_min is not None and (status is None or status < c.status_min):
+        return False
+    if c.text is not None and c.text.search(text) is None:
+        return False
+    if c.raw is not None and c.raw.search(raw) is None:
+        return False
+    if c.header is not None and c.header_regex is not None:
+        values = [v for k, v in headers if k.casefold() == c.header]
+        if not any(c.header_regex.search(v) for v in values):
+            return False
+    return True
+
+
+# --- forms that post to the service itself --------------------------------------------------------
+
+_FORM = re.compile(r"<form\b([^>]{0,600})>(.{0,3000}?)</form", re.IGNORECASE | re.DOTALL)
+_CREDENTIAL = re.compile(
+    r"<input\b[^>]{0,300}(type\s*=\s*[\"']?(password|email)\b|"
+    r"name\s*=\s*[\"']?(pass|passwd|password|email|username|identifier|login|session_key)\b)",
+    re.IGNORECASE,
+)
+_PASSWORD = re.compile(r"<input\b[^>]{0,300}type\s*=\s*[\"']?password\b", re.IGNORECASE)
+_ACCOUNT_HOST = re.compile(r"^(consent|accounts?|login|signin|auth|id|sso)\.")
+
+
+def own_form(body: str | None, requested_host: str, own: OwnHosts | None) -> str | None:
+    """``login-wall`` or ``consent-wall`` when a form of the page posts to the service's own
+    hosts: a sign-in form (an e-mail or user-name field) sent to a host of the service, a
+    password form that goes back to the site itself, or any form sent to the service's consent
+    or account host. A filter's forms go to the filter (an unblock request may ask for an
+    e-mail address, but not for a password)."""
+    for m in _FORM.finditer((body or "")[:HEAD_SCAN]):
+        action = FORM_ACTION.search(m.group(1))
+        target = action.group(1) if action else ""
+        try:
+            host = (urlsplit(target if "//" in target else "").hostname or "").lower()
+        except ValueError:
+            continue
+        if host and own is not None and own(host) and _ACCOUNT_HOST.match(host):
+            return "consent-wall" if host.startswith("consent.") else "login-wall"
+        fields = m.group(2)
+        if host and own is not None and own(host) and _CREDENTIAL.search(fields):
+            return "login-wall"
+        if (not host or host == requested_host) and _PASSWORD.search(fields):
+            return "login-wall"
+    return None
+
+
+def lookalike_match(
+    status: int | None,
+    headers: Sequence[tuple[str, str]],
+    body: str | None,
+    title: str | None,
+    *,
+    requested_host: str = "",
+    own: OwnHosts | None = None,
+) -> tuple[str, bool] | None:
+    """(label, soft) of the page's family: the first firm match, else the first soft one, else
+    None. ``soft`` when every condition that held is one a filter's page could also show."""
+    raw = (body or "")[:MAX_SCAN]
+    text = fold((title or "") + " \n " + raw)[:MAX_TEXT]
+    raw = raw.lower()
+    first_soft: tuple[str, bool] | None = None
+    for label, _description, conds in _rules():
+        held = [c for c in conds if _holds(c, status, headers, raw, text)]
+        if not held:
+            continue
+        if not all(c.soft for c in held):
+            return label, False
+        first_soft = first_soft or (label, True)
+    form = own_form(body, requested_host, own)
+    if form is not None:
+        return form, False
+    return first_soft
+
+
+def lookalike(
+    status: int | None,
+    headers: Sequence[tuple[str, str]],
+    body: str | None,
+    title: str | None,
+) -> str | None:
+    """The label of a real page that merely looks blocked (consent, login, CDN...), or None."""
+    found = lookalike_match(status, headers, body, title)
+    return found[0] if found else None
+
+
+_EXTRA = {
+    "login-wall": "the service asked to log in (its own login page)",
+    "consent-wall": "the service showed its own consent page",
+}
+
+
+def lookalike_description(label: str) -> str:
+    """The plain-words description of a lookalike label, for evidence sentences."""
+    for name, description, _conds in _rules():
+        if name == label:
+            return description
+    return _EXTRA.get(label, label)

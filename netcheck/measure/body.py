@@ -8,6 +8,7 @@ bounded), the body facts an ``HttpStep`` records, or (status, headers). Pure: no
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import re
 import zlib
@@ -74,10 +75,9 @@ class BodyReader:
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
         found = _CHARSET.search(content_type.encode("latin-1")) or _CHARSET.search(data[:4096])
         if found:
-            try:
+            # an unknown charset name: read the body as UTF-8 (with replacements) all the same
+            with contextlib.suppress(LookupError):
                 charset = codecs.lookup(found.group(1).decode("ascii")).name
-            except LookupError:
-                pass
         title = extract_title(data.decode(charset, errors="replace"))
         return {
             "body_length": len(data),

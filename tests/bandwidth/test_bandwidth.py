@@ -36,7 +36,8 @@ def test_window_width_is_max_of_250ms_and_two_rtts() -> None:
 
 def test_steady_stream_settles_after_min_time_with_exact_rate() -> None:
     est = estimate(stream(1.0, 20), rtt_s=0.001)
-    assert est.stable and est.reason == "stable"
+    assert est.stable
+    assert est.reason == "stable"
     # 1 Mbit/s of 1448-byte reads: interpolation keeps each window exact despite packet grain
     assert est.goodput_mbps == pytest.approx(1.0, rel=0.005)
     assert 1.0 <= est.seconds <= 1.3
@@ -60,7 +61,8 @@ def test_initial_burst_is_left_out() -> None:
     # a token-bucket burst: 2 MB at once, then 10 Mbit/s
     samples = [(0.01, 2_000_000)] + stream(10.0, 10, start=0.02)
     est = estimate(samples, rtt_s=0.001)
-    assert est.stable and est.goodput_mbps == pytest.approx(10.0, rel=0.01)
+    assert est.stable
+    assert est.goodput_mbps == pytest.approx(10.0, rel=0.01)
     assert est.windows_mbps[0] > 50
 
 
@@ -89,12 +91,14 @@ def test_noisy_path_settles_on_eight_windows_within_2_percent() -> None:
     # +-1.5% around 10 Mbit/s forever: never four within +-1%, eight within +-2% after 2 s
     levels = [1.015, 0.985] * 40
     est = estimate(windowed(levels, 10.0), rtt_s=0.001)
-    assert est.stable and est.reason == "stable"
+    assert est.stable
+    assert est.reason == "stable"
     assert len(est.windows_mbps) == bandwidth.N_AGREE_LONG
     assert est.goodput_mbps == pytest.approx(10.0, rel=0.002)  # the mean of all eight
     # the same stream with only the +-2%-over-4 rule would have stopped at 1 s
     old = estimate(windowed(levels, 10.0), rtt_s=0.001, tight_tolerance=0.02)
-    assert old.stable and len(old.windows_mbps) == 4
+    assert old.stable
+    assert len(old.windows_mbps) == 4
 
 
 def test_unsteady_stream_hits_time_cap_and_is_inconclusive() -> None:
@@ -105,7 +109,8 @@ def test_unsteady_stream_hits_time_cap_and_is_inconclusive() -> None:
         samples.append((t, int(rate * 1e6 / 8 * 0.001)))
         t += 0.001
     est = estimate(samples, rtt_s=0.0, max_seconds=3.0)
-    assert not est.stable and est.reason == "time_cap"
+    assert not est.stable
+    assert est.reason == "time_cap"
     assert est.seconds == pytest.approx(3.0, abs=0.01)
     assert len(est.windows_mbps) == 12
     assert est.goodput_mbps == pytest.approx(15.0, rel=0.05)
@@ -113,14 +118,16 @@ def test_unsteady_stream_hits_time_cap_and_is_inconclusive() -> None:
 
 def test_byte_cap_stops_before_settling() -> None:
     est = estimate(stream(8.0, 10), rtt_s=0.0, max_bytes=500_000)
-    assert not est.stable and est.reason == "byte_cap"
+    assert not est.stable
+    assert est.reason == "byte_cap"
     assert 500_000 <= est.bytes < 500_000 + 1448
 
 
 def test_replay_run_cuts_a_short_transfer_into_equal_slots() -> None:
     # 400 kB at 95 Mbit/s lasts ~34 ms: no 50 ms slot closes, the replay's 16 slots do
     fast = estimate(stream(95.0, 1.0), rtt_s=0.0, max_bytes=400_000, even_slots=16)
-    assert fast.reason == "byte_cap" and len(fast.slots_mbps) == 16
+    assert fast.reason == "byte_cap"
+    assert len(fast.slots_mbps) == 16
     assert fast.goodput_mbps == pytest.approx(95.0, rel=0.01)
     assert all(r == pytest.approx(95.0, rel=0.05) for r in fast.slots_mbps)
     # a rate that halves midway shows in the slots, not only in the mean
@@ -132,12 +139,14 @@ def test_replay_run_cuts_a_short_transfer_into_equal_slots() -> None:
     assert split.slots_mbps[-2] == pytest.approx(10.0, rel=0.05)
     # one read (or none) gives no slots: the KS test then makes no claim
     one = estimate([(0.01, 400_000)], rtt_s=0.0, even_slots=16)
-    assert one.slots_mbps == () and ks_test(one.slots_mbps, fast.slots_mbps) == 1.0
+    assert one.slots_mbps == ()
+    assert ks_test(one.slots_mbps, fast.slots_mbps) == 1.0
 
 
 def test_short_object_ends_as_eof() -> None:
     est = estimate(stream(8.0, 0.5), rtt_s=0.0)
-    assert not est.stable and est.reason == "eof"
+    assert not est.stable
+    assert est.reason == "eof"
     assert est.goodput_mbps == pytest.approx(8.0, rel=0.05)
 
 
@@ -190,8 +199,12 @@ def test_decide_needs_ratio_and_both_tests() -> None:
     svc = result("s", 4.8, [rng.gauss(4.8, 0.1) for _ in range(20)])
     ctl = result("c", 90.0, [rng.gauss(90, 1) for _ in range(20)])
     d = decide(svc, ctl)
-    assert d.throttled and d.ratio == pytest.approx(4.8 / 90, rel=1e-3)
-    assert d.ks_p is not None and d.ks_p < 0.01 and d.area is not None and d.area > 0.8
+    assert d.throttled
+    assert d.ratio == pytest.approx(4.8 / 90, rel=1e-3)
+    assert d.ks_p is not None
+    assert d.ks_p < 0.01
+    assert d.area is not None
+    assert d.area > 0.8
     # same slots but a ratio close to 1: the ratio vetoes
     assert decide(result("s", 85.0, svc.slots_mbps), ctl).throttled is False
     # a clear ratio but too few slots for the KS test to say anything: no accusation
@@ -207,11 +220,17 @@ def test_summarise_needs_a_confirming_repeat() -> None:
     ok = result("s", 88.0, [rng.gauss(88, 1) for _ in range(20)])
     d1, d2 = decide(svc, ctl), decide(svc, ctl)
     ev = summarise("s", "c", [svc, ctl, ctl, svc], [d1, d2])
-    assert ev.verdict == "degraded" and ev.technique == "throttled" and ev.confirmed
-    assert "ratio 0.053" in ev.evidence and "KS p=" in ev.evidence and "repeat:" in ev.evidence
-    assert ev.service_bytes == 2 * 10**6 and ev.control_bytes == 2 * 10**6
+    assert ev.verdict == "degraded"
+    assert ev.technique == "throttled"
+    assert ev.confirmed
+    assert "ratio 0.053" in ev.evidence
+    assert "KS p=" in ev.evidence
+    assert "repeat:" in ev.evidence
+    assert ev.service_bytes == 2 * 10**6
+    assert ev.control_bytes == 2 * 10**6
     once = summarise("s", "c", [svc, ctl, ctl, ok], [d1, decide(ok, ctl)])
-    assert once.verdict == "inconclusive" and once.technique is None
+    assert once.verdict == "inconclusive"
+    assert once.technique is None
     assert summarise("s", "c", [ok, ctl], [decide(ok, ctl)]).verdict == "accessible"
 
 

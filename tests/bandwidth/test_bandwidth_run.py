@@ -51,13 +51,19 @@ def evidence(service_mbps: float) -> ThrottleEvidence:
 
 def test_confirmed_throttle_degrades_applicable_accessible_targets_only() -> None:
     ev = evidence(4.8)
-    assert ev.verdict == "degraded" and ev.confirmed
+    assert ev.verdict == "degraded"
+    assert ev.confirmed
     view = apply_throttling(record("https://www.youtube.com/", "youtube", "view"), ev)
-    assert view.verdict == "degraded" and view.technique == "throttled"
-    assert "4.8" in view.evidence and "90." in view.evidence and "ratio 0.05" in view.evidence
-    assert view.bandwidth is not None and view.bandwidth.bytes == ev.service_bytes
+    assert view.verdict == "degraded"
+    assert view.technique == "throttled"
+    assert "4.8" in view.evidence
+    assert "90." in view.evidence
+    assert "ratio 0.05" in view.evidence
+    assert view.bandwidth is not None
+    assert view.bandwidth.bytes == ev.service_bytes
     admin = apply_throttling(record("https://studio.youtube.com/", "youtube", "admin"), ev)
-    assert admin.verdict == "accessible" and admin.bandwidth is not None  # figures kept
+    assert admin.verdict == "accessible"
+    assert admin.bandwidth is not None  # figures kept
     blocked = apply_throttling(record("https://i.ytimg.com/", "youtube", "media", "blocked"), ev)
     assert blocked.verdict == "blocked"
 
@@ -66,7 +72,9 @@ def test_unthrottled_service_keeps_its_verdict() -> None:
     ev = evidence(88.0)
     assert ev.verdict == "accessible"
     r = apply_throttling(record("https://www.youtube.com/", "youtube", "view"), ev)
-    assert r.verdict == "accessible" and r.technique is None and r.bandwidth is not None
+    assert r.verdict == "accessible"
+    assert r.technique is None
+    assert r.bandwidth is not None
 
 
 def test_classify_reapplies_throttling_offline() -> None:
@@ -78,7 +86,8 @@ def test_classify_reapplies_throttling_offline() -> None:
         ],
         {"youtube": ev},
     )
-    assert fb.bandwidth is None and yt.verdict == "degraded"
+    assert fb.bandwidth is None
+    assert yt.verdict == "degraded"
     # re-classified offline from steps that show an accessible page: the throttle comes back
     golden = json.loads((TESTS / "golden" / "accessible_https.json").read_text())
     saved = yt.model_copy(
@@ -92,7 +101,8 @@ def test_classify_reapplies_throttling_offline() -> None:
     )
     again = classify_result(Result.model_validate_json(saved.model_dump_json()))
     assert (again.verdict, again.technique) == ("degraded", "throttled")
-    assert again.bandwidth == yt.bandwidth and "Throttled:" in again.evidence
+    assert again.bandwidth == yt.bandwidth
+    assert "Throttled:" in again.evidence
     plain = classify_result(saved.model_copy(update={"bandwidth": None}))
     assert (plain.verdict, plain.technique) == ("accessible", None)
 
@@ -117,7 +127,8 @@ async def test_measure_services_skips_services_without_url() -> None:
     )  # fmt: skip
     assert list(out) == ["youtube"]
     assert calls == [("https://i.ytimg.com/big", "http://bulk/big")]
-    assert len(notes) == 1 and "facebook" in notes[0]  # x is blocked: not measured, no note
+    assert len(notes) == 1
+    assert "facebook" in notes[0]  # x is blocked: not measured, no note
 
 
 async def test_a_short_replay_gets_a_settled_run_for_the_service_figure() -> None:
@@ -139,7 +150,9 @@ async def test_a_short_replay_gets_a_settled_run_for_the_service_figure() -> Non
     )
     assert settled == ["https://i.ytimg.com/big"]
     bw = apply_all(results, long_path)[0].bandwidth
-    assert bw is not None and bw.service_mbps == 12.0 and bw.goodput_mbps == 41.0
+    assert bw is not None
+    assert bw.service_mbps == 12.0
+    assert bw.goodput_mbps == 41.0
     assert bw.bytes == 700_000 + 700_000  # the replay and the settled run, both on the service
     # 1.2 s at 1 ms RTT: the replay stands as the figure, no extra transfer
     short_path = await measure_services(
@@ -147,4 +160,6 @@ async def test_a_short_replay_gets_a_settled_run_for_the_service_figure() -> Non
     )
     assert settled == ["https://i.ytimg.com/big"]
     bw = apply_all(results, short_path)[0].bandwidth
-    assert bw is not None and bw.goodput_mbps == 12.0 and bw.bytes == 700_000
+    assert bw is not None
+    assert bw.goodput_mbps == 12.0
+    assert bw.bytes == 700_000

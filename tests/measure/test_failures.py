@@ -77,4 +77,5 @@ async def test_system_resolver_that_cannot_be_reached_is_a_temporary_failure() -
             t0=time.monotonic(),
         )
     system = [s for s in steps if s.engine == "system"]
-    assert system and system[0].failure == "dns_temporary_failure"
+    assert system
+    assert system[0].failure == "dns_temporary_failure"

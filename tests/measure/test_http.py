@@ -13,7 +13,6 @@ import hashlib
 import ssl
 import time
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -82,10 +81,10 @@ def ca() -> trustme.CA:
 
 
 @pytest.fixture
-def server_tls(ca: trustme.CA) -> Iterator[ssl.SSLContext]:
+def server_tls(ca: trustme.CA) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ca.issue_cert(HOST, "cdn.example.test").configure_cert(ctx)
-    yield ctx
+    return ctx
 
 
 # --- normal exchanges ------------------------------------------------------------------------
@@ -101,12 +100,16 @@ async def test_page_fetched_from_pinned_address_with_original_host() -> None:
     assert (step.status, step.ip, step.failure, step.proxy) == (200, "127.0.0.1", None, None)
     assert step.headers[:2] == [("X-One", "1"), ("X-Two", "2")]
     assert step.title == "Fish & Chips"
-    assert step.body == body and step.body_length == len(body) and not step.body_truncated
+    assert step.body == body
+    assert step.body_length == len(body)
+    assert not step.body_truncated
     assert step.body_sha256 == hashlib.sha256(body.encode()).hexdigest()
     assert req.header("Host") == f"{HOST}:{srv.port}"
     assert "Mozilla/5.0" in (req.header("User-Agent") or "")
-    assert req.header("Cookie") is None and req.header("Authorization") is None
-    assert step.runtime_ms > 0 and step.t0_ms >= 0
+    assert req.header("Cookie") is None
+    assert req.header("Authorization") is None
+    assert step.runtime_ms > 0
+    assert step.t0_ms >= 0
 
 
 async def test_addresses_tried_in_order_until_one_connects() -> None:
@@ -126,7 +129,8 @@ async def test_no_addresses_is_dns_no_answer_and_nothing_is_sent() -> None:
     async with HttpServer({"/": page("ok")}) as srv:
         [step], _ = await fetch(srv.url("/"), addresses=Pinned())
         assert srv.requests == []
-    assert step.failure == failures.DNS_NO_ANSWER and step.status is None
+    assert step.failure == failures.DNS_NO_ANSWER
+    assert step.status is None
 
 
 async def test_https_keeps_sni_and_host_and_does_not_verify(server_tls: ssl.SSLContext) -> None:
@@ -164,8 +168,10 @@ async def test_redirects_recorded_hop_by_hop_with_chain_cookies_only() -> None:
         srv.url("/d"),
     ]
     assert [s.status for s in steps] == [302, 301, 307, 200]
-    assert steps[0].location == "/b" and steps[-1].location is None
-    assert steps[-1].title == "landed" and all(s.failure is None for s in steps)
+    assert steps[0].location == "/b"
+    assert steps[-1].location is None
+    assert steps[-1].title == "landed"
+    assert all(s.failure is None for s in steps)
     assert pinned.asked == [HOST, HOST, "cdn.example.test", HOST]
     assert hosts[2] == f"cdn.example.test:{srv.port}"
     # the cookie goes back to its own host only, and never into a new measurement
@@ -219,8 +225,10 @@ async def test_content_encoding_decoded(encoding: str, encode: Any) -> None:
         [step], _ = await fetch(srv.url("/"))
         [req] = srv.requests
     assert "br" not in (req.header("Accept-Encoding") or "")
-    assert step.title == "Zipped page" and step.body_length == len(html)
-    assert step.body_sha256 == hashlib.sha256(html).hexdigest() and step.failure is None
+    assert step.title == "Zipped page"
+    assert step.body_length == len(html)
+    assert step.body_sha256 == hashlib.sha256(html).hexdigest()
+    assert step.failure is None
 
 
 async def test_charset_and_body_excerpt() -> None:
@@ -229,7 +237,8 @@ async def test_charset_and_body_excerpt() -> None:
     async with HttpServer({"/": page(body.encode("latin-1"), headers=headers)}) as srv:
         [step], _ = await fetch(srv.url("/"), keep_body=30)
     assert step.title == "Caf\u00e9 d\u00e9j\u00e0"
-    assert step.body == body[:30] and step.body_length == len(body)
+    assert step.body == body[:30]
+    assert step.body_length == len(body)
 
 
 async def test_corrupt_gzip_is_an_invalid_response() -> None:
@@ -238,7 +247,8 @@ async def test_corrupt_gzip_is_an_invalid_response() -> None:
         {"/": page(b"\x1f\x8b\x08\x00garbage-not-deflate" * 4, headers=headers)}
     ) as srv:
         [step], _ = await fetch(srv.url("/"))
-    assert step.status == 200 and step.failure == failures.HTTP_INVALID_RESPONSE
+    assert step.status == 200
+    assert step.failure == failures.HTTP_INVALID_RESPONSE
 
 
 # --- hostile peers ---------------------------------------------------------------------------
@@ -262,11 +272,13 @@ async def test_hostile_server(handler: Handler, failure: str, status: int | None
     async with HttpServer({"/": handler}) as srv:
         [step], elapsed = await fetch(srv.url("/"), timeout=TIMEOUT)
     assert step.failure == failure
-    assert step.status == status and step.ip == "127.0.0.1"
+    assert step.status == status
+    assert step.ip == "127.0.0.1"
     assert elapsed < TIMEOUT + 1.0
     assert (step.body_length or 0) <= MAX_BODY
     if status is not None:  # what arrived before the failure is kept as evidence
-        assert step.headers and 0 < (step.body_length or 0)
+        assert step.headers
+        assert (step.body_length or 0) > 0
 
 
 async def test_endless_body_is_cut_at_the_cap() -> None:
@@ -299,10 +311,12 @@ async def test_refused_connect_is_recorded_as_the_proxys_answer(
         [connect] = proxy.requests
     [step] = steps
     assert (connect.method, connect.target) == ("CONNECT", f"{HOST}:{srv.port}")
-    assert step.url == srv.url("/") and step.method == "CONNECT"
+    assert step.url == srv.url("/")
+    assert step.method == "CONNECT"
     assert (step.from_proxy, step.proxy, step.status) == (True, proxy.url, 403)
     assert ("X-Squid-Error", "ERR_ACCESS_DENIED 0") in step.headers
-    assert step.title == DENY_TITLE and step.failure == failures.HTTP_PROXY_REFUSED
+    assert step.title == DENY_TITLE
+    assert step.failure == failures.HTTP_PROXY_REFUSED
     # the body was read by Content-Length on a kept-alive connection, not until close
     assert elapsed < 1.0
 
@@ -320,7 +334,8 @@ async def test_allowed_connect_fetches_the_page_through_the_tunnel(
         [connect] = proxy.requests
     assert (step.status, step.title, step.failure) == (200, "tunnelled", None)
     assert (step.proxy, step.ip, step.from_proxy) == (proxy.url, None, False)
-    assert connect.method == "CONNECT" and req.sni == HOST
+    assert connect.method == "CONNECT"
+    assert req.sni == HOST
     assert req.header("Host") == f"{HOST}:{srv.port}"
     assert pinned.asked == []  # the proxy resolves names, not us
 
@@ -331,15 +346,18 @@ async def test_plain_http_goes_in_absolute_form_through_the_proxy() -> None:
         [seen] = proxy.requests
         [req] = srv.requests
     assert (step.status, step.title, step.proxy, step.ip) == (200, "via proxy", proxy.url, None)
-    assert seen.method == "GET" and seen.target == srv.url("/p?q=1")
-    assert req.target == "/p?q=1" and req.header("Host") == f"{HOST}:{srv.port}"
+    assert seen.method == "GET"
+    assert seen.target == srv.url("/p?q=1")
+    assert req.target == "/p?q=1"
+    assert req.header("Host") == f"{HOST}:{srv.port}"
 
 
 async def test_plain_http_denied_by_proxy_keeps_its_page() -> None:
     async with HttpServer({"/": page("x")}) as srv, ForwardProxy(deny=[HOST]) as proxy:
         [step], _ = await fetch(srv.url("/"), proxy=proxy.url)
         assert srv.requests == []
-    assert step.status == 403 and step.title == DENY_TITLE
+    assert step.status == 403
+    assert step.title == DENY_TITLE
     assert ("X-Squid-Error", "ERR_ACCESS_DENIED 0") in step.headers
 
 
@@ -358,7 +376,8 @@ async def test_open_connect_tunnel_gives_a_usable_stream(server_tls: ssl.SSLCont
         writer.write(f"GET / HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
         answer = await asyncio.wait_for(reader.read(4096), 2.0)
         writer.close()
-    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"tls-ok")
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert answer.endswith(b"tls-ok")
 
 
 async def _silent(req: Request, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
@@ -376,12 +395,15 @@ async def test_connect_failures_are_data() -> None:
             junk.url("/", "127.0.0.1"), HOST, 443, timeout=TIMEOUT, t0=start
         )
     down = await open_connect_tunnel("http://127.0.0.1:1", HOST, 443, timeout=TIMEOUT, t0=start)
-    assert isinstance(silent, ProxyRefusal) and isinstance(nonsense, ProxyRefusal)
+    assert isinstance(silent, ProxyRefusal)
+    assert isinstance(nonsense, ProxyRefusal)
     assert isinstance(down, ProxyRefusal)
-    assert silent.step.failure == failures.GENERIC_TIMEOUT and elapsed < TIMEOUT + 1.0
+    assert silent.step.failure == failures.GENERIC_TIMEOUT
+    assert elapsed < TIMEOUT + 1.0
     assert nonsense.step.failure == failures.HTTP_INVALID_RESPONSE
     assert down.step.failure == failures.CONNECTION_REFUSED
-    assert not down.step.from_proxy and down.step.url == f"https://{HOST}/"
+    assert not down.step.from_proxy
+    assert down.step.url == f"https://{HOST}/"
 
 
 def _refusing(head: bytes, body: bytes, close: bool) -> Handler:
@@ -423,8 +445,10 @@ async def test_refusal_body_framing(
             fake.url("/", "127.0.0.1"), HOST, 443, timeout=TIMEOUT, t0=start, max_body=4096
         )
         elapsed = time.monotonic() - start
-    assert isinstance(got, ProxyRefusal) and got.step.from_proxy
-    assert got.step.failure == failures.HTTP_PROXY_REFUSED and got.step.title == "Auth"
+    assert isinstance(got, ProxyRefusal)
+    assert got.step.from_proxy
+    assert got.step.failure == failures.HTTP_PROXY_REFUSED
+    assert got.step.title == "Auth"
     assert (got.step.body_length, got.step.body_truncated) == (length, truncated)
     assert elapsed < 0.5  # neither framing waited for the deadline
 

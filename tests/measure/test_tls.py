@@ -62,14 +62,17 @@ async def test_public_chain_is_trusted_and_facts_are_recorded(lab: TlsLab) -> No
     assert leaf.sans == [NAME]
     assert "Public Test Root" in leaf.issuer
     assert len(leaf.sha256) == 64
-    assert leaf.not_before is not None and leaf.not_after is not None
+    assert leaf.not_before is not None
+    assert leaf.not_after is not None
     assert leaf.not_before < leaf.not_after
-    assert 0 <= step.t0_ms < 1000 and 0 < step.runtime_ms < 3000
+    assert 0 <= step.t0_ms < 1000
+    assert 0 < step.runtime_ms < 3000
 
 
 async def test_chain_with_intermediate_is_trusted(lab: TlsLab) -> None:
     step = await _measure(lab, lab.good_context(NAME, intermediate=True))
-    assert step.failure is None and step.trusted_public is True
+    assert step.failure is None
+    assert step.trusted_public is True
     assert len(step.chain) == 2
     assert step.chain[0].issuer == step.chain[1].subject
 
@@ -83,7 +86,8 @@ async def test_wildcard_covers_one_label_only(lab: TlsLab) -> None:
     ctx = lab.good_context("*.example.test")
     ok = await _measure(lab, ctx, "www.example.test")
     deep = await _measure(lab, ctx, "a.www.example.test")
-    assert ok.failure is None and ok.hostname_matches is True
+    assert ok.failure is None
+    assert ok.hostname_matches is True
     assert deep.failure == failures.SSL_INVALID_HOSTNAME
     assert deep.trusted_public is True
 
@@ -91,7 +95,8 @@ async def test_wildcard_covers_one_label_only(lab: TlsLab) -> None:
 async def test_ip_server_name_matches_ip_san(lab: TlsLab) -> None:
     step = await _measure(lab, lab.good_context("127.0.0.1"), "127.0.0.1")
     assert step.failure is None
-    assert step.trusted_public is True and step.hostname_matches is True
+    assert step.trusted_public is True
+    assert step.hostname_matches is True
 
 
 async def test_ipv6_peer(lab: TlsLab) -> None:
@@ -101,7 +106,8 @@ async def test_ipv6_peer(lab: TlsLab) -> None:
     except OSError as exc:
         raise AssertionError("this test needs an IPv6 loopback (::1), as CI machines have") from exc
     step = await _measure(lab, lab.good_context(NAME), host="::1")
-    assert step.failure is None and step.ip == "::1"
+    assert step.failure is None
+    assert step.ip == "::1"
 
 
 # --- certificates that are wrong ----------------------------------------------------------------
@@ -110,7 +116,8 @@ async def test_ipv6_peer(lab: TlsLab) -> None:
 async def test_trusted_cert_for_another_name_is_invalid_hostname(lab: TlsLab) -> None:
     step = await _measure(lab, lab.wrong_name_context())
     assert step.failure == failures.SSL_INVALID_HOSTNAME
-    assert step.trusted_public is True and step.hostname_matches is False
+    assert step.trusted_public is True
+    assert step.hostname_matches is False
     assert step.chain[0].sans == ["wrong.example.test"]
 
 
@@ -146,7 +153,8 @@ async def test_corporate_ca_unknown_without_local_anchors(lab: TlsLab, tmp_path:
 async def test_expired_is_invalid_certificate(lab: TlsLab) -> None:
     step = await _measure(lab, lab.expired_context(NAME))
     assert step.failure == failures.SSL_INVALID_CERTIFICATE
-    assert step.hostname_matches is True and step.chain
+    assert step.hostname_matches is True
+    assert step.chain
 
 
 def test_unparsable_certificate_bytes_are_invalid_certificate(lab: TlsLab) -> None:
@@ -163,7 +171,8 @@ async def test_reset_on_client_hello_is_connection_reset(lab: TlsLab) -> None:
     async with tls_reset_server() as (ip, port):
         step = await measure_tls(ip, port, NAME, trust=lab.trust, timeout=3, t0=0.0)
     assert step.failure == failures.CONNECTION_RESET
-    assert step.chain == [] and step.trusted_public is None
+    assert step.chain == []
+    assert step.trusted_public is None
 
 
 async def test_black_hole_is_timeout_within_deadline(lab: TlsLab) -> None:
@@ -256,7 +265,9 @@ async def test_tls_over_connect_tunnel(lab: TlsLab) -> None:
                     reader, writer, NAME, port=port, proxy=proxy, trust=lab.trust, timeout=3, t0=0
                 )
             assert step.failure == expected
-            assert step.ip is None and step.proxy == proxy and step.chain
+            assert step.ip is None
+            assert step.proxy == proxy
+            assert step.chain
             assert writer.is_closing()
         assert step.trusted_public is False
 
@@ -336,7 +347,8 @@ def test_load_trust_errors_name_the_file(lab: TlsLab, tmp_path: Path, option: st
         args = (bad, None) if option == "--ca-bundle" else (lab.public_pem, bad)
         with pytest.raises(InputError) as info:
             load_trust(*args)
-        assert info.value.file == bad and info.value.field == option
+        assert info.value.file == bad
+        assert info.value.field == option
         assert bad in str(info.value)
 
 

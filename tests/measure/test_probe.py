@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -170,28 +171,21 @@ async def _relay(host: str, port: int, to: tuple[str, int]) -> AsyncIterator[Non
         server.close()
 
 
-async def test_tcp_reset(lab: TlsLab) -> None:
-    async with closed_port() as (_, port), dns_for({HOST: ["127.0.0.1"]}) as dns:
+@pytest.mark.parametrize(
+    ("peer", "technique"),
+    [
+        (closed_port, "tcp-reset"),
+        (tcp_black_hole, "tcp-timeout"),
+        (tls_reset_server, "tls-reset"),  # like an SNI filter
+        (tls_black_hole_server, "tls-timeout"),
+    ],
+)
+async def test_connection_level_blocks(
+    lab: TlsLab, peer: Callable[[], AbstractAsyncContextManager[tuple[str, int]]], technique: str
+) -> None:
+    async with peer() as (_, port), dns_for({HOST: ["127.0.0.1"]}) as dns:
         result = await measure(config(lab, dns), target(f"https://{HOST}:{port}/"))
-    assert (result.verdict, result.technique) == ("blocked", "tcp-reset"), result.evidence
-
-
-async def test_tcp_timeout(lab: TlsLab) -> None:
-    async with tcp_black_hole() as (_, port), dns_for({HOST: ["127.0.0.1"]}) as dns:
-        result = await measure(config(lab, dns), target(f"https://{HOST}:{port}/"))
-    assert (result.verdict, result.technique) == ("blocked", "tcp-timeout"), result.evidence
-
-
-async def test_tls_reset_like_an_sni_filter(lab: TlsLab) -> None:
-    async with tls_reset_server() as (_, port), dns_for({HOST: ["127.0.0.1"]}) as dns:
-        result = await measure(config(lab, dns), target(f"https://{HOST}:{port}/"))
-    assert (result.verdict, result.technique) == ("blocked", "tls-reset"), result.evidence
-
-
-async def test_tls_timeout(lab: TlsLab) -> None:
-    async with tls_black_hole_server() as (_, port), dns_for({HOST: ["127.0.0.1"]}) as dns:
-        result = await measure(config(lab, dns), target(f"https://{HOST}:{port}/"))
-    assert (result.verdict, result.technique) == ("blocked", "tls-timeout"), result.evidence
+    assert (result.verdict, result.technique) == ("blocked", technique), result.evidence
 
 
 async def test_tls_mismatch(lab: TlsLab) -> None:
@@ -283,15 +277,26 @@ async def test_redirect_to_a_vendor_block_url(lab: TlsLab) -> None:
     assert result.vendor == "paloalto"
 
 
-async def test_http_status_on_plain_http(lab: TlsLab) -> None:
+@pytest.mark.parametrize(
+    ("status", "reason", "found"),
+    [
+        # RFC 7725's status is a filter's (or a court's) answer by itself
+        (451, "Unavailable For Legal Reasons", ("blocked", "http-status")),
+        # a bare 403 with no sign of a filter may be the site's own front: doubt, not blame
+        (403, "Forbidden", ("inconclusive", None)),
+    ],
+)
+async def test_http_status_on_plain_http(
+    lab: TlsLab, status: int, reason: str, found: tuple[str, str | None]
+) -> None:
     async with (
         hs.HttpServer(
-            default=hs.page(b"<html><body>nope</body></html>", status=403, reason="Forbidden")
+            default=hs.page(b"<html><body>nope</body></html>", status=status, reason=reason)
         ) as srv,
         dns_for({HOST: ["127.0.0.1"]}) as dns,
     ):
         result = await measure(config(lab, dns), target(srv.url()))
-    assert (result.verdict, result.technique) == ("blocked", "http-status"), result.evidence
+    assert (result.verdict, result.technique) == found, result.evidence
 
 
 async def test_http_reset(lab: TlsLab) -> None:

@@ -84,7 +84,9 @@ def report(
     if dask is not None:
         from netcheck.report.dask_engine import report_on_cluster
 
-        for path in report_on_cluster(results, policy, audience, chosen, out, dask):
+        for path in report_on_cluster(
+            results, policy, audience, chosen, out, dask, configs=config or ()
+        ):
             stderr.print(str(path), highlight=False, markup=False)
         return
     # every check (inputs, policy, --out) runs before anything is written

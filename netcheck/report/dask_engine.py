@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from netcheck.errors import InputError
+from netcheck.policy.importers import EffectiveConfig
 from netcheck.policy.loader import PolicyDoc, load_policy
 from netcheck.report import audit
 from netcheck.report.judge import Memo, judge
@@ -62,7 +63,12 @@ def check_address(address: str) -> str:
     return address
 
 
-def aggregate(sources: Sequence[str], policy: PolicyDoc | None, address: str) -> audit.Audit:
+def aggregate(
+    sources: Sequence[str],
+    policy: PolicyDoc | None,
+    address: str,
+    configs: Sequence[EffectiveConfig] = (),
+) -> audit.Audit:
     """Connect to the scheduler at ``address`` and aggregate ``sources`` there."""
     from distributed import Client  # the cluster is optional: pip install 'netcheck[fleet]'
 
@@ -74,16 +80,23 @@ def aggregate(sources: Sequence[str], policy: PolicyDoc | None, address: str) ->
     except (OSError, TimeoutError) as exc:
         raise InputError(f"cannot reach the Dask scheduler: {exc}", field="--dask") from None
     with client:
-        return aggregate_on(client, sources, policy)
+        return aggregate_on(client, sources, policy, configs)
 
 
-def aggregate_on(client: Any, sources: Sequence[str], policy: PolicyDoc | None) -> audit.Audit:
-    """``aggregate`` with a ``distributed.Client`` already connected."""
+def aggregate_on(
+    client: Any,
+    sources: Sequence[str],
+    policy: PolicyDoc | None,
+    configs: Sequence[EffectiveConfig] = (),
+) -> audit.Audit:
+    """``aggregate`` with a ``distributed.Client`` already connected. ``configs``: the
+    agency's real configs (``report --config``), so findings name the line that blocks."""
     files = list_files(sources)
     workers = max(1, len(client.scheduler_info().get("workers", {})))
-    # one copy of the policy per worker, not one per task
-    sent = client.scatter(policy, broadcast=True) if policy is not None else None
-    futures = client.map(_share_partial, cut(files, workers), policy=sent, pure=False)
+    # one copy of the policy (and configs) per worker, not one per task
+    rules = Rules(policy, tuple(configs)) if policy is not None else None
+    sent = client.scatter(rules, broadcast=True) if rules is not None else None
+    futures = client.map(_share_partial, cut(files, workers), rules=sent, pure=False)
     shares: list[Share] = []
     for future in futures:  # in file order, while the later shares are still being read
         shares.append(_raise_failure(future.result()))
@@ -95,6 +108,14 @@ def aggregate_on(client: Any, sources: Sequence[str], policy: PolicyDoc | None) 
     if (ids[1:] == ids[:-1]).any():  # an id seen twice (or two ids with one hash): look closer
         _refuse_copies(combined.findings)
     return audit.finish(combined)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a share is judged against: the policy and the configs that name blocking lines."""
+
+    policy: PolicyDoc
+    configs: tuple[EffectiveConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -208,7 +229,7 @@ def cut(files: Sequence[Entry], workers: int) -> list[list[Entry]]:
 # --- on the workers ------------------------------------------------------------------------------
 
 
-def _share_partial(share: list[Entry], policy: PolicyDoc | None) -> Share | Failure:
+def _share_partial(share: list[Entry], rules: Rules | None) -> Share | Failure:
     """Read, check and judge one share of files; ``InputError`` travels back as a tuple
     (pickling would drop its keyword arguments)."""
     import pyarrow as pa
@@ -227,24 +248,24 @@ def _share_partial(share: list[Entry], policy: PolicyDoc | None) -> Share | Fail
             frame = to_frame(pa.concat_tables(tables, promote_options="permissive"))
         else:
             frame = to_frame(read_jsonl([]))
-        if policy is not None:
-            frame = judge(frame, policy, _memo(policy))
+        if rules is not None:
+            frame = judge(frame, rules.policy, _memo(rules), configs=rules.configs)
         ids = pd.util.hash_pandas_object(frame["id"], index=False).to_numpy(np.uint64)
         return Share(audit.partial(frame), ids)
     except InputError as exc:
         return (exc.message, exc.file, exc.line, exc.field)
 
 
-_MEMOS: dict[int, tuple[PolicyDoc, Memo]] = {}
+_MEMOS: dict[int, tuple[Rules, Memo]] = {}
 
 
-def _memo(policy: PolicyDoc) -> Memo:
-    """One memo per policy object a worker holds (the scattered copy lives as long as the
+def _memo(rules: Rules) -> Memo:
+    """One memo per ``Rules`` object a worker holds (the scattered copy lives as long as the
     report): the findings of the outcomes it has judged for earlier shares."""
-    held = _MEMOS.get(id(policy))
-    if held is None or held[0] is not policy:
+    held = _MEMOS.get(id(rules))
+    if held is None or held[0] is not rules:
         _MEMOS.clear()  # a new report: the last one's answers are of no use
-        held = _MEMOS[id(policy)] = (policy, {})
+        held = _MEMOS[id(rules)] = (rules, {})
     return held[1]
 
 
@@ -277,14 +298,17 @@ def report_on_cluster(
     fmt: str,
     out: Path | None,
     address: str,
+    configs: Sequence[str] = (),
 ) -> list[Path]:
     """``netcheck report --audience audit --dask ADDRESS``: every check first (flags, inputs,
     ``--out``, the policy), then the aggregation on the cluster, then the folder written as
     ``report.make`` writes it."""
+    from netcheck.policy.importers import parse_config_spec
     from netcheck.report.make import (
         FOLDER_FORMATS,
         check_out_not_input,
         check_out_shape,
+        config_path,
         write_tables,
     )
 
@@ -299,6 +323,12 @@ def report_on_cluster(
     check_out_shape(out, fmt)
     local = [label for label, *_ in list_files(sources) if "://" not in label]
     given = [s for s in sources if "://" not in s]
-    check_out_not_input(out, [*given, *local, *([policy_file] if policy_file else [])])
+    if configs and not policy_file:
+        raise InputError(
+            "--config needs --policy: findings name a config's lines", field="--config"
+        )
+    named = [*given, *local, *([policy_file] if policy_file else [])]
+    check_out_not_input(out, [*named, *(config_path(spec) for spec in configs)])
     policy = load_policy(policy_file) if policy_file else None
-    return write_tables(aggregate(sources, policy, address), fmt, out)
+    effective = [parse_config_spec(spec) for spec in configs]
+    return write_tables(aggregate(sources, policy, address, effective), fmt, out)

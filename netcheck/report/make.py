@@ -71,7 +71,7 @@ def load_table(
                 *jsonl,
                 *parquet,
                 *([policy_file] if policy_file else []),
-                *(_config_path(spec) for spec in configs),
+                *(config_path(spec) for spec in configs),
             ],
         )
     policy = load_policy(policy_file) if policy_file else None
@@ -82,7 +82,7 @@ def load_table(
     return (judge(frame, policy, configs=effective) if policy is not None else frame), policy
 
 
-def _config_path(spec: str) -> str:
+def config_path(spec: str) -> str:
     """The file of ``--config [FORMAT:]PATH``."""
     kind, sep, path = spec.partition(":")
     return path if sep and kind.lower() in CONFIG_FORMATS else spec

@@ -244,7 +244,7 @@ def test_fsspec_urls_are_read_with_the_same_checks(archives: dict[str, Path]) ->
     files = dask_engine.list_files(["memory://fleet"])
     assert len(files) == len(list(source.rglob("*.parquet")))
     assert files[0][0].startswith("memory://fleet/date=")
-    policy = load_policy(POLICY)
+    policy = dask_engine.Rules(load_policy(POLICY))
     part = dask_engine._share_partial(files, policy)
     assert isinstance(part, dask_engine.Share)
     local = dask_engine._share_partial(dask_engine.list_files([str(source)]), policy)
@@ -261,10 +261,19 @@ def test_fsspec_urls_are_read_with_the_same_checks(archives: dict[str, Path]) ->
 def test_cli_dask_writes_the_same_folder(
     client: object, archives: dict[str, Path], tmp_path: Path
 ) -> None:
+    """With a squid config too: findings name its blocking line on both engines."""
     address = client.scheduler.address
     source = str(archives["collector"])
+    squid = tmp_path / "squid.conf"
+    squid.write_text(
+        "acl redes_sociales dstdomain .youtube.com .tiktok.com\n"
+        "http_access deny redes_sociales\n"
+        "http_access allow all\n",
+        encoding="utf-8",
+    )
     runner = CliRunner()
     args = ["report", source, "--policy", POLICY, "--audience", "audit", "--format", "csv"]
+    args += ["--config", f"squid:{squid}"]
     done = runner.invoke(app, [*args, "--out", str(tmp_path / "pandas")])
     assert done.exit_code == 0, done.output
     done = runner.invoke(app, [*args, "--out", str(tmp_path / "dask"), "--dask", address])
@@ -273,6 +282,8 @@ def test_cli_dask_writes_the_same_folder(
     assert names == sorted(p.name for p in (tmp_path / "dask").iterdir())
     for name in names:
         assert _sorted_csv(tmp_path / "pandas" / name) == _sorted_csv(tmp_path / "dask" / name)
+    findings = pd.read_csv(tmp_path / "dask" / "findings.csv")
+    assert findings["config_line"].astype(str).str.contains("squid.conf:2").any()
 
 
 @pytest.mark.parametrize(

@@ -162,6 +162,8 @@ def main() -> int:
     counts: Counter[tuple[str, str]] = Counter()
     peer_counts: Counter[tuple[str, str]] = Counter()
     named = peer_right = 0
+    #: browser scenarios (run --browser, issue 16): named, and pages judged degraded as expected
+    browser_named = browser_total = degraded_right = degraded_total = 0
     probe_seconds: dict[str, float] = {}
     start = time.monotonic()
     with lab.locked():
@@ -174,6 +176,16 @@ def main() -> int:
                     counts[(_expected_label(scenario, record), _reported_label(record))] += 1
                 peer_ok = peer_scores(run, peer_counts)
                 named += run.ok
+                if scenario.browser:
+                    browser_total += 1
+                    browser_named += run.ok
+                    for record in run.records:
+                        rule = next((e for e in scenario.expect if e.selects(record)), None)
+                        if rule is not None and rule.verdict == "degraded":
+                            degraded_total += 1
+                            degraded_right += record.get("verdict") == "degraded" and (
+                                record.get("technique") == rule.technique
+                            )
                 peer_right += peer_ok
                 probe_seconds[scenario.name] = run.probe_seconds
                 print(
@@ -212,6 +224,12 @@ def main() -> int:
         f"peer prometheus-blackbox-exporter: success/failure right in {peer_right}/{m} scenarios;"
         f" techniques named 0/{m} (it reports success or failure only)"
     )
+    if browser_total:
+        print(
+            f"browser mode (run --browser): scenarios named {browser_named}/{browser_total}; "
+            f"pages degraded by one blocked dependency named with its technique "
+            f"{degraded_right}/{degraded_total}"
+        )
     print(f"scenarios named correctly: {named}/{m}")
     return 0 if named == m else 1
 

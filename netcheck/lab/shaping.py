@@ -20,57 +20,20 @@ def commands(dev: str, shaped_net: str | None, rate: str) -> list[list[str]]:
         return []
     return [
         ["tc", "qdisc", "replace", "dev", dev, "root", "handle", "1:", "htb", "default", "10"],
-        [
-            "tc",
-            "class",
-            "add",
-            "dev",
-            dev,
-            "parent",
-            "1:",
-            "classid",
-            "1:10",
-            "htb",
-            "rate",
-            UNSHAPED_RATE,
-        ],
-        [
-            "tc",
-            "class",
-            "add",
-            "dev",
-            dev,
-            "parent",
-            "1:",
-            "classid",
-            "1:20",
-            "htb",
-            "rate",
-            rate,
-            "ceil",
-            rate,
-        ],
-        [
-            "tc",
-            "filter",
-            "add",
-            "dev",
-            dev,
-            "parent",
-            "1:",
-            "protocol",
-            "ip",
-            "prio",
-            "1",
-            "u32",
-            "match",
-            "ip",
-            "src",
-            shaped_net,
-            "flowid",
-            "1:20",
-        ],
+        _htb_class(dev, "1:10", "rate", UNSHAPED_RATE),
+        _htb_class(dev, "1:20", "rate", rate, "ceil", rate),
+        [*_tc("filter", dev), "protocol", "ip", "prio", "1", "u32"]
+        + ["match", "ip", "src", shaped_net, "flowid", "1:20"],
     ]
+
+
+def _tc(what: str, dev: str) -> list[str]:
+    """``tc <what> add`` under the root htb qdisc (handle ``1:``) of ``dev``."""
+    return ["tc", what, "add", "dev", dev, "parent", "1:"]
+
+
+def _htb_class(dev: str, classid: str, *rates: str) -> list[str]:
+    return [*_tc("class", dev), "classid", classid, "htb", *rates]
 
 
 def script(dev: str, shaped_net: str | None, rate: str) -> str:

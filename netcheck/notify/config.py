@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from netcheck.errors import InputError
 from netcheck.policy.loader import _Data, _located  # the policy's located-YAML walk, reused
@@ -51,6 +51,16 @@ def seconds(text: str) -> float:
     return float(found[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[found[2]]
 
 
+def _email_address(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError(f"not an e-mail address: {value!r}")
+    return value
+
+
+#: the sender and every recipient: one check, one message
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -62,30 +72,16 @@ class Smtp(_Strict):
     user: str | None = None
     password_file: str | None = None
     password_env: str | None = None
-    sender: str = Field(alias="from")
+    sender: EmailAddress = Field(alias="from")
     ca_bundle: str | None = None
     timeout: float = Field(30.0, gt=0, le=300)
 
-    @field_validator("sender")
-    @classmethod
-    def _sender(cls, value: str) -> str:
-        if not _EMAIL.match(value):
-            raise ValueError(f"not an e-mail address: {value!r}")
-        return value
-
 
 class Recipient(_Strict):
-    email: str
+    email: EmailAddress
     lang: Lang = "es"
     report: bool = True
     alerts: bool = True
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if not _EMAIL.match(value):
-            raise ValueError(f"not an e-mail address: {value!r}")
-        return value
 
 
 class Webhook(_Strict):

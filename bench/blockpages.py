@@ -18,7 +18,9 @@ expected: there only words, page shape and vendor fingerprints decide.
 
 from __future__ import annotations
 
+import statistics
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -27,7 +29,15 @@ sys.path.insert(0, str(ROOT))
 
 from bench._figures import published  # noqa: E402
 from netcheck.classify import classify_result  # noqa: E402
-from tests.classify.corpus import SPLIT_NOTES, Served, cases, splits  # noqa: E402
+from tests.classify.corpus import (  # noqa: E402
+    SPLIT_NOTES,
+    Page,
+    Served,
+    agency_targets,
+    cases,
+    serve,
+    splits,
+)
 
 Tally = dict[str, list[int]]  # group -> [hits, total]
 SPLITS = splits()
@@ -75,6 +85,31 @@ def _no_context() -> None:
         print(f"  recall {_rate(r)}   false alarms {_rate(a)}   inconclusive {_rate(doubt)}")
 
 
+def _cost() -> None:
+    """What one classification costs: a 64 kB ordinary page (no cue to stop early on) and the
+    corpus's small pages, median of repeated runs, each page new so no cache helps."""
+    target = agency_targets()[1]
+    filler = "<p>Lorem ipsum dolor sit amet, <a href='/x'>consectetur</a> adipiscing elit.</p>"
+    times = []
+    for n in range(7):
+        body = f"<html><head><title>Canal {n} - YouTube</title></head><body>"
+        body = (body + filler * 1000)[: 64 * 1024]
+        page = Page(f"big{n}", "cost", "page", "en", "service", None, 200, (), (), body)
+        record = serve(page, target, "intercepted-https").record
+        start = time.perf_counter()
+        classify_result(record)
+        times.append(time.perf_counter() - start)
+    small = list(cases())[:400]
+    start = time.perf_counter()
+    for case in small:
+        classify_result(case.record)
+    per_case = (time.perf_counter() - start) / len(small)
+    print(
+        f"cost: a 64 kB page {statistics.median(times) * 1000:.1f} ms (median of 7); "
+        f"corpus pages {per_case * 1000:.2f} ms each ({len(small)} cases)"
+    )
+
+
 def main() -> None:
     recall: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(dict))
     alarms: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(dict))
@@ -120,6 +155,8 @@ def main() -> None:
             print(f"  inconclusive       {_rate(doubt[split])}   (not accused, not accessible)")
             print()
         _no_context()
+        print()
+        _cost()
         print()
         print("in place of Facebook/YouTube/X/Instagram channels (cases: page x URL x transport):")
         for split in SPLITS:

@@ -232,7 +232,8 @@ _ELISION = re.compile(r"\b(l|d|qu|dell|dall|nell|sull|all|dagl|degl|dell|un)'")
 def _refusal(text: str, body: str | None) -> _Cue | None:
     """A plain refusal: "cannot be opened" and "from this network/organisation" both said,
     not "temporarily". Weight 3 on a small page with nowhere else to go (a block page says one
-    thing), 1 on a page that is long or links on (a help page explaining the rules)."""
+    thing), 1 on a small page that links on (a help page explaining the rules); a long page is
+    not scored (said in passing there, it would never weigh more than 1)."""
     unable_lex, where_lex, temporary, small = _refusals()
     if len(text) >= small:
         return None  # said in passing on a long page, it would only ever weigh 1: not scored

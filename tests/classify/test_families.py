@@ -1,0 +1,135 @@
+"""Page families, plain refusals and the "no sign, no accusation" rule, on pages written here.
+
+These pages are not in the corpus: each test states one rule the second pass added and shows
+the contrast that makes it a rule (the same words on a page with navigation, the same form sent
+to a filter's host, the same status with Retry-After and without).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from netcheck.classify import classify_result
+from netcheck.classify.blockpage import generic_cues, load_fingerprints
+from netcheck.classify.evidence import own_hosts
+from netcheck.classify.fingerprints import LiteralLedRegex
+from netcheck.classify.lookalikes import lookalike_match, own_form
+from netcheck.models import Target
+from tests.classify.corpus import NO_CONTEXT_FILE, SAMPLES, Page, agency_targets, load_pages, serve
+
+TARGETS = {t.service: t for t in agency_targets()}
+OUTSIDE = agency_targets(NO_CONTEXT_FILE)[0]
+
+
+def _verdict(
+    html: str,
+    status: int = 200,
+    headers: tuple[tuple[str, str], ...] = (),
+    *,
+    service: str = "facebook",
+    transport: str = "plain-http",
+) -> tuple[str, str | None, str]:
+    page = Page("t", "test", "block", "xx", "generic", None, status, headers, (), html)
+    target = OUTSIDE if service == "outside" else TARGETS[service]
+    got = classify_result(serve(page, target, transport).record)
+    return got.verdict, got.technique, got.evidence
+
+
+def test_a_page_that_is_not_the_services_needs_a_sign_of_a_filter() -> None:
+    bare = (
+        "<html><head><title>Neue Seite</title></head><body>"
+        "<p>Hier entsteht bald etwas.</p></body></html>"
+    )
+    verdict, _, evidence = _verdict(bare)
+    assert verdict == "inconclusive"
+    assert "carries no sign of a filter" in evidence
+    # the same page echoing the address that was asked for is a filter's notice
+    echo = bare.replace("etwas.", "etwas. www.facebook.com/MinisterioEjemplo")
+    assert _verdict(echo)[:2] == ("blocked", "http-blockpage")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Ta witryna nie jest dostępna z sieci urzędu.",
+        "Este contenido no se encuentra disponible en la red de la dependencia.",
+        "This website cannot be opened on the council network.",
+        "Diese Internetseite ist aufgrund der IKT-Nutzungsverordnung nicht erreichbar.",
+        "Il sito è escluso dalla navigazione dell'Ente.",
+    ],
+)
+def test_plain_refusal_on_a_small_page_but_not_in_passing(sentence: str) -> None:
+    small = generic_cues(f"<p>{sentence}</p>")
+    assert small.decisive, small
+    # the same sentence in a help page that links on is said in passing
+    nav = "".join(f'<a href="/{n}">{n}</a>' for n in ("home", "it", "hr", "news"))
+    assert not generic_cues(f"<nav>{nav}</nav><p>{sentence}</p>").decisive
+    # and "temporarily" makes it a maintenance notice, not a filter's refusal
+    assert not generic_cues(f"<p>Temporarily: {sentence}</p>").strong
+
+
+def test_retry_after_makes_a_503_the_services_own() -> None:
+    html = "<html><body><p>Back in an hour.</p></body></html>"
+    assert lookalike_match(503, [("Retry-After", "3600")], html, None) == ("maintenance", False)
+    verdict, _, evidence = _verdict(html, 503, (("Retry-After", "3600"),))
+    assert verdict == "accessible", evidence
+    # without Retry-After and with nothing else to go on, a 503 is doubt, not a block
+    assert _verdict(html, 503, service="outside")[0] == "inconclusive"
+    # 451 still is a block: the status says so
+    assert _verdict(html, 451, service="outside")[:2] == ("blocked", "http-status")
+
+
+def test_forms_to_the_services_own_hosts_are_its_login_and_consent() -> None:
+    own = own_hosts(Target(url="https://www.youtube.com/@a", service="youtube", function="view"))
+    sign_in = (
+        '<form action="https://accounts.google.com/v3/signin" method="post">'
+        '<input type="email" name="identifier"></form>'
+    )
+    assert own_form(sign_in, "www.youtube.com", own) == "login-wall"
+    consent = '<form action="https://consent.youtube.com/save"><button>OK</button></form>'
+    assert own_form(consent, "www.youtube.com", own) == "consent-wall"
+    # the same e-mail field sent to the filter is an unblock request, not the service's login
+    ask = sign_in.replace("accounts.google.com", "gateway.agency.example")
+    assert own_form(ask, "www.youtube.com", own) is None
+    # a password form that posts back to the site itself is a login page
+    assert own_form('<form action="/login"><input type="password"></form>', "x.com", None)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "html", "label"),
+    [
+        (200, [], "<h1>Welcome to nginx on Debian!</h1>", "server-default-page"),
+        (
+            200,
+            [],
+            "<p>If you see this page, the web server is successfully installed.</p>",
+            "server-default-page",
+        ),
+        (200, [], "<h1>Coming soon</h1>", "server-default-page"),
+        (403, [], '<script src="https://ct.captcha-delivery.com/c.js"></script>', "bot-check"),
+        (403, [("x-amzn-waf-action", "captcha")], "<p>Verify</p>", "bot-check"),
+        (403, [("Server", "Varnish")], "<p>Forbidden</p>", "cdn-error"),
+        (403, [], "<h1>403 Forbidden</h1><hr><center>nginx/1.18.0</center>", "server-error"),
+        (429, [], "<p>Slow down</p>", "rate-limit"),
+    ],
+)
+def test_page_families(status: int, headers: list[tuple[str, str]], html: str, label: str) -> None:
+    found = lookalike_match(status, headers, html, None)
+    assert found is not None
+    assert found[0] == label, found
+
+
+def test_shipped_patterns_match_as_the_case_insensitive_regex_would() -> None:
+    """The literal-first search over lowered text finds what one IGNORECASE regex finds."""
+    pages = [p.html for p in load_pages()] + [
+        (SAMPLES / "fortiguard.html").read_text(encoding="utf-8")
+    ]
+    for fp in load_fingerprints().http:
+        if not isinstance(fp._regex, LiteralLedRegex) or fp.scope != "body":
+            continue
+        slow = re.compile(fp.pattern, re.IGNORECASE | re.DOTALL)
+        for html in pages:
+            fast = fp._regex.search(html.lower()) is not None
+            assert fast == (slow.search(html) is not None), (fp.id, html[:80])

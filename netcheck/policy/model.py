@@ -52,6 +52,9 @@ def _check_regex(value: str) -> str:
     return value
 
 
+#: the id of a rule, network or group
+PolicyId = Annotated[str, AfterValidator(_check_id)]
+
 # checked one by one, so that an error names the item (url_regex[2]), not the list
 UserPattern = Annotated[str, AfterValidator(_check_regex)]
 
@@ -124,7 +127,7 @@ class Requirements(Frozen):
 
 
 class Rule(Frozen):
-    id: str = Field(description="short name shown in findings")
+    id: PolicyId = Field(description="short name shown in findings")
     description: str | None = None
     match: Match
     networks: list[str] = Field(
@@ -137,14 +140,9 @@ class Rule(Frozen):
     requires: Requirements | None = None
     source: str | None = Field(None, description="file:line of the config this was imported from")
 
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        return _check_id(value)
-
 
 class Network(Frozen):
-    id: str
+    id: PolicyId
     name: str | None = None
     labels: list[str] = Field(
         default_factory=list, description="--network labels that mean this network"
@@ -152,11 +150,6 @@ class Network(Frozen):
     cidrs: list[str] = Field(
         default_factory=list, description="probe local addresses that mean this network"
     )
-
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        return _check_id(value)
 
     @field_validator("cidrs")
     @classmethod
@@ -171,14 +164,9 @@ class Network(Frozen):
 
 
 class Group(Frozen):
-    id: str
+    id: PolicyId
     name: str | None = None
     description: str | None = None
-
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        return _check_id(value)
 
 
 class OfficialChannel(Frozen):

@@ -63,19 +63,8 @@ NO_RESOLVER = "DNS trace needs --resolver (the resolver to send queries to)"
 
 
 def _packets(seen: Sequence[Seen]) -> list[Packet]:
-    return [
-        Packet(
-            ttl_sent=s.ttl_sent,
-            kind=s.kind,
-            src=s.src,
-            ip_ttl=s.ip_ttl,
-            ip_id=s.ip_id,
-            at_ms=s.at_ms,
-            detail=s.detail,
-            answers=list(s.answers),
-        )
-        for s in seen
-    ]
+    """The trace's packets as the record keeps them (same fields, read by name)."""
+    return [Packet.model_validate(s, from_attributes=True) for s in seen]
 
 
 @dataclass

@@ -7,8 +7,6 @@ root, as CI runs: the tests fail (never skip) without it.
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,12 +28,7 @@ def net() -> Iterator[CtlNet]:
 
 
 def diagnose(net: CtlNet, url: str, *extra: str, prefix: tuple[str, ...] = ()) -> dict[str, Any]:
-    argv = [*prefix, sys.executable, "-m", "netcheck", "diagnose", url, "--json"]
-    argv += ["--resolver", SERVER_IP, "--max-hops", "4", "--timeout", "1", *extra]
-    done = net.run(net.client, argv)
-    assert done.returncode == 0, done.stderr
-    found: dict[str, Any] = json.loads(done.stdout)
-    return found
+    return net.diagnose(url, "--resolver", SERVER_IP, *extra, prefix=prefix)
 
 
 @pytest.mark.root

@@ -8,11 +8,9 @@ root, as CI runs.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -54,18 +52,9 @@ def net() -> Iterator[QuicNet]:
         yield made
 
 
-def diagnose(net: QuicNet) -> dict[str, Any]:
-    argv = [sys.executable, "-m", "netcheck", "diagnose", URL, "--json"]
-    argv += ["--max-hops", "4", "--timeout", "1"]
-    done = net.run(net.client, argv)
-    assert done.returncode == 0, done.stderr
-    found: dict[str, Any] = json.loads(done.stdout)
-    return found
-
-
 @pytest.mark.root
 def test_open_udp443_answers_version_negotiation(net: QuicNet) -> None:
-    d = diagnose(net)
+    d = net.diagnose(URL)
     q = d["quic_finding"]
     assert (q["blocked"], q["hop"], q["hop_ip"]) == (False, 2, SERVER_IP), q
     assert "Version Negotiation" in q["detail"]
@@ -78,7 +67,7 @@ def test_open_udp443_answers_version_negotiation(net: QuicNet) -> None:
 @pytest.mark.root
 def test_router_dropping_udp443_is_located(net: QuicNet) -> None:
     net.drop_udp443()  # last test of the module: the rule stays until the path is torn down
-    d = diagnose(net)
+    d = net.diagnose(URL)
     q = d["quic_finding"]
     assert (q["blocked"], q["how"], q["hop"], q["hop_ip"]) == (True, "quic-dropped", 1, GW_IN_IP)
     assert d["tcp_finding"]["blocked"] is False  # TCP 443 still passes

@@ -19,11 +19,14 @@ Run as a module for the helpers that live inside a namespace:
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
+from typing import Any
 
 from tests.support.paths import ROOT as REPO
 
@@ -89,6 +92,15 @@ class CtlNet:
                 proc.kill()
         for ns in (self.client, self.gateway, self.server):
             subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+
+    def diagnose(self, url: str, *args: str, prefix: Sequence[str] = ()) -> dict[str, Any]:
+        """The JSON of ``netcheck diagnose URL`` run in the client namespace (4 hops, 1 s
+        timeout, then ``args``); ``prefix`` wraps the command (e.g. ``capsh`` dropping rights)."""
+        argv = [*prefix, sys.executable, "-m", "netcheck", "diagnose", url, "--json"]
+        done = self.run(self.client, [*argv, "--max-hops", "4", "--timeout", "1", *args])
+        assert done.returncode == 0, done.stderr
+        found: dict[str, Any] = json.loads(done.stdout)
+        return found
 
     def run(self, ns: str, argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

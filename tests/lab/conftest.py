@@ -1,15 +1,15 @@
 """The lab fixtures: the real namespaces and daemons, built once per test session, and each
 scenario's probe run, made once and shared by every lab test that needs it.
 
-Lab tests need root (CI runs as root). They are never skipped: without root they fail with a
-message saying so. The session uses its own state dir; the namespaces are the lab's fixed
-``nclab-`` names, so a test session replaces any lab a user had running (the lab's lock keeps
-the two from interleaving).
+Lab tests need root (CI runs as root): the ``lab`` marker makes them ``root`` tests, which
+skip with their reason outside CI and fail under CI (tests/conftest.py); a missing Debian tool
+fails them with one line naming it. The session uses its own state dir; the namespaces are
+the lab's fixed ``nclab-`` names, so a test session replaces any lab a user had running (the
+lab's lock keeps the two from interleaving).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,6 +20,7 @@ import pytest
 from netcheck.lab import scenarios
 from netcheck.lab.lifecycle import Lab
 from netcheck.lab.runner import ScenarioRun, run_scenario
+from tests.support.netns import require_root
 
 STATE = Path("/run/netcheck-lab-test")
 NEEDED = ("squid", "unbound", "nginx", "haproxy", "nft", "tc", "ip", "curl", "openssl")
@@ -29,11 +30,7 @@ NEEDED += ("krb5kdc", "kdb5_util", "kadmin.local", "kinit")
 
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
-    if os.geteuid() != 0:
-        pytest.fail("lab tests need root (network namespaces, nftables): run them with sudo")
-    missing = [tool for tool in NEEDED if shutil.which(tool) is None]
-    if missing:
-        pytest.fail(f"lab tests need these Debian tools: {', '.join(missing)}")
+    require_root("lab tests", "network namespaces, nftables", NEEDED)
     instance = Lab(STATE)
     with instance.locked():
         instance.up(scenarios.load()["clean"])

@@ -30,6 +30,7 @@ import pytest
 import trustme
 
 from netcheck.lab import kdc
+from tests.support.netns import require_root
 from tests.support.squid import Squid, auth_squid
 
 pytestmark = pytest.mark.lab
@@ -72,11 +73,7 @@ def _wait_port(ns: str, port: int, proc: subprocess.Popen[bytes], what: str) -> 
 
 @pytest.fixture(scope="module")
 def krb() -> Iterator[KrbLab]:
-    if os.geteuid() != 0:
-        pytest.fail("the Kerberos lab needs root (a network namespace, squid): run with sudo")
-    missing = [tool for tool in NEEDED if shutil.which(tool) is None]
-    if missing:
-        pytest.fail(f"needs the Debian packages providing: {', '.join(missing)}")
+    require_root("the Kerberos lab", "a network namespace, squid", NEEDED)
     ns = f"nctest-krb-{os.getpid()}"
     etc = Path("/etc/netns") / ns
     workdir = Path(tempfile.mkdtemp(prefix="nc-krb-"))

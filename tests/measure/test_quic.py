@@ -32,6 +32,7 @@ from netcheck.measure.quic import (
     version_negotiation,
 )
 from netcheck.models import Expect, Result, Steps, Target, TcpStep
+from tests.support.netns import require_root
 from tests.support.paths import ROOT as REPO
 from tests.support.servers import http as hs
 from tests.support.servers.dns import DnsServer
@@ -202,8 +203,7 @@ def _ip(*args: str) -> None:
 
 @pytest.fixture
 def udp_blocked_site(tmp_path: Path) -> Iterator[tuple[str, int, Path]]:
-    if os.geteuid() != 0:
-        pytest.fail("namespace tests need root: run as CI does")
+    require_root("namespace tests", "network namespaces, nftables", ("ip", "nft"))
     tag = f"{os.getpid() % 100000}"
     client, server = f"ncq-{tag}-c", f"ncq-{tag}-s"
     proc: subprocess.Popen[str] | None = None

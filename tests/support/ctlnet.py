@@ -28,6 +28,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from tests.support.netns import require_root
 from tests.support.paths import ROOT as REPO
 
 CLIENT_IP, GW_IN_IP, GW_OUT_IP, SERVER_IP = (
@@ -46,8 +47,7 @@ def _ip(*args: str) -> None:
 
 class CtlNet:
     def __init__(self) -> None:
-        if os.geteuid() != 0:
-            raise RuntimeError("diagnose tests need root (namespaces, raw sockets): run as CI does")
+        require_root("diagnose tests", "network namespaces, raw sockets", ("ip", "nft"))
         n = next(_counter)
         tag = f"{os.getpid() % 100000}{n}"
         self.client, self.gateway, self.server = (f"ncctl-{tag}-{x}" for x in "cgs")

@@ -15,8 +15,9 @@ import contextlib
 import ctypes
 import itertools
 import os
+import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 CLONE_NEWNET = 0x40000000
@@ -37,9 +38,18 @@ def _gettid() -> int:
     return int(_libc.syscall(186))  # SYS_gettid on x86_64
 
 
-def require_root() -> None:
+def require_root(
+    what: str = "this test", needs: str = "network namespaces", tools: Sequence[str] = ()
+) -> None:
+    """Stop with one line when ``what`` cannot run here: not root (``needs`` says why root),
+    or a Debian tool it drives is missing. The ``root`` marker skips such tests first outside
+    CI (tests/conftest.py); this guard is for fixtures and for the bench scripts that share
+    them, and it raises rather than skips: CI runs as root."""
     if os.geteuid() != 0:
-        raise RuntimeError("this test needs root (network namespaces); run it as CI does: sudo")
+        raise RuntimeError(f"{what}: root needed ({needs}); run as CI does (sudo)")
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        raise RuntimeError(f"{what}: these Debian tools are missing: {', '.join(missing)}")
 
 
 @contextlib.contextmanager

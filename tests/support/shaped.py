@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from netcheck.models import SpeedResult
+from tests.support import netns
 from tests.support.paths import ROOT
 
 BIG_OBJECT = 4 * 1024**3
@@ -88,8 +89,7 @@ def _run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def require_root() -> None:
-    if os.geteuid() != 0:
-        raise RuntimeError("shaped-link tests need root (network namespaces, tc); CI runs as root")
+    netns.require_root("shaped-link tests", "network namespaces, tc", ("tc", "ip"))
 
 
 class ShapedLink:

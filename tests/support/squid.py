@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netcheck.lab.squid import auth_lines, write_auth_files
+from tests.support.netns import require_root
 
 REALM = "netcheck-test"
 USER = "proxy"
@@ -91,8 +92,7 @@ def auth_squid(
 ) -> Iterator[Squid]:
     """squid with ``schemes`` for ``users``; in namespace ``netns`` when given (then pass
     ``port``: a free port cannot be picked from outside it)."""
-    if os.geteuid() != 0:
-        raise RuntimeError("a real squid needs root (it drops to user proxy): run as CI does")
+    require_root("a real squid", "it drops to user proxy", ("squid",))
     user = pwd.getpwnam(USER)
     workdir = Path(tempfile.mkdtemp(prefix="nc-squid-"))
     workdir.chmod(0o755)

@@ -14,7 +14,10 @@ Which sentence, by what the records and the policy say:
 - the policy allows it (self-blocking) or says nothing (default): the allow rule is quoted as
   the permission, and IT is asked to find the blocking rule in the device the technique points
   at (the DNS server, the firewall, the web proxy);
-- slowed: what limits the speed, with the rule's requirement when there is one.
+- slowed: what limits the speed, with the rule's requirement when there is one;
+- a page that opens but misbehaves (browser mode's ``degraded``): the hosts it needed and the
+  network blocked, and the device their technique points at — the page's own host is not the
+  one to unblock.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from netcheck.netaddr import url_host
 from netcheck.policy.decide import decide, request_for_target
 from netcheck.policy.loader import PolicyDoc, resolve_network
 from netcheck.report.i18n import Messages
-from netcheck.report.state import file_name
+from netcheck.report.state import file_name, page_failures
 
 _ACL = re.compile(r"\bacl (\S+)")
 
@@ -50,10 +53,17 @@ def advice(
     """One sentence per (what to change), hosts gathered; ``needs``: row_id → requirement."""
     hosts: dict[tuple[str, ...], list[str]] = {}
     for row in rows:
-        key = _key(row, msgs, (needs or {}).get(int(row.get("row_id", -1))))
-        host = url_host(str(row["url"])) or str(row["url"])
-        if host not in hosts.setdefault(key, []):
-            hosts[key].append(host)
+        needed = page_failures(row)
+        pairs: list[tuple[tuple[str, ...], str]]
+        if needed:
+            ask = "ask_dependency", "device"
+            pairs = [((*ask, msgs.device(f.technique)), f.host) for f in needed]
+        else:
+            key = _key(row, msgs, (needs or {}).get(int(row.get("row_id", -1))))
+            pairs = [(key, url_host(str(row["url"])) or str(row["url"]))]
+        for key, host in pairs:
+            if host not in hosts.setdefault(key, []):
+                hosts[key].append(host)
     out = []
     for key, names in hosts.items():
         name, *fields = key

@@ -13,8 +13,8 @@ Reading order, as the office asked for it:
 2. services by function — "X (Twitter) — emitir en directo", the same lines and words;
 3. charts — each channel's state over time, on how many networks each function works, and the
    measured goodput against the policy's requirement;
-4. appendix — one row per target and network that does not work: technique, evidence, probe
-   and time of measurement.
+4. appendix — one row per target and network that does not work: technique (for a page that
+   opens but misbehaves, what works and what does not), evidence, probe and time of measurement.
 Names are display names; files are named without their folders; counts use plural forms.
 """
 
@@ -41,6 +41,7 @@ from netcheck.report.summary import (
     function_cards,
     needs_of,
     net_answers,
+    page_sentence,
     records,
 )
 
@@ -182,6 +183,8 @@ def _details(now: pd.DataFrame, msgs: Messages) -> list[Detail]:
         code = answer.get(str(r["verdict"]), "unknown")
         technique = None if pd.isna(r["technique"]) else str(r["technique"])
         vendor = None if pd.isna(r["vendor"]) else str(r["vendor"])
+        # a page that opens but misbehaves: what works and what does not
+        page = page_sentence({str(k): v for k, v in r.items()}, msgs)
         out.append(
             Detail(
                 function=msgs.text(
@@ -193,9 +196,12 @@ def _details(now: pd.DataFrame, msgs: Messages) -> list[Detail]:
                 network=str(r["net_name"]),
                 answer=code,
                 answer_text=msgs.answer(code),
-                how=msgs.technique(technique, vendor)
-                if technique or code != "unknown"
-                else msgs.verdict(str(r["verdict"])),
+                how=page
+                or (
+                    msgs.technique(technique, vendor)
+                    if technique or code != "unknown"
+                    else msgs.verdict(str(r["verdict"]))
+                ),
                 evidence=str(r["evidence"]),
                 probe=str(r["probe_id"]),
                 measured_at=msgs.date(r["ts"]),

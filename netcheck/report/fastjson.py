@@ -76,6 +76,37 @@ def _goodput(b: Bandwidth | None) -> float | None:
     return None if b is None else service_figure(b)
 
 
+class BrowserFailed(msgspec.Struct, gc=False):
+    host: str | None = None
+    type: str | None = None
+    technique: str | None = None
+    vendor: str | None = None
+    party: str | None = None
+
+
+class Browser(msgspec.Struct, gc=False):
+    """``run --browser``'s section: only what the page missed (``requests`` and ``hosts``,
+    the bulk of the section, are skipped while scanning)."""
+
+    loaded: bool | None = None
+    failed: list[BrowserFailed] | None = None
+
+
+#: distinct failures kept per record in ``browser_failed``: a sentence names a few hosts
+MAX_BROWSER_FAILED = 24
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def _browser_failed(b: Browser | None) -> str | None:
+    """``browser.failed[]`` as a short JSON array of ``[type, host, technique, vendor, party]``
+    (distinct, in order, at most ``MAX_BROWSER_FAILED``); ``"[]"`` when the page missed
+    nothing, None without a browser section."""
+    if b is None:
+        return None
+    seen = dict.fromkeys((f.type, f.host, f.technique, f.vendor, f.party) for f in b.failed or ())
+    return _ENCODE(list(seen)[:MAX_BROWSER_FAILED]).decode()
+
+
 class Record(msgspec.Struct, gc=False):
     """The slice of ``models.Result`` that reports read; every other field is skipped."""
 
@@ -88,6 +119,7 @@ class Record(msgspec.Struct, gc=False):
     intercepted: bool | None = None
     evidence: str | None = None
     bandwidth: Bandwidth | None = None  # run --bandwidth: the service's measured goodput
+    browser: Browser | None = None  # run --browser: what the page missed
     probe: Probe | None = None
     target: Target | None = None
     steps: Steps | None = None
@@ -104,6 +136,7 @@ COLUMN_TYPES: dict[str, pa.DataType] = {
     "intercepted": pa.bool_(),
     "evidence": _STR,
     "goodput_mbps": pa.float64(),
+    "browser_failed": _STR,
     "probe_id": _STR,
     "network": _STR,
     "started_at": _STR,
@@ -200,6 +233,11 @@ class _Columns:
                 columns[column] = list(map(attrgetter(field), structs))
         columns["tcp_ms"] = list(map(_fastest_connect, map(attrgetter("steps"), records)))
         columns["goodput_mbps"] = list(map(_goodput, map(attrgetter("bandwidth"), records)))
+        browsers = list(map(attrgetter("browser"), records))
+        # most records have no browser section: one C pass finds that, no call per record
+        columns["browser_failed"] = (
+            list(map(_browser_failed, browsers)) if any(browsers) else browsers
+        )
         columns["sha256"] = self.shas
         columns["file_index"] = self.files
         columns["line"] = self.lines
@@ -210,7 +248,7 @@ class _Columns:
 _TOP_SCALARS = tuple(
     name
     for name in Record.__struct_fields__
-    if name not in ("probe", "target", "steps", "bandwidth")
+    if name not in ("probe", "target", "steps", "bandwidth", "browser")
 )
 _PROBE = (("probe_id", "id"), ("network", "network"), ("started_at", "started_at"))
 _TARGET = tuple((name, name) for name in Target.__struct_fields__)  # column, field

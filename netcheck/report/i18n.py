@@ -5,7 +5,8 @@ fills a catalogue sentence with ``str.format_map``; ``count(key, n)`` picks the 
 counted phrase ("1 sonda", "2 sondas"); ``service``, ``technique``, ``vendor``, ``function``,
 ``ability``, ``verdict``, ``kind``, ``answer`` and ``device`` turn the pipeline's codes into plain
 words ("x" → "X (Twitter)", "http-blockpage" → "el proxy web muestra una página de bloqueo");
-``names`` joins names the way the language does ("«a», «b» y «c»").
+``names`` joins names the way the language does ("«a», «b» y «c»"); ``page`` names a page
+and what it does ("el canal abre"), for browser mode's "what works and what does not".
 
 Sentences are whole in the catalogue; code never joins fragments of one sentence, so a translator
 sees the full sentence. Counted phrases are whole too, one per plural form: both languages have
@@ -37,6 +38,9 @@ SECTIONS = (
     "abilities",
     "kinds",
     "answers",
+    "pages",
+    "page_parts",
+    "page_how",
     "text",
 )
 PLURAL_FORMS = ("one", "other")
@@ -94,6 +98,11 @@ class Messages:
 
     def vendor(self, vendor: str) -> str:
         return self.sections["vendors"].get(vendor, vendor)
+
+    def page(self, service: str, function: str) -> str:
+        """A page and what it does, for browser mode's sentences ("el canal abre")."""
+        pages = self.sections["pages"]
+        return pages.get(f"{service}.{function}") or pages.get(function) or pages["default"]
 
     def function(self, function: str) -> str:
         return self._word("functions", function)

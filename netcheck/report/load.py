@@ -21,7 +21,8 @@ into Python objects). Files are cut into shares of about ``TASK_BYTES`` that wor
 (``workers``, default one per core) decode, each sending back an Arrow IPC stream. Then, on whole
 columns (JSON Lines and Parquet alike): required fields present, verdicts known, ``measured_at``
 an ISO 8601 UTC time, ``schema_version`` one this netcheck reads, no text field longer than a
-line may be.
+line may be. ``browser_failed`` is ``run --browser``'s ``failed[]`` in short (``fastjson``: a JSON
+array of ``[type, host, technique, vendor, party]``), None for a record without a browser.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ COLUMNS = (
     "evidence",
     "tcp_ms",
     "goodput_mbps",
+    "browser_failed",
 )
 _KIND = {
     "tcp_ms": pa.float64(),

@@ -8,14 +8,19 @@ after the last measurement that was not blocked), NaT when the latest is not blo
 when the latest loads fully. ``answer_of`` — what a set of targets says about a service function
 on a network (works / works in part / does not work / could not be checked). ``where`` — the
 rule's place as ``file:line`` (``short``: the file's name only, for the comms report, which
-never shows a machine's path).
-All groupbys, no per-record Python.
+never shows a machine's path). ``page_failures`` — of a ``degraded`` page from browser mode,
+the requests of the service's own domains that the network blocked (the ``browser_failed``
+column).
+Groupbys on the table; per-row Python only for the few rows the report names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Any
 
 import pandas as pd
 
@@ -100,3 +105,34 @@ def where(row: pd.Series, *, short: bool = False) -> str:
     if line is None or pd.isna(line):
         return name
     return f"{name}:{int(line)}"
+
+
+@dataclass(frozen=True)
+class PageFailure:
+    """A request a page needed and the network blocked (``browser.failed[]``, in short)."""
+
+    type: str
+    host: str
+    technique: str
+    vendor: str | None
+
+
+def page_failures(row: Mapping[str, Any]) -> list[PageFailure]:
+    """What made a ``degraded`` page from browser mode degraded: failed requests of the service's
+    own domains (not the document) with a technique netcheck measured on their host. Empty for
+    any other row: a throttled service, an ads-only failure, a request netcheck reached."""
+    raw = row.get("browser_failed")
+    if row.get("verdict") != "degraded" or not isinstance(raw, str):
+        return []
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        return []  # a Parquet copy from elsewhere: no sentence rather than a crash
+    out = []
+    for item in items if isinstance(items, list) else ():
+        if not (isinstance(item, list) and len(item) == 5):
+            continue
+        kind, host, technique, vendor, party = item
+        if party == "own" and kind != "document" and technique and host:
+            out.append(PageFailure(str(kind), str(host), str(technique), vendor and str(vendor)))
+    return out

@@ -10,12 +10,15 @@ words and the same ``line_*`` sentences, so the summary, the table and the chart
 
 A channel works on a network when its page loads fully and, where they were measured there, the
 service's other functions (administer, publish, stream) work too: that is what "can we run our
-channel from here" means to the office.
+channel from here" means to the office. A page that opens but misbehaves (browser mode's
+``degraded``) says what works and what does not: "el canal abre, pero sus vídeos no se
+reproducen: el servidor de nombres no encuentra rr3---sn-….googlevideo.com" (``page_sentence``);
+a page where only ads or analytics failed is ``accessible``, so it simply works.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +28,7 @@ from netcheck.netaddr import url_host
 from netcheck.policy.loader import PolicyDoc
 from netcheck.report.advice import Need, advice, requirement
 from netcheck.report.i18n import Messages
-from netcheck.report.state import ABILITIES, ANSWERS, answer_of
+from netcheck.report.state import ABILITIES, ANSWERS, answer_of, page_failures
 
 
 @dataclass(frozen=True)
@@ -104,10 +107,15 @@ def _answer(rows: list[Row], msgs: Messages, needs: dict[int, Need]) -> NetAnswe
     if answer == "unknown":
         return NetAnswer("unknown", msgs.text("unknown_what"))
     failing = [r for r in rows if r["verdict"] in ("blocked", "degraded")]
+    parts: list[str] = []
     by_how: dict[tuple[str, str], list[Row]] = {}
     for r in failing:
+        page = page_sentence(r, msgs)
+        if page is not None:
+            if page not in parts:
+                parts.append(page)
+            continue
         by_how.setdefault((r["technique"] or "", r["vendor"] or ""), []).append(r)
-    parts = []
     for (technique, vendor), group in sorted(by_how.items()):
         how = msgs.technique(technique or None, vendor or None)
         if answer == "partial":
@@ -123,6 +131,48 @@ def _answer(rows: list[Row], msgs: Messages, needs: dict[int, Need]) -> NetAnswe
         times = [r["trouble_since"] for r in failing if r["trouble_since"]]
     asks = advice(failing, msgs, needs)
     return NetAnswer(answer, _joined(parts, msgs), min(times) if times else None, tuple(asks))
+
+
+#: request types as the sentences group them (``page_parts``): an xhr and a fetch are API calls
+_PART_OF = {"xhr": "api", "fetch": "api"}
+#: hosts named in one clause; the rest are counted
+MAX_HOSTS = 3
+
+
+def page_sentence(row: Mapping[str, Any], msgs: Messages) -> str | None:
+    """For a page that opens but misbehaves (browser mode's ``degraded``), what works and what
+    does not, one clause per (what fails, technique); None for any other row."""
+    failed = page_failures(row)
+    if not failed:
+        return None
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for f in failed:
+        part = _PART_OF.get(f.type, f.type)
+        part = part if part in msgs.sections["page_parts"] else "other"
+        hosts = groups.setdefault((part, f.technique, f.vendor or ""), [])
+        if f.host not in hosts:
+            hosts.append(f.host)
+    clauses: list[str] = []
+    for (part, technique, vendor), hosts in groups.items():
+        how = _how(technique, vendor, hosts, msgs)
+        key = "page_fails_more" if clauses else "page_fails"
+        page = msgs.page(str(row["service"]), _page_function(row))
+        clauses.append(msgs.text(key, page=page, part=msgs.sections["page_parts"][part], how=how))
+    return _joined(clauses, msgs)
+
+
+def _page_function(row: Mapping[str, Any]) -> str:
+    return "official_channel" if row.get("official") else str(row["function"])
+
+
+def _how(technique: str, vendor: str, hosts: list[str], msgs: Messages) -> str:
+    if len(hosts) > MAX_HOSTS:
+        named = msgs.count("more_hosts", len(hosts) - MAX_HOSTS, hosts=", ".join(hosts[:MAX_HOSTS]))
+    else:
+        named = msgs.names(hosts, quoted=False)
+    how_of = msgs.sections["page_how"]
+    how = how_of.get(technique, how_of["none"]).format_map({"hosts": named})
+    return msgs.text("vendor_suffix", how=how, vendor=msgs.vendor(vendor)) if vendor else how
 
 
 def _joined(parts: Sequence[str], msgs: Messages) -> str:

@@ -144,6 +144,27 @@ def page_meets_expect(ctx: Ctx, h: HttpStep) -> bool | None:
     return all(verdicts) if verdicts else None
 
 
+#: how services title their own pages: "Perfil / X", "Login • Instagram", "Page | Facebook"
+_TITLE_PARTS = re.compile(r"\s+[/•|·:\-–—]\s+")
+
+
+def brand_titled(ctx: Ctx, h: HttpStep) -> bool:
+    """The page is titled the way the service titles its own pages: one part of a title cut at
+    " / ", " • ", " | ", " - " is the service's name or brand word ("Esta cuenta no existe / X",
+    "Compte suspendu / X"). A filter names the service as the thing refused, in a sentence or an
+    address, not as the page's own name; a title that says "blocked" is never the service's."""
+    raw_title = (h.title or extract_title(h.body) or "").strip()
+    parts = [p.strip().casefold() for p in _TITLE_PARTS.split(raw_title)]
+    if len(parts) < 2 or title_says_blocked(raw_title):
+        return False
+    exp = expect_of(ctx.target)
+    brands = {w.casefold() for w in exp.title_contains}
+    service = service_for_host(url_host(ctx.target.url))
+    if service:
+        brands.add(service.casefold())
+    return any(p in brands for p in parts)
+
+
 def addresses_fail(ctx: Ctx, addrs: frozenset[str]) -> bool:
     tls = [t for t in ctx.steps.tls if t.ip in addrs]
     http = [h for h in ctx.steps.http if h.ip in addrs and h.status is not None]

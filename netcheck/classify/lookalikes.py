@@ -127,6 +127,24 @@ def own_form(body: str | None, requested_host: str, own: OwnHosts | None) -> str
     return None
 
 
+_AD_LINK = re.compile(
+    r"<a\b[^>]{0,400}\bhref\s*=\s*[\"']?(?:https?:)?//([^/\"'\s>:]+)[^\"'\s>]*\?", re.IGNORECASE
+)
+
+
+def ad_links(body: str | None, requested_host: str, own: OwnHosts | None) -> bool:
+    """A parked domain's shape, in any language: three or more links with a query, all to one
+    other host (the parking service's ad feed: "Social Media Tools", "Video Hosting"...). A
+    filter's page links once or twice, to its own help or request form."""
+    counts: dict[str, int] = {}
+    for m in _AD_LINK.finditer((body or "")[:HEAD_SCAN]):
+        host = m.group(1).lower()
+        if host == requested_host or (own is not None and own(host)):
+            continue
+        counts[host] = counts.get(host, 0) + 1
+    return any(n >= 3 for n in counts.values())
+
+
 def lookalike_match(
     status: int | None,
     headers: Sequence[tuple[str, str]],
@@ -152,6 +170,8 @@ def lookalike_match(
     form = own_form(body, requested_host, own)
     if form is not None:
         return form, False
+    if first_soft is None and ad_links(body, requested_host, own):
+        return "server-default-page", True
     return first_soft
 
 

@@ -28,6 +28,15 @@ from netcheck.netaddr import IPNetwork, is_ip_literal, is_sinkhole_address, url_
 
 #: visible text under which a page is "small": a block page says one thing
 SMALL_TEXT = 700
+#: visible text and links under which a page is "brief": a notice, maybe inside an intranet's
+#: template (a menu, a footer); a service's real page says and links far more
+BRIEF_TEXT = 1500
+BRIEF_LINKS = 12
+_ASSET = re.compile(
+    r"<(?:script|img|link|iframe|video|source)\b[^>]{0,400}\b(?:src|href)\s*=\s*[\"']?"
+    r"(?:https?:)?//([^/\"'\s>:]+)",
+    re.IGNORECASE,
+)
 HEAD_SCAN = 16 * 1024
 _REFRESH = re.compile(
     r"<meta[^>]{0,200}http-equiv\s*=\s*[\"']?refresh[^>]{0,200}content\s*=\s*[\"']?"
@@ -81,6 +90,8 @@ class Structure:
     small: bool = False  # says little and links nowhere: the shape of a block page
     echo: bool = False  # a small page that repeats the requested address
     leaves: str | None = None  # another site a small page alone sends the browser to
+    brief: bool = False  # a page of a few sentences and a handful of links (a notice, a template)
+    own_assets: bool = False  # it loads scripts, styles or images from the service's own hosts
 
 
 #: a host -> "is it one of the service's own hosts?" (a login or consent redirect is the site's)
@@ -184,7 +195,20 @@ def page_structure(
     elif small and lexicon_score and text:
         score += 1  # a page that says little and that little is a refusal
     leaves = redirect or (_leaves(raw, requested, own) if small else None)
-    return Structure(score, tuple(signs), redirect, small, echo, leaves)
+    links = len(_LINK.findall(raw))
+    brief = len(text) < BRIEF_TEXT and links <= BRIEF_LINKS
+    return Structure(
+        score, tuple(signs), redirect, small, echo, leaves, brief, _own_assets(raw, own)
+    )
+
+
+def _own_assets(body: str, own: OwnHosts | None) -> bool:
+    """The page pulls its scripts, styles or pictures from the service's own hosts: the
+    service's page (or one the service itself serves), not a filter's, which never depends on
+    the site it refuses."""
+    if own is None:
+        return False
+    return any(own(m.group(1).lower()) for m in _ASSET.finditer(body[:HEAD_SCAN]))
 
 
 def _leaves(body: str, requested: str, own: OwnHosts | None) -> str | None:

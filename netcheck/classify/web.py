@@ -21,6 +21,7 @@ from netcheck.classify.evidence import (
     Classification,
     Ctx,
     block_verdict,
+    brand_titled,
     cert_ok,
     other_verdict,
     own_hosts,
@@ -278,6 +279,8 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
         return other_verdict("accessible", f"{page} answered {h.status} {how}.")
     redirect = h.status is not None and 300 <= h.status < 400
     meets = None if redirect else page_meets_expect(ctx, h)  # a hop is not the page itself
+    if meets is False and brand_titled(ctx, h):
+        meets = True  # titled as the service titles its own pages ("Esta cuenta no existe / X")
     # a page that shows the service's own brand words is the service's, whatever its text
     # says about blocking (a video about web filters): only its shape can still betray a filter
     if _strong(cues, shape) and (meets is not True or shape.redirect is not None):
@@ -287,12 +290,32 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
             ident,
         )
     return _unproven(
-        h, f"{page} answered {h.status} {how}", meets, _signs(cues, shape, ident, h.status), ident
+        h,
+        f"{page} answered {h.status} {how}",
+        meets,
+        _signs(cues, shape, ident, h.status),
+        ident,
+        shape,
     )
 
 
+def _stands_in(h: HttpStep, meets: bool | None, shape: Structure) -> bool:
+    """The broad rule: a brief page (a notice, even inside an intranet's template) served with
+    success where a known brand's page was expected, over a transport a filter can forge, that
+    is not the service's (no brand words, none of its scripts or pictures) and belongs to no
+    family of real pages that merely look blocked (``lookalikes`` ruled those out before). Only
+    a filter puts such a page there; whatever language it speaks, it is a block page."""
+    status = h.status or 0
+    return meets is False and 200 <= status < 300 and shape.brief and not shape.own_assets
+
+
 def _unproven(
-    h: HttpStep, lead: str, meets: bool | None, signs: list[str], ident: str | None
+    h: HttpStep,
+    lead: str,
+    meets: bool | None,
+    signs: list[str],
+    ident: str | None,
+    shape: Structure,
 ) -> Classification:
     """A forgeable page with no proof either way: the service's own brand, small signs of a
     filter, the status, or none of these decide — and with none, doubt is said, not blame."""
@@ -310,6 +333,14 @@ def _unproven(
     if signs and meets is False:
         return block_verdict(
             "http-blockpage", f"{lead} with a page that is not the service's ({said}).", ident
+        )
+    if _stands_in(h, meets, shape):
+        return block_verdict(
+            "http-blockpage",
+            f"{lead} with a brief page that is not the service's, of no family of real pages "
+            "(default, maintenance, consent, login, bot check, rate limit): a page put in its "
+            "place.",
+            ident,
         )
     if meets is False:
         return other_verdict(

@@ -37,17 +37,51 @@ def _verdict(
     return got.verdict, got.technique, got.evidence
 
 
-def test_a_page_that_is_not_the_services_needs_a_sign_of_a_filter() -> None:
+def test_a_placeholder_in_place_of_the_service_is_its_family_not_a_block() -> None:
     bare = (
         "<html><head><title>Neue Seite</title></head><body>"
         "<p>Hier entsteht bald etwas.</p></body></html>"
     )
     verdict, _, evidence = _verdict(bare)
-    assert verdict == "inconclusive"
-    assert "carries no sign of a filter" in evidence
-    # the same page echoing the address that was asked for is a filter's notice
-    echo = bare.replace("etwas.", "etwas. www.facebook.com/MinisterioEjemplo")
-    assert _verdict(echo)[:2] == ("blocked", "http-blockpage")
+    assert verdict == "accessible", evidence
+    assert "placeholder" in evidence
+
+
+@pytest.mark.parametrize("transport", ["plain-http", "intercepted-https"])
+def test_a_brief_page_that_is_not_the_service_and_of_no_family_is_a_block_page(
+    transport: str,
+) -> None:
+    """The broad rule: no word of it in the lexicon (Czech, Hebrew), no vendor, no shape, but
+    a brief page where a known brand's page was expected, over a forgeable transport."""
+    for html in (
+        "<html lang='cs'><body><p>Tato stránka se ze sítě úřadu neotevírá.</p></body></html>",
+        "<html dir='rtl' lang='he'><body><p>האתר אינו זמין ברשת המשרד.</p></body></html>",
+    ):
+        verdict, technique, evidence = _verdict(html, transport=transport)
+        assert (verdict, technique) == ("blocked", "http-blockpage"), evidence
+        assert "not the service's" in evidence
+
+
+def test_the_broad_rule_needs_a_brand_a_success_a_brief_page_and_none_of_the_services_assets() -> (
+    None
+):
+    notice = "<html><body><p>Tato stránka se ze sítě úřadu neotevírá.</p></body></html>"
+    # outside the catalogue there is no brand to miss: words, shape and vendor alone decide
+    assert _verdict(notice, service="outside")[0] != "blocked"
+    # a 503 or a 404 may be the service's own front: doubt, not blame
+    assert _verdict(notice, status=503)[0] == "inconclusive"
+    # a page that loads the service's own scripts is the service's
+    own = notice.replace(
+        "</body>", "<script src='https://static.xx.fbcdn.net/rsrc.php/app.js'></script></body>"
+    )
+    assert _verdict(own)[0] != "blocked"
+    # a large page with a whole site's menus is not a notice: inconclusive
+    menu = "".join(f"<a href='/s/{n}'>Sekce {n}</a> " for n in range(20))
+    large = notice.replace("<body>", "<body><nav>" + menu + "</nav>" + "<p>Lorem ipsum.</p>" * 120)
+    assert _verdict(large)[0] == "inconclusive"
+    # titled the way the service titles its own pages: its own page
+    titled = "<html><head><title>Esta cuenta no existe / X</title></head><body></body></html>"
+    assert _verdict(titled, service="x")[0] == "accessible"
 
 
 @pytest.mark.parametrize(

@@ -30,8 +30,10 @@ from netcheck.netaddr import IPNetwork, is_ip_literal, is_sinkhole_address, url_
 SMALL_TEXT = 700
 #: visible text and links under which a page is "brief": a notice, maybe inside an intranet's
 #: template (a menu, a footer); a service's real page says and links far more
-BRIEF_TEXT = 1500
-BRIEF_LINKS = 12
+BRIEF_TEXT = 2000
+BRIEF_LINKS = 20
+#: visible text under which a page says nothing at all (empty, a lone "ok"): no notice either
+SILENT_TEXT = 8
 _ASSET = re.compile(
     r"<(?:script|img|link|iframe|video|source)\b[^>]{0,400}\b(?:src|href)\s*=\s*[\"']?"
     r"(?:https?:)?//([^/\"'\s>:]+)",
@@ -91,7 +93,8 @@ class Structure:
     echo: bool = False  # a small page that repeats the requested address
     leaves: str | None = None  # another site a small page alone sends the browser to
     brief: bool = False  # a page of a few sentences and a handful of links (a notice, a template)
-    own_assets: bool = False  # it loads scripts, styles or images from the service's own hosts
+    own_assets: bool = False  # it loads from, or sends the browser on to, the service's own hosts
+    silent: bool = False  # no visible text at all
 
 
 #: a host -> "is it one of the service's own hosts?" (a login or consent redirect is the site's)
@@ -197,18 +200,31 @@ def page_structure(
     leaves = redirect or (_leaves(raw, requested, own) if small else None)
     links = len(_LINK.findall(raw))
     brief = len(text) < BRIEF_TEXT and links <= BRIEF_LINKS
+    silent = len(text) < SILENT_TEXT
     return Structure(
-        score, tuple(signs), redirect, small, echo, leaves, brief, _own_assets(raw, own)
+        score, tuple(signs), redirect, small, echo, leaves, brief, _own_ties(raw, own), silent
     )
 
 
-def _own_assets(body: str, own: OwnHosts | None) -> bool:
-    """The page pulls its scripts, styles or pictures from the service's own hosts: the
-    service's page (or one the service itself serves), not a filter's, which never depends on
-    the site it refuses."""
+def _own_ties(body: str, own: OwnHosts | None) -> bool:
+    """The page pulls its scripts, styles or pictures from the service's own hosts, or a meta
+    refresh or a script sends the browser on to them: the service's page (or its own hop from
+    one of its names to another), not a filter's, which never depends on the site it refuses."""
     if own is None:
         return False
-    return any(own(m.group(1).lower()) for m in _ASSET.finditer(body[:HEAD_SCAN]))
+    head = body[:HEAD_SCAN]
+    if any(own(m.group(1).lower()) for m in _ASSET.finditer(head)):
+        return True
+    for pattern in (_REFRESH, _SCRIPT_GO):
+        for m in pattern.finditer(head):
+            url = html.unescape(m.group(1)).strip()
+            try:
+                host = (urlsplit(url).hostname or "").lower() if "//" in url else ""
+            except ValueError:
+                continue
+            if host and own(host):
+                return True
+    return False
 
 
 def _leaves(body: str, requested: str, own: OwnHosts | None) -> str | None:

@@ -219,7 +219,9 @@ def _strong(cues: CueScore, shape: Structure) -> bool:
 def _outweighs(cues: CueScore, shape: Structure) -> bool:
     """Signs of a filter clear enough to outweigh a soft lookalike (a password field, "too many
     requests"): strong words, or the shape of a filter's page with words that agree."""
-    return _strong(cues, shape) or (bool(shape.signs) and cues.score >= 1)
+    # a small page whose one act is to send the browser to another site (not the service's
+    # own hosts) is that site's notice, whatever else it says ("please enable JavaScript")
+    return _strong(cues, shape) or (bool(shape.signs) and cues.score >= 1) or bool(shape.leaves)
 
 
 def _signs(cues: CueScore, shape: Structure, ident: str | None, status: int | None) -> list[str]:
@@ -306,7 +308,13 @@ def _stands_in(h: HttpStep, meets: bool | None, shape: Structure) -> bool:
     family of real pages that merely look blocked (``lookalikes`` ruled those out before). Only
     a filter puts such a page there; whatever language it speaks, it is a block page."""
     status = h.status or 0
-    return meets is False and 200 <= status < 300 and shape.brief and not shape.own_assets
+    return (
+        meets is False
+        and 200 <= status < 300
+        and shape.brief
+        and not shape.silent  # an empty page says nothing, not even "no": doubt
+        and not shape.own_assets
+    )
 
 
 def _unproven(

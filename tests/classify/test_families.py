@@ -76,8 +76,8 @@ def test_the_broad_rule_needs_a_brand_a_success_a_brief_page_and_none_of_the_ser
     )
     assert _verdict(own)[0] != "blocked"
     # a large page with a whole site's menus is not a notice: inconclusive
-    menu = "".join(f"<a href='/s/{n}'>Sekce {n}</a> " for n in range(20))
-    large = notice.replace("<body>", "<body><nav>" + menu + "</nav>" + "<p>Lorem ipsum.</p>" * 120)
+    menu = "".join(f"<a href='/s/{n}'>Sekce {n}</a> " for n in range(30))
+    large = notice.replace("<body>", "<body><nav>" + menu + "</nav>" + "<p>Lorem ipsum.</p>" * 200)
     assert _verdict(large)[0] == "inconclusive"
     # titled the way the service titles its own pages: its own page
     titled = "<html><head><title>Esta cuenta no existe / X</title></head><body></body></html>"

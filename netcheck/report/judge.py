@@ -73,7 +73,7 @@ def judge(
             out[name] = pd.Series([], dtype="object")
         return out
     codes = outcome_codes(frame)
-    _, first = np.unique(codes, return_index=True)
+    first = _first_of_each(codes)
     # the few rows the policy engine sees, as dicts: ``frame.iloc[i]`` builds a Series of every
     # column per call, which cost more than all the policy decisions together
     outcomes = _rows(frame, first)
@@ -81,10 +81,8 @@ def judge(
     tcp = frame["tcp_ms"].to_numpy(np.float64, na_value=np.nan)
     rtt = np.where(needs_rtt[codes] & ~np.isnan(tcp), np.ceil(np.nan_to_num(tcp)), -1.0)
     combined = codes * 1_000_000 + np.clip(rtt, -1, 999_998).astype(np.int64) + 1
-    inverse, uniques = pd.factorize(combined)
-    # the first row of each combination: factorize numbers them in order of appearance
-    first = np.full(len(uniques), len(combined), dtype=np.int64)
-    np.minimum.at(first, inverse, np.arange(len(combined)))
+    inverse, _ = pd.factorize(combined)
+    first = _first_of_each(inverse)
     found = [
         _finding_row(row, float(rtt[i]), policy, memo, configs)
         for row, i in zip(_rows(frame, first), first, strict=True)
@@ -93,13 +91,20 @@ def judge(
     for name in FINDING_COLUMNS:
         values = table[name]
         if name == "rule_line":
-            out[name] = pd.array(values.to_numpy(object)[inverse], dtype="Int64")
+            out[name] = pd.array(values.to_numpy(object), dtype="Int64").take(inverse)
         elif name == "official_channel":
             out[name] = values.to_numpy(bool)[inverse]
         else:
             cats, labels = pd.factorize(values, use_na_sentinel=True)
             out[name] = pd.Categorical.from_codes(cats[inverse], categories=labels)
     return out
+
+
+def _first_of_each(codes: np.ndarray) -> np.ndarray:
+    """The row where each code first appears, in code order: the codes come from ``factorize``,
+    which numbers values in order of appearance (a hash pass; ``np.unique`` sorts the rows)."""
+    firsts: np.ndarray = pd.Series(codes).drop_duplicates().index.to_numpy()
+    return firsts
 
 
 def outcome_codes(frame: pd.DataFrame) -> np.ndarray:
@@ -137,7 +142,7 @@ _STAND_IN = ("id", "probe_id", "measured_at", "evidence", *_OUTCOME)
 
 
 def _rows(frame: pd.DataFrame, index: np.ndarray) -> list[dict[str, object]]:
-    rows = frame.take(index)[list(_STAND_IN)].to_dict("records")
+    rows = frame[list(_STAND_IN)].take(index).to_dict("records")
     return [{str(k): v for k, v in row.items()} for row in rows]
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -215,22 +215,11 @@ def _own_ties(body: str, own: OwnHosts | None) -> bool:
     head = body[:HEAD_SCAN]
     if any(own(m.group(1).lower()) for m in _ASSET.finditer(head)):
         return True
-    for pattern in (_REFRESH, _SCRIPT_GO):
-        for m in pattern.finditer(head):
-            url = html.unescape(m.group(1)).strip()
-            try:
-                host = (urlsplit(url).hostname or "").lower() if "//" in url else ""
-            except ValueError:
-                continue
-            if host and own(host):
-                return True
-    return False
+    return any(own(host) for _url, host in _sent_to(head))
 
 
-def _leaves(body: str, requested: str, own: OwnHosts | None) -> str | None:
-    """Where a meta refresh or a script sends the browser when that is another site (not
-    one of the requested site's own hosts)."""
-    asked = url_host(requested)
+def _sent_to(body: str) -> Iterator[tuple[str, str]]:
+    """(address, host) of every absolute address a meta refresh or a script sends to."""
     for pattern in (_REFRESH, _SCRIPT_GO):
         for m in pattern.finditer(body):
             url = html.unescape(m.group(1)).strip()
@@ -238,8 +227,17 @@ def _leaves(body: str, requested: str, own: OwnHosts | None) -> str | None:
                 host = (urlsplit(url).hostname or "").lower() if "//" in url else ""
             except ValueError:
                 continue
-            if host and host != asked and not (own is not None and own(host)):
-                return url
+            if host:
+                yield url, host
+
+
+def _leaves(body: str, requested: str, own: OwnHosts | None) -> str | None:
+    """Where a meta refresh or a script sends the browser when that is another site (not
+    one of the requested site's own hosts)."""
+    asked = url_host(requested)
+    for url, host in _sent_to(body):
+        if host != asked and not (own is not None and own(host)):
+            return url
     return None
 
 

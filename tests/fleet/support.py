@@ -11,7 +11,6 @@ import copy
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import httpx
 
 from netcheck.fleet.evidence import new_key, public_b64
 from tests.support.paths import ROOT
+from tests.support.ports import free_port
 
 #: a real record from the lab's clean scenario
 TEMPLATE = json.loads((ROOT / "sample_results" / "lab" / "clean.jsonl").open().readline())
@@ -38,12 +38,6 @@ def record(
     rec["target"]["url"] = url
     rec.update(extra)
     return rec
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def netcheck(*args: str) -> subprocess.CompletedProcess[str]:

@@ -27,6 +27,7 @@ from netcheck.measure.dns import (
     system_nameservers,
 )
 from netcheck.models import DnsAnswer, DnsStep
+from tests.support.ports import free_port
 from tests.support.servers.dns import INJECTED_V4, Delay, DnsServer, Inject, Response, make_reply
 
 ZONE = {
@@ -208,10 +209,7 @@ async def test_flood_of_junk_does_not_hide_the_real_answer() -> None:
 
 
 async def test_closed_port_fails_fast() -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port(kind=socket.SOCK_DGRAM)
     start = time.monotonic()
     steps = await measure_dns(
         "www.example.test", resolvers=[("127.0.0.1", port)], timeout=2.0, t0=start

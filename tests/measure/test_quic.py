@@ -34,6 +34,7 @@ from netcheck.measure.quic import (
 from netcheck.models import Expect, Result, Steps, Target, TcpStep
 from tests.support.netns import require_root
 from tests.support.paths import ROOT as REPO
+from tests.support.ports import free_port
 from tests.support.servers import http as hs
 from tests.support.servers.dns import DnsServer
 from tests.support.servers.quic import VERSIONS, QuicServer
@@ -68,10 +69,7 @@ async def test_version_negotiation_is_success() -> None:
 
 
 async def test_closed_udp_port_is_refused_not_timeout() -> None:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port(kind=socket.SOCK_DGRAM)
     start = time.monotonic()
     step = await measure_quic("127.0.0.1", port, timeout=3, t0=start)
     assert step.failure == "connection_refused"

@@ -23,6 +23,7 @@ import pytest
 
 from netcheck.policy.importers.squid import parse
 from tests.support.paths import TESTS
+from tests.support.ports import free_port
 
 DATA = TESTS / "data" / "policy"
 SQUID = shutil.which("squid") or "/usr/sbin/squid"
@@ -56,19 +57,13 @@ HOSTS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _closed_port() -> int:
-    return _free_port()  # nothing listens there: the parent refuses every connection
+    return free_port()  # nothing listens there: the parent refuses every connection
 
 
 class RealSquid:
     def __init__(self, workdir: Path, rules: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         user = pwd.getpwnam("proxy")
         workdir.mkdir(parents=True, exist_ok=True)
         os.chown(workdir, user.pw_uid, user.pw_gid)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from netcheck.lab.squid import auth_lines, write_auth_files
 from tests.support.netns import require_root
+from tests.support.ports import free_port
 
 REALM = "netcheck-test"
 USER = "proxy"
@@ -47,12 +48,6 @@ class Squid:
     def log(self, name: str = "cache.log") -> str:
         path = self.workdir / name
         return path.read_text(errors="replace") if path.exists() else ""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def _listening(host: str, port: int, netns: str | None) -> bool:

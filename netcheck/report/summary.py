@@ -134,7 +134,7 @@ def _answer(rows: list[Row], msgs: Messages, needs: dict[int, Need]) -> NetAnswe
 
 
 #: request types as the sentences group them (``page_parts``): an xhr and a fetch are API calls
-_PART_OF = {"xhr": "api", "fetch": "api"}
+PART_OF = {"xhr": "api", "fetch": "api"}
 #: hosts named in one clause; the rest are counted
 MAX_HOSTS = 3
 
@@ -147,7 +147,7 @@ def page_sentence(row: Mapping[str, Any], msgs: Messages) -> str | None:
         return None
     groups: dict[tuple[str, str, str], list[str]] = {}
     for f in failed:
-        part = _PART_OF.get(f.type, f.type)
+        part = PART_OF.get(f.type, f.type)
         part = part if part in msgs.sections["page_parts"] else "other"
         hosts = groups.setdefault((part, f.technique, f.vendor or ""), [])
         if f.host not in hosts:

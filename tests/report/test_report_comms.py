@@ -289,8 +289,9 @@ def test_without_a_policy_the_report_says_so_and_still_says_where_to_look(
 
 
 def test_catalogues_have_the_same_keys_placeholders_and_plural_forms() -> None:
-    from netcheck.models import TECHNIQUES
+    from netcheck.models import TECHNIQUES, RequestType
     from netcheck.report.i18n import PLURAL_FORMS, SECTIONS
+    from netcheck.report.summary import PART_OF
     from netcheck.targets.catalogue import FUNCTIONS, known_services
 
     root = Path(comms.__file__).parent / "messages"
@@ -310,3 +311,9 @@ def test_catalogues_have_the_same_keys_placeholders_and_plural_forms() -> None:
     assert set(TECHNIQUES) <= set(es["techniques"])
     assert set(known_services()) <= set(es["services"])
     assert set(FUNCTIONS) <= set(es["functions"])
+    # browser mode's sentences: every technique names the hosts, every request type is worded
+    assert set(TECHNIQUES) <= set(es["page_how"])
+    assert all(fields(how) == {"hosts"} for how in es["page_how"].values())
+    kinds = {PART_OF.get(k, k) for k in RequestType.__args__} - {"document"}  # type: ignore[attr-defined]
+    assert kinds <= set(es["page_parts"])
+    assert "default" in es["pages"]

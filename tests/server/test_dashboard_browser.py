@@ -11,6 +11,7 @@ link, captions, header scope, labels, text contrast of every coloured cell).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -67,6 +68,16 @@ def context(browser: Any, *, javascript: bool = True) -> Any:
         java_script_enabled=javascript,
         locale="es-ES",
     )
+
+
+@contextlib.contextmanager
+def chromium(browser: Any, *, javascript: bool = True) -> Iterator[tuple[Any, Console]]:
+    """A fresh browser context watched for console errors, closed whatever the test does."""
+    ctx = context(browser, javascript=javascript)
+    try:
+        yield ctx, Console(ctx)
+    finally:
+        ctx.close()
 
 
 class Console:
@@ -134,9 +145,7 @@ def test_sign_in_fails_with_a_wrong_password_and_works_with_the_right_one(
     fleet: tuple[Collector, Fleet], browser: Any
 ) -> None:
     c, _ = fleet
-    ctx = context(browser)
-    console = Console(ctx)
-    try:
+    with chromium(browser) as (ctx, console):
         page = ctx.new_page()
         page.goto(c.url + "/dashboard/")
         assert "/dashboard/login" in page.url
@@ -155,8 +164,6 @@ def test_sign_in_fails_with_a_wrong_password_and_works_with_the_right_one(
         assert session["httpOnly"]
         assert session["sameSite"] == "Strict"
         assert session["expires"] > 0  # a lifetime, not a browser-session cookie
-    finally:
-        ctx.close()
     assert [e for e in console.errors if "401" not in e] == []
 
 
@@ -164,9 +171,7 @@ def test_the_board_shows_the_fleets_states_in_words(
     fleet: tuple[Collector, Fleet], browser: Any
 ) -> None:
     c, _ = fleet
-    ctx = context(browser)
-    console = Console(ctx)
-    try:
+    with chromium(browser) as (ctx, console):
         page = sign_in(ctx.new_page(), c.url)
         accessible_basics(page)
         assert "5 sondas" in page.locator("main p").first.inner_text()
@@ -210,16 +215,12 @@ def test_the_board_shows_the_fleets_states_in_words(
             page.click("a.lang")
         assert page.get_attribute("html", "lang") == "en"
         assert "the batch signature is valid" in page.locator("main").inner_text()
-    finally:
-        ctx.close()
     assert console.errors == []
 
 
 def test_history_probes_and_policy_pages(fleet: tuple[Collector, Fleet], browser: Any) -> None:
     c, f = fleet
-    ctx = context(browser)
-    console = Console(ctx)
-    try:
+    with chromium(browser) as (ctx, console):
         page = sign_in(ctx.new_page(), c.url)
         with page.expect_navigation():
             page.click(f"th a:has-text('{CHANNEL}')")
@@ -242,16 +243,12 @@ def test_history_probes_and_policy_pages(fleet: tuple[Collector, Fleet], browser
         assert "autobloqueo" in table.lower() or "self-blocking" in table.lower()
         studio = page.locator("tbody tr", has=page.locator("th", has_text=STUDIO))
         assert "comms-administra" in studio.all_inner_texts().__str__()
-    finally:
-        ctx.close()
     assert console.errors == []
 
 
 def test_every_page_works_without_javascript(fleet: tuple[Collector, Fleet], browser: Any) -> None:
     c, f = fleet
-    ctx = context(browser, javascript=False)
-    console = Console(ctx)
-    try:
+    with chromium(browser, javascript=False) as (ctx, console):
         page = sign_in(ctx.new_page(), c.url)
         assert page.url == c.url + "/dashboard/"
         assert page.locator("table.board").count() == 2
@@ -270,6 +267,4 @@ def test_every_page_works_without_javascript(fleet: tuple[Collector, Fleet], bro
         assert "/dashboard/login" in page.url
         assert page.goto(c.url + "/dashboard/probes")
         assert "/dashboard/login" in page.url
-    finally:
-        ctx.close()
     assert console.errors == []

@@ -149,13 +149,14 @@ _TITLE_PARTS = re.compile(r"\s+[/•|·:\-–—]\s+")
 
 
 def brand_titled(ctx: Ctx, h: HttpStep) -> bool:
-    """The page is titled the way the service titles its own pages: one part of a title cut at
-    " / ", " • ", " | ", " - " is the service's name or brand word ("Esta cuenta no existe / X",
-    "Compte suspendu / X"). A filter names the service as the thing refused, in a sentence or an
-    address, not as the page's own name; a title that says "blocked" is never the service's."""
+    """The page is titled the way the service titles its own pages: the title, or one part of
+    it cut at " / ", " • ", " | ", " - ", is the service's name or brand word ("X", "Esta cuenta
+    no existe / X", "Compte suspendu / X"). A filter names the service as the thing refused, in
+    a sentence or an address, not as the page's own name; a title that says "blocked" is never
+    the service's."""
     raw_title = (h.title or extract_title(h.body) or "").strip()
     parts = [p.strip().casefold() for p in _TITLE_PARTS.split(raw_title)]
-    if len(parts) < 2 or title_says_blocked(raw_title):
+    if not parts[0] or title_says_blocked(raw_title):
         return False
     exp = expect_of(ctx.target)
     brands = {w.casefold() for w in exp.title_contains}

@@ -303,14 +303,16 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
 
 def _stands_in(h: HttpStep, meets: bool | None, shape: Structure) -> bool:
     """The broad rule: a brief page (a notice, even inside an intranet's template) served with
-    success where a known brand's page was expected, over a transport a filter can forge, that
-    is not the service's (no brand words, none of its scripts or pictures) and belongs to no
-    family of real pages that merely look blocked (``lookalikes`` ruled those out before). Only
-    a filter puts such a page there; whatever language it speaks, it is a block page."""
+    success or a refusal (401, 403) where a known brand's page was expected, over a transport a
+    filter can forge, that is not the service's (no brand words, none of its scripts or
+    pictures, not titled as the service titles its pages) and belongs to no family of real
+    pages that merely look blocked (``lookalikes`` ruled those out before). Only a filter puts
+    such a page there; whatever language it speaks, it is a block page. An empty page, an
+    error or a 404 there stays in doubt."""
     status = h.status or 0
     return (
         meets is False
-        and 200 <= status < 300
+        and (200 <= status < 300 or status in (401, 403))  # success, or a plain refusal
         and shape.brief
         and not shape.silent  # an empty page says nothing, not even "no": doubt
         and not shape.own_assets

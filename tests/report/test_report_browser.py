@@ -32,6 +32,7 @@ from netcheck.models import (
 from netcheck.output import dump_line
 from netcheck.report import comms
 from netcheck.report.i18n import messages
+from netcheck.report.ingest import write_dataset
 from netcheck.report.load import load
 from netcheck.report.make import load_table
 from netcheck.report.summary import Card, Line
@@ -300,3 +301,11 @@ def test_ads_only_page_works(reports: Reports, lang: str) -> None:
         if t.title == card.title.split(" — ")[0] + " — " + messages(lang).ability("view")
     )
     assert view.counts == {"yes": 1, "partial": 2, "no": 0, "unknown": 0}
+
+
+def test_a_parquet_dataset_keeps_the_sentence(results: Path, tmp_path: Path) -> None:
+    """``report --format parquet`` then a report from the dataset: the column travels."""
+    out = write_dataset(load([str(results)]), tmp_path / "records")
+    report = comms.build(load([str(out)]), None, "en")
+    line = _line(report.channels[0], "lab-browser-video-dns")
+    assert line.sentence == DEGRADED_CHANNEL["en"][1]

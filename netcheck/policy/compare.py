@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from netcheck.models import Result, service_figure
+from netcheck.netaddr import split_url
 from netcheck.policy.decide import Decision, decide, request_for_target
 from netcheck.policy.findings import FAILING_KINDS, Finding, FindingKind
 from netcheck.policy.importers import ConfigDecision, EffectiveConfig
@@ -149,6 +150,10 @@ def blame(result: Result, configs: Sequence[EffectiveConfig]) -> ConfigDecision 
     """The config line that most likely blocked ``result``'s URL, if any config blocks it."""
     if not configs:
         return None
+    try:
+        split_url(result.target.url)
+    except ValueError:
+        return None  # a record's URL that does not parse: no config can have decided on it
     technique = result.technique or ""
     family = "proxy" if technique.startswith("proxy") else technique.split("-", 1)[0]
     order = _LAYERS_FOR.get(family, ("proxy", "dns", "browser"))

@@ -284,3 +284,18 @@ def test_measured_goodput_is_compared_with_min_download_mbps() -> None:
     [short] = check_results([_with_bandwidth(live, 40.0, 4.2)], doc, network="comms")
     assert short.kind == "bandwidth-shortfall"
     assert "4.20 Mbit/s" in short.evidence
+
+
+@pytest.mark.parametrize("url", ["http://[bad", "https://www.youtube.com:notaport/", "not a url"])
+def test_a_record_whose_url_does_not_parse_is_compared_without_blame(url: str) -> None:
+    # records read offline may hold anything; comparing them never raises, and no config line
+    # is named for a URL no config can have seen
+    doc = load_policy(MINISTRY)
+    configs = [
+        load_config("squid", str(DATA / "squid-agency.conf")),
+        load_config("pac", str(DATA / "proxy.pac")),
+        load_config("rpz", str(DATA / "rpz.zone")),
+    ]
+    odd = result(url, "youtube", "admin", "blocked", "proxy-denied")
+    (found,) = check_results([odd], doc, network="comms", configs=configs)
+    assert found.config_line is None

@@ -195,3 +195,10 @@ def test_config_spec_sniffs_or_takes_a_format() -> None:
     assert parse_config_spec(str(DATA / "proxy.pac")).kind == "pac"
     assert parse_config_spec(str(DATA / "adblock.txt")).kind == "adblock"
     assert parse_config_spec("hosts:" + str(DATA / "hosts.txt")).kind == "hosts"
+
+
+@pytest.mark.parametrize("kind", ["squid", "pac"])
+def test_a_url_that_does_not_parse_is_an_input_error(kind: str) -> None:
+    name = {"squid": "squid-agency.conf", "pac": "proxy.pac"}[kind]
+    with pytest.raises(InputError, match="not a URL"):
+        load_config(kind, str(DATA / name)).decide("http://[bad")

@@ -40,7 +40,10 @@ class PacConfig(EffectiveConfig):
             raise InputError(f"not a PAC script: {str(exc)[:200]}", file=file) from None
 
     def route(self, url: str) -> str:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            raise InputError(f"not a URL: {url[:80]!r}", field="URL") from None
         host = url_host(url)
         if parts.scheme == "https":
             url = f"https://{parts.netloc}/"

@@ -21,7 +21,6 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from netcheck.diagnose.analyse import (
     REFERENCE,
@@ -36,10 +35,11 @@ from netcheck.diagnose.analyse import (
     origin_hops,
 )
 from netcheck.diagnose.trace import Seen, dns_trace, quic_trace, raw_sockets_allowed, tcp_trace
+from netcheck.errors import InputError
 from netcheck.measure import dns, tcp, tls
 from netcheck.measure.trust import Trust
 from netcheck.models import DnsStep, TcpStep, TlsStep
-from netcheck.netaddr import parse_ip
+from netcheck.netaddr import parse_ip, split_url
 
 __all__ = [
     "REFERENCE",
@@ -160,10 +160,14 @@ async def diagnose(
     timeout: float,
     trust: Trust,
 ) -> Diagnosis:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").rstrip(".")
-    https = parts.scheme == "https"
-    dport = port or parts.port or (443 if https else 80)
+    try:
+        scheme, host, url_port = split_url(url)
+    except ValueError as exc:  # a bad port or an unclosed [: the URL as typed is wrong
+        raise InputError(f"not a URL ({exc}): {url[:80]!r}", field="URL") from None
+    if not host:
+        raise InputError(f"no host in {url[:80]!r}", field="URL")
+    https = scheme == "https"
+    dport = port or url_port
     raw = await asyncio.to_thread(raw_sockets_allowed)
     cannot = [] if raw else [NO_RAW_SOCKETS]
     stages = await _stages(host, dport, https, resolver=resolver, timeout=timeout, trust=trust)

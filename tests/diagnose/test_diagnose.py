@@ -7,6 +7,8 @@ root, as CI runs: the tests fail (never skip) without it.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 
 from netcheck.diagnose import Packet, analyse_dns, analyse_tcp, origin_hops
 from tests.support.ctlnet import GW_IN_IP, SERVER_IP, CtlNet
+from tests.support.paths import ROOT
 
 FIRST_ROUTER = "the first router: inside the agency's own network"
 
@@ -118,3 +121,26 @@ def test_differing_replies_without_a_hop_are_injection() -> None:
                pkt(100, "dns", "9.9.9.9", 50, answers=["1.2.3.4"])]  # fmt: skip
     assert analyse_dns(packets, "9.9.9.9", "a.test").how == "injected-dns"
     assert analyse_dns(packets[:1], "9.9.9.9", "a.test").blocked is False
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("http://[bad", "not a URL"),  # an unclosed IPv6 bracket: urlsplit raises
+        ("https://blocked.test:99999/", "not a URL"),
+        ("http:///path", "no host"),
+    ],
+)
+def test_a_malformed_url_is_an_input_error(url: str, said: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "netcheck", "diagnose", url, "--json", "--max-hops", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert f"URL: {said}" in done.stderr

@@ -45,7 +45,8 @@ the policy ``policies/ministerio-ejemplo.yaml``:
    Each engine's time at 2M and 4M is also given over its time at 1M (linear: 2.00 and 4.00).
 
 CPU seconds are printed beside wall time: on this shared machine other people's tests run too
-(the load average is printed), and wall time can only be compared with CPU time / 2 cores.
+(the load average is printed), and wall time can only be compared with CPU time / 2 cores. Each
+measurement is run ``--repeat`` times (default 2), each in a fresh process; the fastest is shown.
 """
 
 from __future__ import annotations
@@ -455,6 +456,13 @@ def _vm_hwm_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _best(repeat: int, function: str, path: Path) -> dict[str, Any]:
+    """The fastest of ``repeat`` runs, each in a fresh process: other people's tests share this
+    machine, and the fastest run is the one they disturbed least."""
+    runs = [_child(function, path) for _ in range(max(1, repeat))]
+    return min(runs, key=lambda m: float(m["total_s"]))
+
+
 def _child(function: str, path: Path) -> dict[str, Any]:
     code = (
         f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'bench')!r}]; "
@@ -479,6 +487,9 @@ def main() -> None:
     parser.add_argument("--scales", default="1,2,4", help="fleet copies for the Parquet runs")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     parser.add_argument("--reuse", action="store_true", help="measure files kept by --keep")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="runs per measurement; the fastest is shown"
+    )
     args = parser.parse_args()
     scales = [int(x) for x in args.scales.split(",")]
     jsonl = args.dir / "jsonl"
@@ -491,7 +502,7 @@ def main() -> None:
     size = sum(p.stat().st_size for p in files)
     print(f"JSONL: {size / 2**30:.2f} GiB in {len(files):,} files ({_load()})")
 
-    m = _child("measure", jsonl)
+    m = _best(args.repeat, "measure", jsonl)
     _report_jsonl(m)
 
     from netcheck.report.load import load
@@ -513,8 +524,8 @@ def main() -> None:
     frame = None  # the measuring children get the machine's memory to themselves
     for k in scales:
         archive = args.dir / f"archive-x{k}"
-        rows.append((k, "pandas", _child("measure", archive)))
-        rows.append((k, "dask", _child("measure_dask", archive)))
+        rows.append((k, "pandas", _best(args.repeat, "measure", archive)))
+        rows.append((k, "dask", _best(args.repeat, "measure_dask", archive)))
         print(f"  measured x{k} ({_load()})")
     _report_scales(rows)
     if not args.keep:

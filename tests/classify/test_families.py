@@ -167,3 +167,54 @@ def test_shipped_patterns_match_as_the_case_insensitive_regex_would() -> None:
         for html in pages:
             fast = fp._regex.search(html.lower()) is not None
             assert fast == (slow.search(html) is not None), (fp.id, html[:80])
+
+
+@pytest.mark.parametrize(
+    ("html", "status"),
+    [
+        # IIS's start page says nothing: its picture and its one link say what it is
+        (
+            "<html><head><title>IIS</title></head><body><a href='http://go.microsoft.com/fwlink/"
+            "?linkid=66138&amp;clcid=0x409'><img src='iisstart.png'></a></body></html>",
+            200,
+        ),
+        # a parked domain by its shape: ad links with a query, all to one other host
+        (
+            "<html><body><h1>agency.example</h1>"
+            + "".join(f"<a href='https://feed.parking.example/r?k={k}'>{k}</a>" for k in "abcd")
+            + "</body></html>",
+            200,
+        ),
+        # a maintenance notice in Thai with a time of day to come back
+        ("<html><body><p>ปิดปรับปรุงชั่วคราว กลับมาเวลา 06:00 น.</p></body></html>", 200),
+        # a hosting account suspended, in Spanish
+        (
+            "<html><body><h1>Esta cuenta ha sido suspendida</h1><p>Contacte a su proveedor de "
+            "alojamiento.</p></body></html>",
+            200,
+        ),
+        # a limit said to be reached, on a success
+        ("<html><body><p>Has alcanzado el límite de solicitudes.</p></body></html>", 200),
+    ],
+)
+def test_families_keep_real_pages_out_of_the_broad_rule(html: str, status: int) -> None:
+    verdict, _, evidence = _verdict(html, status)
+    assert verdict == "accessible", evidence
+
+
+def test_the_broad_rule_takes_a_brief_refusal_but_not_an_empty_one() -> None:
+    notice = "<html lang='no'><body><p>Denne nettsiden er ikke tilgjengelig her.</p></body></html>"
+    assert _verdict(notice, 403)[:2] == ("blocked", "http-blockpage")
+    assert _verdict("<html><body>nope</body></html>", 403)[0] == "inconclusive"
+    assert _verdict("<html><body></body></html>", 200)[0] == "inconclusive"
+
+
+def test_a_page_that_only_sends_the_browser_elsewhere_outweighs_asking_for_javascript() -> None:
+    html = (
+        "<html><head><script>window.location.href='https://notice.gw.agency.example/p';"
+        "</script></head><body><noscript>Please enable JavaScript.</noscript></body></html>"
+    )
+    assert _verdict(html)[:2] == ("blocked", "http-blockpage")
+    # the service's own hop from one of its names to another is the service's
+    own = html.replace("notice.gw.agency.example/p", "m.facebook.com/MinisterioEjemplo")
+    assert _verdict(own)[0] != "blocked"

@@ -96,7 +96,8 @@ def main() -> None:
     load = os.getloadavg()[0]
     with published("startup"):
         print(f"start-up, median of {args.runs} runs each, round-robin; load average {load:.1f}")
-        print(f"python: {args.python} ({sys.version.split()[0]})")
+        # the interpreter's version, not its path: figures name no path outside the repository
+        print(f"python: {sys.version.split()[0]}")
         print(
             f"{'command':<31} {'wall s':>7} {'cpu s':>7} {'cpu - pass':>10} "
             f"{'x pass (cpu)':>12}  heavy libraries loaded"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
+
+import httpx
 
 from netcheck.failures import GENERIC_TIMEOUT
 from netcheck.models import DnsStep, HttpStep, Steps, TcpStep, TlsStep
@@ -69,7 +70,14 @@ class StepLog:
         last = self.http[-1]
         if last.failure is not None:
             return last.url
-        return urljoin(last.url, last.location) if last.location else url
+        if not last.location:
+            return url
+        try:
+            # joined as measure.http joins it: httpx follows some Locations urllib refuses
+            # (``http://[bad`` -> ``http://%5bbad``), and a hostile one must not raise here
+            return str(httpx.URL(last.url).join(last.location))
+        except (httpx.InvalidURL, ValueError):
+            return last.url
 
     def may_retry(self, stage: str) -> bool:
         """True once per URL: the first stage that timed out gets its second attempt."""

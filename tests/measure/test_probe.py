@@ -11,11 +11,13 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from netcheck.measure.pipeline import Limits, Pipeline
 from netcheck.measure.probe import Probe, ProbeConfig
 from netcheck.measure.proxy import ProxySettings
 from netcheck.models import Expect, Result, Target
@@ -436,3 +438,23 @@ async def test_a_timeout_while_the_probe_was_busy_is_inconclusive(lab: TlsLab) -
     assert "the probe's own machine was busy" in busy.evidence
     assert busy.steps.loop_lag_ms is not None
     assert busy.steps.loop_lag_ms >= 700
+
+
+async def test_deadline_during_a_hop_a_hostile_location_led_to(lab: TlsLab) -> None:
+    """``http://[bad`` is no URL to urllib (unclosed bracket) but httpx follows it (to host
+    ``%5bbad``); when the URL's cap fires during that hop, the cut step names the hop as the
+    HTTP stage fetched it, and the measurement still returns (it raised ValueError)."""
+    pipeline = Pipeline(
+        lab.trust,
+        limits=Limits(timeout=3.0, deadline=1.0, retry_timeouts=False),
+        resolvers=None,
+    )
+    async with (
+        hs.HttpServer(default=hs.redirect("http://[bad")) as srv,
+        dns_for({HOST: ["127.0.0.1"]}, **{"%5bbad": Delay(5.0, "answer")}) as dns,
+    ):
+        log = await replace(pipeline, resolvers=[dns.address]).measure(srv.url())
+    first, cut = log.http
+    assert (first.status, first.location) == (302, "http://[bad")
+    assert cut.failure == "generic_timeout_error"
+    assert cut.url == "http://%5bbad"

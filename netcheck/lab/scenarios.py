@@ -18,13 +18,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from netcheck.errors import InputError
 from netcheck.models import Frozen, Technique, Verdict
+from netcheck.netaddr import host_key, url_host
 
 SCENARIO_FILE = "scenarios.yaml"
 
@@ -115,7 +115,7 @@ class Expectation(Frozen):
             return False
         if self.url is not None and target.get("url") != self.url:
             return False
-        if self.host is not None and _host(str(target.get("url", ""))) != self.host.lower():
+        if self.host is not None and url_host(str(target.get("url", ""))) != host_key(self.host):
             return False
         if self.service is not None and target.get("service") != self.service:
             return False
@@ -164,10 +164,6 @@ class Scenario(Frozen):
         return self.proxy.mode != "none"
 
 
-def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
-
-
 @dataclass(frozen=True)
 class Outcome:
     """One record judged against its scenario."""
@@ -195,7 +191,7 @@ def _tls_steps(record: dict[str, object], host: str) -> list[dict[str, object]]:
     return [
         t
         for t in (tls if isinstance(tls, list) else [])
-        if isinstance(t, dict) and str(t.get("server_name", "")).lower() == host
+        if isinstance(t, dict) and host_key(str(t.get("server_name", ""))) == host
     ]
 
 
@@ -206,9 +202,9 @@ def _mismatches(rule: Expectation, record: dict[str, object], url: str) -> list[
     if rule.evidence is not None and rule.evidence not in evidence:
         wrong.append(f"evidence without {rule.evidence!r}: {evidence[:300]!r}")
     if rule.cert_names_missing is not None and not url.startswith("http://"):
-        steps = _tls_steps(record, _host(url))
+        steps = _tls_steps(record, url_host(url))
         if not steps:
-            wrong.append(f"no TLS handshake with {_host(url)}")
+            wrong.append(f"no TLS handshake with {url_host(url)}")
         for step in steps:
             noted = step.get("cert_names_missing")
             noted = noted if isinstance(noted, list) else []

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from netcheck.errors import InputError
 from netcheck.models import FUNCTIONS, Expect, Target
+from netcheck.netaddr import host_key, url_host
 from netcheck.targets.citizenlab import CSV_COLUMNS, looks_like_csv, parse_csv
 from netcheck.targets.files import (
     MAX_LIST_ITEMS,
@@ -119,7 +120,7 @@ def service_expect(host: str) -> Expect | None:
     (the catalogue cannot say which certificate an unlisted host presents). None for a host
     outside the catalogue.
     """
-    host = host.lower().rstrip(".")
+    host = host_key(host)
     service = next(
         (s for s, ds in _builtin().domains.items() if any(_under(host, d) for d in ds)), None
     )
@@ -128,7 +129,7 @@ def service_expect(host: str) -> Expect | None:
     mine = [t for t in _builtin().targets if t.service == service]
     rank = {f: i for i, f in enumerate(_PAGE_FUNCTIONS)}
     same_host = sorted(
-        (t for t in mine if (urlsplit(t.url).hostname or "") == host),
+        (t for t in mine if url_host(t.url) == host),
         key=lambda t: rank.get(t.function, len(rank)),
     )
     if same_host:

@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._figures import published  # noqa: E402
 from netcheck.classify import classify_result  # noqa: E402
+from netcheck.classify.lexicon import LEXICON_LANGUAGES  # noqa: E402
 from tests.classify.corpus import (  # noqa: E402
     SPLIT_NOTES,
     Page,
@@ -117,6 +118,8 @@ def main() -> None:
     vendor_named: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     doubt: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     pages: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    # split -> (lexicon's languages or not, block page?) -> [blocked, inconclusive, total]
+    reads_tally: dict[str, dict[tuple[str, bool], list[int]]] = defaultdict(dict)
     for case in cases():
         page = case.page
         got = classify_result(case.record)
@@ -138,6 +141,12 @@ def main() -> None:
             cell = vendor_named[page.split]
             cell[0] += int(got.vendor == page.vendor)
             cell[1] += 1
+        read = "lexicon's languages" if page.lang in LEXICON_LANGUAGES else "other languages"
+        reads_tally[page.split].setdefault((read, block_page), [0, 0, 0])
+        cell3 = reads_tally[page.split][(read, block_page)]
+        cell3[0] += int(blocked)
+        cell3[1] += int(got.verdict == "inconclusive")
+        cell3[2] += 1
         pages[page.split]["block" if block_page else "other"].add(page.id)
         if blocked != block_page:
             misses.append((case, got.evidence))
@@ -171,6 +180,16 @@ def main() -> None:
                 f"(pages: {missed} of {len(ids['block'])} block pages missed somewhere, "
                 f"{alarmed} of {len(ids['other'])} others called blocked somewhere)"
             )
+        print()
+        print(
+            "by whether the page is in one of the lexicon's 21 languages (blocked / inconclusive):"
+        )
+        for split in SPLITS:
+            parts = []
+            for (read, block_page), (hit, doubt, total) in sorted(reads_tally[split].items()):
+                what = "block pages" if block_page else "others"
+                parts.append(f"{read} {what} {hit}/{total} blocked, {doubt} inconclusive")
+            print(f"{split:<8} " + "; ".join(parts))
     if "-v" in sys.argv:
         for case, evidence in misses:
             print(f"MISS {case.page.split} {case.page.id} {case.transport} {case.target.url}")

@@ -289,3 +289,57 @@ def title_says_blocked(title: str | None) -> bool:
     """A title carrying block wording of its own: "Acceso restringido", "YouTube - Blocked".
     A real page's title names the page, not a refusal."""
     return bool(title) and _says_blocked(_lexicon(), title or "")
+
+
+# --- which pages the lexicon can read -----------------------------------------------------------
+
+#: the lexicon's languages, as an HTML ``lang`` attribute names them
+LEXICON_LANGUAGES = frozenset(
+    [
+        "es",
+        "en",
+        "pt",
+        "fr",
+        "de",
+        "it",
+        "nl",
+        "pl",
+        "id",
+        "ms",
+        "ru",
+        "uk",
+        "tr",
+        "ar",
+        "fa",
+        "ur",
+        "th",
+        "vi",
+        "zh",
+        "ko",
+        "ja",
+    ]
+)
+_LANG_ATTR = re.compile(r"<html\b[^>]{0,400}\blang\s*=\s*[\"']?([a-zA-Z]{2,3})", re.IGNORECASE)
+#: letters no language of the lexicon writes: other scripts (Greek, Armenian, Hebrew, Indic,
+#: Ethiopic, Georgian...) and Latin letters of Czech, Slovak, Hungarian, Romanian, the Nordic,
+#: Baltic and South Slavic languages
+_FOREIGN = re.compile(
+    "[\u0370-\u03ff\u0530-\u058f\u0590-\u05ff\u0900-\u0dff\u10a0-\u10ff\u1200-\u137f"
+    "řůěňťďőűășțåøæčšžđėųūįāēīļķņ]",
+    re.IGNORECASE,
+)
+#: Cyrillic letters of Bulgarian, Serbian, Macedonian and Belarusian, not of Russian or Ukrainian
+_FOREIGN_CYRILLIC = re.compile("[ђјљњћџѓќѕў]", re.IGNORECASE)
+
+
+def reads(body: str | None, title: str | None = None) -> bool:
+    """Whether the page may be written in one of the lexicon's languages, where its words and
+    the real pages' families are known: its ``lang`` attribute names one of them or, with
+    none, it holds no letter those languages never write. A page in another language (Czech,
+    Greek, Hebrew...) could be a refusal or a "coming soon" alike, and netcheck cannot tell."""
+    raw = (body or "")[:MAX_SCAN]
+    declared = _LANG_ATTR.search(raw[:4096])
+    if declared is not None:
+        return declared.group(1).lower() in LEXICON_LANGUAGES
+    text = (title or "") + " " + _TAG.sub(" ", _drop_scripts(raw))[:MAX_TEXT]
+    return not (_FOREIGN.search(text) or _FOREIGN_CYRILLIC.search(text))

@@ -31,7 +31,7 @@ SMALL_TEXT = 700
 #: visible text and links under which a page is "brief": a notice, maybe inside an intranet's
 #: template (a menu, a footer); a service's real page says and links far more
 BRIEF_TEXT = 2000
-BRIEF_LINKS = 20
+BRIEF_LINKS = 40
 #: visible text under which a page says nothing at all (empty, a lone "ok"): no notice either
 SILENT_TEXT = 8
 _ASSET = re.compile(

@@ -27,6 +27,7 @@ from netcheck.classify.evidence import (
     own_hosts,
     page_meets_expect,
 )
+from netcheck.classify.lexicon import reads
 from netcheck.classify.network import proxy_auth_verdict
 from netcheck.classify.pagecues import Structure, page_structure
 from netcheck.models import (
@@ -343,6 +344,12 @@ def _unproven(
     if signs and meets is False:
         return block_verdict(
             "http-blockpage", f"{lead} with a page that is not the service's ({said}).", ident
+        )
+    if _stands_in(h, meets, shape) and not reads(h.body, h.title):
+        return other_verdict(
+            "inconclusive",
+            f"{lead}: a brief page that is not the service's, in a language netcheck does not "
+            "read, so neither a refusal nor a real page's family can be told.",
         )
     if _stands_in(h, meets, shape):
         return block_verdict(

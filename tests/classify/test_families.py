@@ -51,21 +51,39 @@ def test_a_placeholder_in_place_of_the_service_is_its_family_not_a_block() -> No
 def test_a_brief_page_that_is_not_the_service_and_of_no_family_is_a_block_page(
     transport: str,
 ) -> None:
-    """The broad rule: no word of it in the lexicon (Czech, Hebrew), no vendor, no shape, but
-    a brief page where a known brand's page was expected, over a forgeable transport."""
+    """The broad rule: no word of it in the lexicon, no vendor, no shape, but a brief page in a
+    language netcheck reads, where a known brand's page was expected, over a forgeable
+    transport."""
     for html in (
-        "<html lang='cs'><body><p>Tato stránka se ze sítě úřadu neotevírá.</p></body></html>",
-        "<html dir='rtl' lang='he'><body><p>האתר אינו זמין ברשת המשרד.</p></body></html>",
+        "<html lang='pl'><body><p>Tego adresu nie ma na liście stron dla pracowników.</p></body>"
+        "</html>",
+        "<html><body><p>Sorry, this one is not on the list for staff.</p></body></html>",
     ):
         verdict, technique, evidence = _verdict(html, transport=transport)
         assert (verdict, technique) == ("blocked", "http-blockpage"), evidence
         assert "not the service's" in evidence
 
 
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<html lang='cs'><body><p>Tato stránka se ze sítě úřadu neotevírá.</p></body></html>",
+        "<html><body><p>האתר אינו זמין ברשת המשרד.</p></body></html>",
+        "<html><body><p>Η νέα μας ιστοσελίδα έρχεται σύντομα.</p></body></html>",
+        "<html><body><p>Ova stranica nije dostupna u mreži Grada.</p></body></html>",
+    ],
+)
+def test_a_brief_page_in_a_language_netcheck_does_not_read_is_inconclusive(html: str) -> None:
+    """A refusal or a "coming soon" alike: neither words nor families are known there."""
+    verdict, _, evidence = _verdict(html)
+    assert verdict == "inconclusive", evidence
+    assert "does not read" in evidence
+
+
 def test_the_broad_rule_needs_a_brand_a_success_a_brief_page_and_none_of_the_services_assets() -> (
     None
 ):
-    notice = "<html><body><p>Tato stránka se ze sítě úřadu neotevírá.</p></body></html>"
+    notice = "<html><body><p>Sorry, this one is not on the list for staff.</p></body></html>"
     # outside the catalogue there is no brand to miss: words, shape and vendor alone decide
     assert _verdict(notice, service="outside")[0] != "blocked"
     # a 503 or a 404 may be the service's own front: doubt, not blame
@@ -203,7 +221,7 @@ def test_families_keep_real_pages_out_of_the_broad_rule(html: str, status: int) 
 
 
 def test_the_broad_rule_takes_a_brief_refusal_but_not_an_empty_one() -> None:
-    notice = "<html lang='no'><body><p>Denne nettsiden er ikke tilgjengelig her.</p></body></html>"
+    notice = "<html lang='pl'><body><p>Tego adresu nie ma na liście stron.</p></body></html>"
     assert _verdict(notice, 403)[:2] == ("blocked", "http-blockpage")
     assert _verdict("<html><body>nope</body></html>", 403)[0] == "inconclusive"
     assert _verdict("<html><body></body></html>", 200)[0] == "inconclusive"

@@ -15,7 +15,6 @@ its YAML nested at most ``textfile.MAX_YAML_DEPTH`` deep.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from urllib.parse import urlsplit
 
 from netcheck.errors import InputError
 from netcheck.models import FUNCTIONS, Expect, Target
-from netcheck.netaddr import host_key, url_host
+from netcheck.netaddr import host_key, is_ip_literal, url_host
 from netcheck.targets.citizenlab import CSV_COLUMNS, looks_like_csv, parse_csv
 from netcheck.targets.files import (
     MAX_LIST_ITEMS,
@@ -243,11 +242,8 @@ def _url_key(url: str) -> str:
 
 
 def _registrable_domain(host: str) -> str:
-    try:
-        ipaddress.ip_address(host)
+    if is_ip_literal(host):
         return host
-    except ValueError:
-        pass
     labels = host.split(".")
     if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
         return ".".join(labels[-3:])

@@ -15,12 +15,11 @@ and ``policy import`` refuses it.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 
 from netcheck.errors import InputError
-from netcheck.netaddr import url_host
+from netcheck.netaddr import is_ip_literal, url_host
 from netcheck.policy.importers import ConfigDecision, Conversion, EffectiveConfig, read_config
 from netcheck.policy.match import host_matches
 from netcheck.policy.regex import RegexProblem, UserRegex, compile_regex
@@ -125,12 +124,10 @@ def _rule(line: str, number: int, file: str) -> AdRule | None:
     exception = line.startswith("@@")
     body = line[2:] if exception else line
     words = body.split()
-    if len(words) == 2:
-        try:
-            ipaddress.ip_address(words[0])
-            body = words[1]
-        except ValueError:
+    if len(words) == 2:  # a hosts-file line inside an ad-block list: address, then the host
+        if not is_ip_literal(words[0]):
             return None
+        body = words[1]
     if body.startswith("/") and body.endswith("/") and len(body) > 2:
         try:
             return AdRule(number, text, exception, None, compile_regex(body[1:-1]))

@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from netcheck.models import FUNCTIONS, Frozen
+from netcheck.netaddr import host_key
 
 Action = Literal["allow", "block"]
 ACTIONS: tuple[str, ...] = ("allow", "block")
@@ -109,7 +110,7 @@ class Match(Frozen):
             problem = host_pattern_problem(value)
             if problem:
                 raise ValueError(problem)
-        return [v.lower().rstrip(".") for v in values]
+        return [host_key(v) for v in values]
 
     @model_validator(mode="after")
     def _not_empty(self) -> Match:

@@ -98,7 +98,7 @@ def bandwidth_hints() -> dict[str, str | None]:
 
 def service_for_host(host: str) -> str:
     """The catalogue service a host belongs to, else its registrable domain (approximate)."""
-    host = host.lower().rstrip(".")
+    host = host_key(host)
     for service, domains in _builtin().domains.items():
         if any(host == d or host.endswith("." + d) for d in domains):
             return service

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from netcheck.errors import InputError
-from netcheck.netaddr import is_ip_literal, url_host
+from netcheck.netaddr import host_key, is_ip_literal, url_host
 from netcheck.policy.importers import ConfigDecision, Conversion, EffectiveConfig, read_config
 from netcheck.policy.match import host_matches
 from netcheck.policy.regex import RegexProblem, UserRegex, compile_regex
@@ -139,7 +139,7 @@ def _rule(line: str, number: int, file: str) -> AdRule | None:
     if body.startswith("||"):
         rest = body[2:]
         host, sep, tail = rest.partition("^")
-        host = host.lower().rstrip(".")
+        host = host_key(host)
         plain = _HOST_CHARS.match(host) and "*" not in host and not host.startswith(".")
         if sep and not tail.strip("|") and plain and host.strip(".-"):
             return AdRule(number, text, exception, host, None)

@@ -187,7 +187,7 @@ def _origin(text: str, file: str | None = None) -> str:
 def _owner_lines(text: str) -> dict[str, int]:
     """Relative owner name -> first line it appears on (dnspython keeps no line numbers)."""
     out: dict[str, int] = {}
-    origin = _origin(text).lower().rstrip(".")
+    origin = host_key(_origin(text))
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw or raw[0] in " \t;$(":
             continue

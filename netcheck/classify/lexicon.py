@@ -343,3 +343,31 @@ def reads(body: str | None, title: str | None = None) -> bool:
         return declared.group(1).lower() in LEXICON_LANGUAGES
     text = (title or "") + " " + _TAG.sub(" ", _drop_scripts(raw))[:MAX_TEXT]
     return not (_FOREIGN.search(text) or _FOREIGN_CYRILLIC.search(text))
+
+
+def speaks_of_access(body: str | None, title: str | None = None) -> bool:
+    """The page speaks of access or of the place it is refused from, in any of the lexicon's
+    languages: a word of the plain-refusal lexicon's ``unable`` (not available, not allowed...)
+    or ``where`` (the network, the organisation, its rules, its IT desk) sets or of
+    ``access_context`` (staff, accounts, approval, permission), and nothing "temporary". A
+    placeholder, a moved page or a loading shell speaks of the site itself."""
+    unable, where, temporary, _small = _refusals()
+    text = fold((title or "") + " \n " + (body or ""))[:MAX_TEXT]
+    if _find(temporary, text):
+        return False
+    return bool(
+        _find(unable, text)
+        or _find(where, _ELISION.sub(r"\1 ", text))
+        or _find(_access_context(), text)
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _access_context() -> _Lexicon:
+    """Words of permission and of the people a filter's page addresses (``access_context``)."""
+    cues: dict[str, _Cue] = {}
+    for lang, phrases in _data()["access_context"].items():
+        for raw in phrases:
+            cue = _cue(raw, 0, str(lang))
+            cues.setdefault(cue.phrase, cue)
+    return _Lexicon(0, 0, *_index(cues))

@@ -27,7 +27,7 @@ from netcheck.classify.evidence import (
     own_hosts,
     page_meets_expect,
 )
-from netcheck.classify.lexicon import reads
+from netcheck.classify.lexicon import reads, speaks_of_access
 from netcheck.classify.network import proxy_auth_verdict
 from netcheck.classify.pagecues import Structure, page_structure
 from netcheck.models import (
@@ -350,6 +350,13 @@ def _unproven(
             "inconclusive",
             f"{lead}: a brief page that is not the service's, in a language netcheck does not "
             "read, so neither a refusal nor a real page's family can be told.",
+        )
+    if _stands_in(h, meets, shape) and not speaks_of_access(h.body, h.title):
+        return other_verdict(
+            "inconclusive",
+            f"{lead}: a brief page that is not the service's but says nothing of access, of a "
+            "network or of rules (a real page of a kind netcheck does not know, or a filter's "
+            "terse notice).",
         )
     if _stands_in(h, meets, shape):
         return block_verdict(

@@ -221,7 +221,10 @@ def test_families_keep_real_pages_out_of_the_broad_rule(html: str, status: int) 
 
 
 def test_the_broad_rule_takes_a_brief_refusal_but_not_an_empty_one() -> None:
-    notice = "<html lang='pl'><body><p>Tego adresu nie ma na liście stron.</p></body></html>"
+    notice = (
+        "<html lang='pl'><body><p>Tego adresu nie ma na liście stron dla pracowników.</p>"
+        "</body></html>"
+    )
     assert _verdict(notice, 403)[:2] == ("blocked", "http-blockpage")
     assert _verdict("<html><body>nope</body></html>", 403)[0] == "inconclusive"
     assert _verdict("<html><body></body></html>", 200)[0] == "inconclusive"
@@ -236,3 +239,21 @@ def test_a_page_that_only_sends_the_browser_elsewhere_outweighs_asking_for_javas
     # the service's own hop from one of its names to another is the service's
     own = html.replace("notice.gw.agency.example/p", "m.facebook.com/MinisterioEjemplo")
     assert _verdict(own)[0] != "blocked"
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<html><body><p>This page has moved. <a href='/new'>Go to the new page</a>.</p>"
+        "</body></html>",
+        "<html lang='ru'><body><p>Сайт обновляется. Мы скоро вернёмся.</p></body></html>",
+        "<html><head><title>Loading…</title></head><body><div id='root'>Loading…</div>"
+        "</body></html>",
+    ],
+)
+def test_a_brief_page_that_says_nothing_of_access_is_inconclusive(html: str) -> None:
+    """Not the service's, of no known family, but about the site itself (moved, updating,
+    loading), not about access, a network, rules, staff or permission: doubt, not blame."""
+    verdict, _, evidence = _verdict(html)
+    assert verdict == "inconclusive", evidence
+    assert "says nothing of access" in evidence

@@ -203,7 +203,7 @@ def test_shipped_patterns_match_as_the_case_insensitive_regex_would() -> None:
             + "</body></html>",
             200,
         ),
-        # a maintenance notice in Thai with a time of day to come back
+        # a maintenance notice in Thai ("closed for improvement"; its time alone proves nothing)
         ("<html><body><p>ปิดปรับปรุงชั่วคราว กลับมาเวลา 06:00 น.</p></body></html>", 200),
         # a hosting account suspended, in Spanish
         (

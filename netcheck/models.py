@@ -62,6 +62,18 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*")
+
+
+def duration_seconds(text: str) -> float:
+    """``90s``, ``30m``, ``24h``, ``7d`` -> seconds; ``ValueError`` otherwise. The one reading
+    of a duration for flags (``--expires``, ``--every``) and config files (notify's schedule)."""
+    found = _DURATION.fullmatch(str(text or ""))
+    if not found:
+        raise ValueError(f"not a duration like 30s, 10m, 24h or 7d: {text!r}")
+    return float(found[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[found[2]]
+
+
 def utc_timestamp_problem(value: str) -> str | None:
     """Why ``value`` is not a UTC ISO 8601 time as records write it, or None."""
     if len(value) > 40 or not _UTC_TIMESTAMP.fullmatch(value):

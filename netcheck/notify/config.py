@@ -35,20 +35,14 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from netcheck.errors import InputError
+from netcheck.models import duration_seconds
 from netcheck.policy.loader import _Data, _located  # the policy's located-YAML walk, reused
 from netcheck.textfile import compose_yaml, read_text
 
 Lang = Literal["es", "en"]
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
-
-
-def seconds(text: str) -> float:
-    """``90s``, ``30m``, ``24h``, ``7d`` → seconds (``ValueError`` otherwise)."""
-    found = _DURATION.match(str(text))
-    if not found:
-        raise ValueError(f"not a duration like 30s, 10m, 24h or 7d: {text!r}")
-    return float(found[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[found[2]]
+#: ``90s``, ``30m``, ``24h``, ``7d`` -> seconds (``ValueError`` otherwise)
+seconds = duration_seconds
 
 
 def _email_address(value: str) -> str:

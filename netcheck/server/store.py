@@ -31,6 +31,7 @@ from typing import Any
 
 from netcheck.errors import InputError
 from netcheck.fleet.evidence import GENESIS, Header, sha256_hex
+from netcheck.models import duration_seconds, utc_now
 
 #: a network label names a folder of the archive: letters, digits, dot, dash, underscore only
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -120,16 +121,12 @@ def check_label(label: str) -> str:
     return label
 
 
-def parse_duration(text: str) -> float:
-    """``90s``, ``30m``, ``24h``, ``7d`` → seconds."""
-    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text or "")
-    if not found:
-        raise InputError(f"not a duration like 30m, 24h or 7d: {text!r}", field="--expires")
-    return float(found[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[found[2]]
-
-
-def _now_text() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def parse_duration(text: str, field: str = "--expires") -> float:
+    """``90s``, ``30m``, ``24h``, ``7d`` → seconds; ``InputError`` naming ``field`` otherwise."""
+    try:
+        return duration_seconds(text)
+    except ValueError as exc:
+        raise InputError(str(exc), field=field) from None
 
 
 class Store:
@@ -159,7 +156,7 @@ class Store:
         with self._lock:
             self.db.execute(
                 "INSERT INTO codes VALUES (?, ?, ?, ?, NULL)",
-                (sha256_hex(code), network, _now_text(), time.time() + expires_s),
+                (sha256_hex(code), network, utc_now(), time.time() + expires_s),
             )
         return code
 
@@ -184,7 +181,7 @@ class Store:
                 self.db.execute(
                     "INSERT INTO probes (id, network, public_key, enrolled_at, platform, last_hash)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
-                    (probe, row[0], public_key, _now_text(), platform[:200], GENESIS),
+                    (probe, row[0], public_key, utc_now(), platform[:200], GENESIS),
                 )
                 self.db.execute(
                     "UPDATE codes SET used_by = ? WHERE code_sha256 = ?", (probe, digest)
@@ -199,7 +196,7 @@ class Store:
         with self._lock:
             cur = self.db.execute(
                 "UPDATE probes SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                (_now_text(), probe),
+                (utc_now(), probe),
             )
         if cur.rowcount == 0 and self.probe(probe) is None:  # unknown, not already revoked
             raise InputError(f"no probe {probe!r} in this collector", field="--probe")
@@ -286,7 +283,7 @@ class Store:
                 header.prev,
                 item.header_text,
                 item.signature,
-                _now_text(),
+                utc_now(),
                 len(texts),
             ),
         )

@@ -554,9 +554,11 @@ def _report_scales(rows: list[tuple[int, str, dict[str, Any]]]) -> None:
     )
     print(
         f"{'records':>10}  {'engine':<7}{'time s':>8}{'CPU s':>7}{'s per 1M':>10}{'x 1M time':>10}"
+        f"{'x 1M CPU':>9}"
         f"{'peak MB':>9}   breakdown"
     )
     base = {engine: m["total_s"] for k, engine, m in rows if k == 1}
+    base_cpu = {engine: m["cpu_s"] for k, engine, m in rows if k == 1}
     for _, engine, m in rows:
         if engine == "pandas":
             peak = m["peak_rss_mb"]
@@ -578,17 +580,18 @@ def _report_scales(rows: list[tuple[int, str, dict[str, Any]]]) -> None:
             )
         per_m = m["total_s"] / (m["records"] / 1e6)
         growth = f"{m['total_s'] / base[engine]:.2f}" if engine in base else "-"
+        cpu_growth = f"{m['cpu_s'] / base_cpu[engine]:.2f}" if base_cpu.get(engine) else "-"
         mark = ""
         if m["records"] <= 1_000_000:
             mark = "  [OK]" if m["total_s"] <= 10 and peak <= 2048 else "  [OVER TARGET]"
         print(
             f"{m['records']:>10,}  {engine:<7}{m['total_s']:>8.2f}{m['cpu_s']:>7.1f}{per_m:>10.2f}"
-            f"{growth:>10}{peak:>9.0f}   {detail}{mark}"
+            f"{growth:>10}{cpu_growth:>9}{peak:>9.0f}   {detail}{mark}"
         )
     print(
-        "\n'x 1M time': time over the same engine's time on 1M records; linear growth reads "
-        "2.00 at 2M and 4.00 at 4M. 'CPU s': every process's CPU seconds (Dask: client + "
-        "workers).\nTargets at 1M: 10 s and 2048 MB."
+        "\n'x 1M time', 'x 1M CPU': time and CPU over the same engine's at 1M records; linear "
+        "growth reads 2.00 at 2M and 4.00 at 4M.\n'CPU s': every process's CPU seconds "
+        "(Dask: client + workers). Targets at 1M: 10 s and 2048 MB."
     )
 
 

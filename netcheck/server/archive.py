@@ -3,8 +3,9 @@
 In: batches committed to the collector's database and not yet archived. Out: Parquet files
 under the hive partitions ``date`` (UTC day of ``measured_at``) and ``network`` (the label the
 probe was enrolled with — never what a record claims), with the flat columns ``netcheck report``
-reads (``report.fastjson.COLUMN_TYPES``) plus ``batch_seq``, ``batch_index`` and ``record`` (the
-text the probe signed).
+reads (``report.fastjson.COLUMN_TYPES``; its ``sha256`` is the record's hash as its probe signed
+it) plus ``batch_seq``, ``batch_index``, ``batch_sha256`` (the signed batch, the signature
+reference) and ``record`` (the text the probe signed).
 
 The archiver runs beside the collector and gathers what arrived since its last pass into one
 file per partition (many small files per batch would make months of data slow to scan). A pass
@@ -66,13 +67,13 @@ def _new_job(store: Store) -> tuple[int, int, int] | None:
 
 def _run_job(store: Store, job: int, first: int, last: int) -> int:
     rows = store.query(
-        "SELECT r.seq, r.idx, r.body, r.network, r.probe FROM batches b JOIN records r "
+        "SELECT r.seq, r.idx, r.body, r.network, r.probe, b.sha256 FROM batches b JOIN records r "
         "ON r.probe = b.probe AND r.seq = b.seq WHERE b.rowid BETWEEN ? AND ? AND b.archived = 0 "
         "AND r.body IS NOT NULL ORDER BY b.rowid, r.idx",
         (first, last),
     )
     if rows:
-        table = fastjson.table_from_lines([body.encode("utf-8") for _, _, body, _, _ in rows])
+        table = fastjson.table_from_lines([r[2].encode("utf-8") for r in rows])
         table = table.drop_columns(["file_index", "line"])
         # the enrolled label, never what a record claims; in the file too, so a reader that opens
         # one file (not the hive dataset) still knows it
@@ -80,6 +81,8 @@ def _run_job(store: Store, job: int, first: int, last: int) -> int:
         table = table.set_column(table.schema.get_field_index("network"), "network", networks)
         table = table.append_column("batch_seq", pa.array([r[0] for r in rows], pa.int64()))
         table = table.append_column("batch_index", pa.array([r[1] for r in rows], pa.int32()))
+        # the signature reference: the batch whose signed header lists this record's sha256
+        table = table.append_column("batch_sha256", pa.array([r[5] for r in rows], pa.string()))
         table = table.append_column("record", pa.array([r[2] for r in rows], pa.string()))
         days = pc.utf8_slice_codeunits(table.column("measured_at"), 0, 10)
         keys = pc.binary_join_element_wise(days, networks, "\x00")

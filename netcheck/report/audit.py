@@ -10,7 +10,10 @@ engine (``aggregate``) has one share, the whole table; the Dask engine (``dask_e
 per task on the cluster's workers. Same code, so the same tables, row for row.
 
 - ``findings``: one row per finding (= per record when a policy is given), with the record's
-  ``result_id``, ``sha256`` (of the stored line), file and line, the measured outcome, the rule
+  ``result_id``, ``sha256`` (of the stored line: for the collector's archive, the hash its
+  probe signed), its probe, and from the archive the signed batch that lists it
+  (``batch_seq``, ``batch_sha256``: the signature reference ``netcheck verify`` checks), file
+  and line, the measured outcome, the rule
   (id, file, line), the finding's evidence sentence and the config line when known. Without a
   policy there are no findings: the table holds the records' verdicts and evidence instead.
 - ``matrix``: rule × network → status (the most serious kind seen: self-blocking, then
@@ -54,6 +57,8 @@ RECORD_COLUMNS = [
     "file",
     "line",
     "probe_id",
+    "batch_seq",
+    "batch_sha256",
     "network",
     "measured_at",
     "service",

@@ -96,8 +96,12 @@ COLUMNS = (
     "tcp_ms",
     "goodput_mbps",
     "browser_failed",
+    # from the collector's archive: the signed batch that lists the record (null for files)
+    "batch_seq",
+    "batch_sha256",
 )
 _KIND = {
+    "batch_seq": pa.int64(),
     "tcp_ms": pa.float64(),
     "goodput_mbps": pa.float64(),
     "official": pa.bool_(),
@@ -151,6 +155,8 @@ def discover(paths: Iterable[str]) -> tuple[list[str], list[str]]:
         path = Path(raw)
         if path.is_file():
             if path.suffix != ".parquet":
+                if is_evidence_export(raw):
+                    raise InputError(EXPORT_NOT_RECORDS, file=raw)
                 jsonl.append(raw)
             elif is_record_table(raw):
                 parquet.append(raw)
@@ -170,6 +176,23 @@ def discover(paths: Iterable[str]) -> tuple[list[str], list[str]]:
     return jsonl, parquet
 
 
+EXPORT_NOT_RECORDS = (
+    "a collector's evidence export (netcheck server export), not records: check it with "
+    "`netcheck verify`, and report the collector's archive (its records/ folder)"
+)
+
+
+def is_evidence_export(name: str) -> bool:
+    """Whether a ``.jsonl`` file is ``netcheck server export``'s output: its first line is a
+    ``probe`` line (records never have a ``type`` field)."""
+    try:
+        with open(name, "rb") as fh:
+            head = fh.read(32)
+    except OSError:
+        return False
+    return head.startswith((b'{"type": "probe"', b'{"type":"probe"'))
+
+
 def _walk(folder: str) -> tuple[list[str], list[str]]:
     """``*.jsonl`` and ``*.parquet`` files under ``folder`` (sorted). One ``os.walk``: a fleet
     tree has a folder per probe and day, and two ``rglob`` walks of 30,000 folders cost seconds."""
@@ -178,7 +201,9 @@ def _walk(folder: str) -> tuple[list[str], list[str]]:
     for where, _, names in os.walk(folder):
         for name in names:
             if name.endswith(".jsonl"):
-                found.append(os.path.join(where, name))
+                full = os.path.join(where, name)
+                if not is_evidence_export(full):  # a collector's export beside the archive
+                    found.append(full)
             elif name.endswith(".parquet"):
                 parquet.append(os.path.join(where, name))
     return sorted(found), sorted(parquet)

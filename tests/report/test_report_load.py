@@ -208,14 +208,34 @@ def test_a_named_empty_file_is_an_error_but_one_in_a_folder_is_skipped(tmp_path:
 
 
 def test_sample_results_folder_reads_the_records_and_skips_the_reports() -> None:
-    # sample_results/ holds lab/*.jsonl and reports/ (HTML, CSV, Parquet tables of findings, and
-    # the records again as a Parquet dataset): the records count once
+    # sample_results/ holds lab/*.jsonl, a fleet (the collector's Parquet archive and its
+    # evidence export) and reports/ (HTML, CSV, Parquet tables of findings, and the lab's records
+    # again as a Parquet dataset): the records count once, the rest is skipped
     whole = load([str(ROOT / "sample_results")])
     lab = load([str(ROOT / "sample_results" / "lab")])
-    assert len(whole) == len(lab) > 0
-    assert sorted(whole["id"]) == sorted(lab["id"])
+    fleet = load([str(ROOT / "sample_results" / "fleet" / "records")])
+    assert len(whole) == len(lab) + len(fleet)
+    assert len(lab) > 0
+    assert len(fleet) > 0
+    assert sorted(whole["id"]) == sorted([*lab["id"], *fleet["id"]])
     dataset = load([str(ROOT / "sample_results" / "reports" / "audit-parquet" / "records")])
     assert sorted(dataset["sha256"]) == sorted(lab["sha256"])
+
+
+def test_a_collector_export_is_not_records(tmp_path: Path) -> None:
+    export = ROOT / "sample_results" / "fleet" / "export.jsonl"
+    with pytest.raises(InputError) as err:
+        load([str(export)])
+    assert "netcheck verify" in err.value.message
+    copy = tmp_path / "folder" / "export.jsonl"
+    copy.parent.mkdir()
+    copy.write_bytes(export.read_bytes())
+    (tmp_path / "folder" / "r.jsonl").write_bytes(
+        (ROOT / "sample_results" / "lab" / "clean.jsonl").read_bytes()
+    )
+    assert len(load([str(tmp_path / "folder")])) == len(
+        load([str(ROOT / "sample_results" / "lab" / "clean.jsonl")])
+    )
 
 
 def test_what_is_not_records_stops_with_what_to_pass(tmp_path: Path) -> None:
@@ -229,9 +249,8 @@ def test_what_is_not_records_stops_with_what_to_pass(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a readable Parquet file"):
         load([str(fake)])
     jsonl_as_parquet = tmp_path / "y.jsonl"
-    jsonl_as_parquet.write_bytes(
-        (reports / "audit-parquet" / "records" / "date=2026-11-29" / "part-0.parquet").read_bytes()
-    )
+    part = next((reports / "audit-parquet" / "records").rglob("*.parquet"))
+    jsonl_as_parquet.write_bytes(part.read_bytes())
     with pytest.raises(InputError) as err:
         load([str(jsonl_as_parquet)])
     assert err.value.line == 1

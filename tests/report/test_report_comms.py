@@ -19,12 +19,17 @@ from typer.testing import CliRunner
 from netcheck.cli import app
 from netcheck.report import comms
 from netcheck.report.i18n import messages
+from netcheck.report.judge import display_network
 from netcheck.report.make import load_table
+from netcheck.report.state import ANSWERS, latest
+from netcheck.report.summary import Card
 from tests.report.test_report_load import CHANNEL, POLICY, write_scenario
 from tests.support.paths import ROOT
 
 LAB = ROOT / "sample_results" / "lab"
 LAB_POLICY = ROOT / "policies" / "lab.yaml"  # absolute on purpose: it must not show
+MINISTRY = "https://www.youtube.com/@MinisterioLab"  # the official channel policies/lab.yaml names
+STUDIO = "https://studio.youtube.com/"
 
 
 def _rule_line(path: Path | str, rule_id: str) -> int:
@@ -39,10 +44,36 @@ def _visible(html: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def lab() -> dict[str, tuple[comms.CommsReport, str, str]]:
+def lab_table() -> tuple:
+    """The loaded sample (frame, policy): what every expected figure is derived from."""
     files = sorted(str(p) for p in LAB.glob("*.jsonl"))
     assert files, "sample_results/lab is empty: scripts/make-samples makes it"
-    frame, policy = load_table(files, str(LAB_POLICY))
+    return load_table(files, str(LAB_POLICY))
+
+
+@pytest.fixture(scope="module")
+def lab_now(lab_table: tuple):
+    """The latest measurement of each (service, function, url, network), networks by name."""
+    frame, policy = lab_table
+    now = latest(frame)
+    return now.assign(net_name=[display_network(str(n), policy) for n in now["network"]])
+
+
+def _card(report: comms.CommsReport, url: str) -> Card:
+    [card] = [c for c in report.channels if c.url == url]
+    return card
+
+
+def _nets(now, url: str, verdicts: tuple[str, ...] | None = None) -> set[str]:
+    rows = now[now["url"] == url]
+    if verdicts is not None:
+        rows = rows[rows["verdict"].isin(verdicts)]
+    return set(rows["net_name"])
+
+
+@pytest.fixture(scope="module")
+def lab(lab_table: tuple) -> dict[str, tuple[comms.CommsReport, str, str]]:
+    frame, policy = lab_table
     out = {}
     for lang in ("es", "en"):
         report = comms.build(frame, policy, lang)
@@ -51,7 +82,7 @@ def lab() -> dict[str, tuple[comms.CommsReport, str, str]]:
 
 
 @pytest.mark.parametrize("lang", ["es", "en"])
-def test_the_summary_of_official_channels_comes_first(lab: dict, lang: str) -> None:
+def test_the_summary_of_official_channels_comes_first(lab: dict, lab_now, lang: str) -> None:
     report, html, md = lab[lang]
     m = messages(lang)
     order = [m.text(k) for k in ("summary_heading", "services_heading", "charts_heading")] + [
@@ -62,32 +93,51 @@ def test_the_summary_of_official_channels_comes_first(lab: dict, lang: str) -> N
         assert len(places) == (4 if doc is html else 3)  # Markdown has no charts
         assert places == sorted(places)
     assert html.index("<h2>") == html.index(f"<h2>{m.text('summary_heading')}")
-    [card] = report.channels
-    assert card.title == "YouTube — @MinisterioLab"
-    answers = [line.answer for line in card.lines]
-    assert answers == ["no", "partial", "partial", "yes"]  # what needs action first
-    blocked = card.lines[0]
-    assert blocked.networks == ["lab scenario official-path-blocked"]
-    nets = sum((line.networks for line in card.lines), [])
-    assert len(nets) == len(set(nets)) == 18  # every network that measured the channel, once
-    works = card.lines[-1]
-    assert works.sentence == m.text("line_yes", where=m.text("where_rest", n=15))
-    assert works.listed is not None
-    assert all(f"«{n}»" in works.listed or f"“{n}”" in works.listed for n in works.networks)
-    # the summary fits a screen: one card, four lines, before any table
+    # one card per official channel measured, the policy's channel among them by its handle
+    official = lab_now[lab_now["official"].astype(bool)]
+    assert sorted(c.url for c in report.channels) == sorted(set(official["url"]))
+    assert _card(report, MINISTRY).title == "YouTube — @MinisterioLab"
+    for card in report.channels:
+        answers = [line.answer for line in card.lines]
+        assert answers == sorted(answers, key=ANSWERS.index)  # what needs action first
+        assert answers.count("yes") <= 1
+        nets = sum((line.networks for line in card.lines), [])
+        # every network that measured the channel, once
+        assert len(nets) == len(set(nets))
+        assert set(nets) == _nets(official, card.url)
+        # a channel page that is blocked does not work there; one that loads is not "no"
+        no = {n for line in card.lines if line.answer == "no" for n in line.networks}
+        assert no == _nets(official, card.url, ("blocked",))
+        yes = {n for line in card.lines if line.answer == "yes" for n in line.networks}
+        assert yes <= _nets(official, card.url, ("accessible",))
+        works = card.lines[-1]
+        assert works.answer == "yes"
+        assert works.sentence == m.text(
+            "line_yes", where=m.text("where_rest", n=len(works.networks))
+        )
+        assert works.listed is not None
+        assert all(f"«{n}»" in works.listed or f"“{n}”" in works.listed for n in works.networks)
+    assert _card(report, MINISTRY).lines[0].answer == "no"
+    # the summary is lines, one per answer group of each card, before any table
     summary = html[html.index('<section id="summary">') : html.index('<section id="services">')]
     assert "<table" not in summary
-    assert summary.count('<li class="line') == 4
+    assert summary.count('<li class="line') == sum(len(c.lines) for c in report.channels)
+    for card in report.channels:
+        assert card.title in summary
 
 
 def test_spanish_sentences_name_channel_network_technique_since_and_what_blocks(
-    lab: dict,
+    lab: dict, lab_now
 ) -> None:
     report, html, _ = lab["es"]
-    blocked = report.channels[0].lines[0]
+    card = _card(report, MINISTRY)
+    blocked = card.lines[0]
+    [net] = blocked.networks
+    page = lab_now[(lab_now["url"] == MINISTRY) & (lab_now["net_name"] == net)]
+    assert list(page["verdict"]) == ["blocked"]
+    assert list(page["vendor"]) == ["squid"]  # the sample's channel block is a squid page
     assert blocked.sentence == (
-        "No funciona en la red «lab scenario official-path-blocked»: "
-        "el proxy web muestra una página de bloqueo (Squid)."
+        f"No funciona en la red «{net}»: el proxy web muestra una página de bloqueo (Squid)."
     )
     assert blocked.since is not None
     assert re.fullmatch(r"Bloqueado desde el \d\d/\d\d/2026 \d\d:\d\d UTC\.", blocked.since)
@@ -96,9 +146,11 @@ def test_spanish_sentences_name_channel_network_technique_since_and_what_blocks(
         "Pida a TI que busque en el proxy web la regla que bloquea www.youtube.com: la política "
         f"lo permite (regla «social», lab.yaml:{social}), así que es un autobloqueo."
     ]
-    slowed = next(
-        line for line in report.channels[0].lines if "lab scenario throttled" in line.networks
-    )
+    # the network where live ingest measured below the policy's speed
+    ingest = lab_now[(lab_now["rule"] == "live-ingest") & lab_now["goodput_mbps"].notna()]
+    [throttled] = set(ingest["net_name"])
+    slowed = next(line for line in card.lines if throttled in line.networks)
+    assert slowed.answer == "partial"
     assert "emitir en directo funciona solo en parte" in slowed.sentence
     live = _rule_line(LAB_POLICY, "live-ingest")
     assert (
@@ -168,41 +220,50 @@ def test_one_set_of_answer_words_in_summary_table_and_cards(lab: dict, lang: str
 
 
 @pytest.mark.parametrize("lang", ["es", "en"])
-def test_plural_forms_and_no_machine_path(lab: dict, lang: str) -> None:
+def test_plural_forms_and_no_machine_path(lab: dict, lab_table: tuple, lang: str) -> None:
     report, html, md = lab[lang]
-    probe, nets = (
-        ("1 sonda en 22 redes", "1 sondas")
-        if lang == "es"
-        else (
-            "1 probe on 22 networks",
-            "1 probes",
-        )
-    )
-    assert probe in report.intro
+    frame, _ = lab_table
+    m = messages(lang)
+    probes = m.count("probes", int(frame["probe_id"].nunique()))
+    networks = m.count("networks", int(frame["network"].nunique()))
+    records = m.count("records", len(frame))
+    on = "en" if lang == "es" else "on"
+    assert f"{records} {'de' if lang == 'es' else 'from'} {probes} {on} {networks}" in report.intro
     for doc in (html, md):
-        assert nets not in doc
-        assert not re.search(r"\b1 (redes|mediciones|networks|measurements)\b", doc)
+        assert not re.search(r"\b1 (sondas|probes|redes|mediciones|networks|measurements)\b", doc)
         assert str(LAB_POLICY.parent) not in doc
         assert not re.search(r"(?<![\w.])/(work|root|home|tmp|etc|usr)/", doc)
     assert report.policy_line.endswith("lab.yaml).")
-    m = messages(lang)
     assert [m.count("probes", n) for n in (1, 2)] == (
         ["1 sonda", "2 sondas"] if lang == "es" else ["1 probe", "2 probes"]
     )
     assert m.count("networks", 0) == ("0 redes" if lang == "es" else "0 networks")
 
 
-def test_charts_have_titles_axes_and_units(lab: dict) -> None:
+def test_charts_have_titles_axes_and_units(lab: dict, lab_now) -> None:
     report, html, _ = lab["es"]
-    channel, goodput = report.charts
-    assert "YouTube — @MinisterioLab: en cuántas redes funciona, por hora" in channel
-    assert re.search(r'<text x="0" y="16"[^>]*>YouTube — @MinisterioLab', channel)  # visible
-    for axis in ("redes", "hora (UTC)", "funciona en parte", "no funciona"):
-        assert f">{axis}</text>" in channel
+    goodput_title = "Velocidad de descarga medida frente a la que exige la política"
+    # one chart per official channel, then the goodput chart
+    *channels, goodput = report.charts
+    assert len(channels) == len(report.channels)
+    for card in report.channels:
+        [channel] = [c for c in channels if f"{card.title}: en cuántas redes funciona" in c]
+        title = re.escape(card.title)
+        assert re.search(rf'<text x="0" y="16"[^>]*>{title}: en cuántas', channel)  # visible
+        for axis in ("redes", "hora (UTC)", "funciona en parte", "no funciona"):
+            assert f">{axis}</text>" in channel
     assert ">Mbit/s</text>" in goodput
-    assert "Velocidad de descarga medida frente a la que exige la política" in goodput
-    assert "YouTube en «lab scenario throttled»" in goodput
-    assert ">4.8 / 10</text>" in goodput  # measured against the live-ingest rule's 10 Mbit/s
+    assert goodput_title in goodput
+    # the live-ingest network: the highest goodput measured there against the rule's speed
+    ingest = lab_now[(lab_now["rule"] == "live-ingest") & lab_now["goodput_mbps"].notna()]
+    [net] = set(ingest["net_name"])
+    there = lab_now[(lab_now["net_name"] == net) & (lab_now["service"] == "youtube")]
+    measured = float(there["goodput_mbps"].max())
+    rules = yaml.safe_load(LAB_POLICY.read_text(encoding="utf-8"))["rules"]
+    [required] = [r["requires"]["min_download_mbps"] for r in rules if r["id"] == "live-ingest"]
+    assert measured < required  # the sample's throttled network is below what it needs
+    assert f"YouTube en «{net}»" in goodput
+    assert f">{measured:.1f} / {required:g}</text>" in goodput
     assert ">exigida por la política</text>" in goodput
 
 
@@ -221,23 +282,38 @@ def test_html_is_self_contained_and_printable(lab: dict, lang: str) -> None:
         assert not url.startswith(("http://www.w3.org", "https://fonts")), url
 
 
-def test_appendix_has_each_target_that_does_not_work(lab: dict) -> None:
+def test_appendix_has_each_target_that_does_not_work(lab: dict, lab_now) -> None:
     report, html, md = lab["es"]
     bad = report.details
     assert bad
     assert {d.answer for d in bad} <= {"no", "partial", "unknown"}
-    studio = [d for d in bad if d.url == "https://studio.youtube.com/"]
-    assert [d.network for d in studio] == ["lab scenario admin-blocked"]
-    [d] = studio
-    assert d.function == "YouTube — administrar"
+    # one row per target and network whose latest measurement did not load
+    failing = lab_now[lab_now["verdict"] != "accessible"]
+    assert sorted((d.url, d.network) for d in bad) == sorted(
+        zip(failing["url"].astype(str), failing["net_name"], strict=True)
+    )
+    studio = [d for d in bad if d.url == STUDIO]
+    assert {d.network for d in studio} == _nets(lab_now, STUDIO) - _nets(
+        lab_now, STUDIO, ("accessible",)
+    )
+    assert all(d.function == "YouTube — administrar" for d in studio)
+    # the studio blocked by a reset at the name of the site
+    reset = lab_now[
+        (lab_now["url"] == STUDIO)
+        & (lab_now["verdict"] == "blocked")
+        & (lab_now["technique"] == "tls-reset")
+    ]
+    [net] = set(reset["net_name"])
+    [d] = [d for d in studio if d.network == net]
     assert d.answer_text == "no funciona"
     assert d.how == "el cortafuegos corta la conexión cifrada al ver el nombre del sitio"
     assert "studio.youtube.com" in d.evidence
-    assert d.probe == "nclab-client"
+    assert d.probe == str(reset["probe_id"].iloc[0])
     assert re.fullmatch(r"\d\d/\d\d/2026 \d\d:\d\d UTC", d.measured_at)
     appendix = html[html.index('<section id="appendix">') :]
     assert d.evidence in unescape(appendix)
-    assert re.search(r"Las \d+ direcciones que funcionan no se detallan", report.details_intro)
+    working = int((lab_now["verdict"] == "accessible").sum())
+    assert f"Las {working} direcciones que funcionan no se detallan" in report.details_intro
 
 
 def test_since_when_and_the_squid_line_that_blocks(tmp_path: Path) -> None:

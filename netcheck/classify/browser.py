@@ -34,6 +34,7 @@ from netcheck.models import (
     Steps,
     Target,
 )
+from netcheck.netaddr import url_host
 from netcheck.targets.catalogue import service_for_host
 
 #: hosts of ads, analytics and trackers (a name or any subdomain): what agency filters block on
@@ -126,7 +127,10 @@ def party(host: str, service: str, page_host: str) -> str:
 def measured_url(request: BrowserRequest) -> str:
     """What netcheck measures for a failed request: the URL itself, or for a websocket the
     https/http root of its host (a GET without Upgrade is not what the page asked for)."""
-    parts = urlsplit(request.url)
+    try:
+        parts = urlsplit(request.url)
+    except ValueError:  # a URL that does not parse is measured as given (and fails there)
+        return request.url
     if parts.scheme in ("ws", "wss"):
         scheme = "https" if parts.scheme == "wss" else "http"
         return urlunsplit((scheme, parts.netloc, "/", "", ""))
@@ -135,18 +139,21 @@ def measured_url(request: BrowserRequest) -> str:
 
 def authority(url: str) -> str:
     """``host:port`` of a URL (default port by scheme): one measurement per endpoint."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return f"{url_host(url)}:0"
     default = {"https": 443, "wss": 443, "http": 80, "ws": 80}.get(parts.scheme, 0)
     try:
         port = parts.port or default
     except ValueError:
         port = default
-    return f"{(parts.hostname or '').lower()}:{port}"
+    return f"{url_host(url)}:{port}"
 
 
 def dependency_target(url: str, service: str) -> Target:
     """The target a failed host is measured (and re-classified) as."""
-    host = (urlsplit(url).hostname or "").lower()
+    host = url_host(url)
     owner = service_for_host(host) if host else service
     # any valid certificate for the host will do, and a script or a video has no page words
     return Target(url=url, service=owner, function=DEPENDENCY, expect=Expect(cert_names=[host]))
@@ -208,7 +215,7 @@ def failures(
     target: Target,
 ) -> list[BrowserFailure]:
     """``failed[]``: every real failure, with its host's technique and vendor."""
-    page_host = (urlsplit(target.url).hostname or "").lower()
+    page_host = url_host(target.url)
     by_endpoint = {authority(h.url): h for h in hosts}
     out = []
     for r in real_failures(requests):

@@ -27,7 +27,6 @@ A name resolved through a proxy is resolved by the proxy: DNS is not compared th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from netcheck.classify.blockpage import lookalike
 from netcheck.classify.consistency import (
@@ -38,7 +37,7 @@ from netcheck.classify.consistency import (
     final_page,
 )
 from netcheck.models import ControlEvidence, HttpStep, Steps
-from netcheck.netaddr import host_key
+from netcheck.netaddr import url_host, url_scheme
 
 DNS_FAILURES = frozenset(
     {"dns-nxdomain", "dns-nodata", "dns-servfail", "dns-refused", "dns-timeout"}
@@ -89,9 +88,8 @@ def second_opinion(
             base.vendor,
             f"{text}; no control evidence ({why}).",
         )
-    parts = urlsplit(url)
-    host = host_key(parts.hostname)
-    scheme = parts.scheme.lower()
+    host = url_host(url)  # "" for a URL that does not parse: never an exception here
+    scheme = url_scheme(url)
     cstage = failed_stage(control.steps, host)
     if cstage is not None:
         return _control_failed(base, text, host, cstage, _step_failure(control.steps, cstage))

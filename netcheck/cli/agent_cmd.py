@@ -113,7 +113,8 @@ def run(
 
     folder = _state(state)
     load_state(folder)  # enrolled? (exit 2 before any packet otherwise)
-    every_s, jitter_s = parse_duration(every), parse_duration(jitter)
+    every_s = parse_duration(every, field="--every")
+    jitter_s = parse_duration(jitter, field="--jitter")
     options = run_cmd.run_options(flags)
     lower_priority()
     while True:
@@ -246,7 +247,12 @@ def install(
         str(state) if state else {"systemd": "/var/lib/netcheck-agent"}.get(kind, str(_state(None)))
     )
     make = {"systemd": defs.systemd, "launchd": defs.launchd, "windows": defs.windows_task}[kind]
-    files = make(command, folder, parse_duration(every), parse_duration(jitter))
+    files = make(
+        command,
+        folder,
+        parse_duration(every, field="--every"),
+        parse_duration(jitter, field="--jitter"),
+    )
     if not out.is_dir():
         raise InputError("not a folder", file=str(out), field="--out")
     for name, text in files.files.items():

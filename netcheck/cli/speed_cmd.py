@@ -27,8 +27,12 @@ MAX_SECONDS_LIMIT = 60.0
 
 
 def _check_url(url: str, flag: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if host is None or parts.scheme not in ("http", "https"):
         raise InputError(f"not an http(s) URL: {url!r}", field=flag)
     return url
 

@@ -9,21 +9,14 @@ import typer
 from netcheck import output
 from netcheck.classify import classify_result
 from netcheck.classify.fingerprints import load_fingerprints
-from netcheck.cli import stderr, stdout
+from netcheck.cli import options, stderr, stdout
 
 
 def classify(
     files: Annotated[
         list[str], typer.Argument(metavar="RESULTS", help="JSON Lines results files.")
     ],
-    fingerprints: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--fingerprints",
-            metavar="FILE",
-            help="Extra fingerprints, OONI CSV format (repeatable).",
-        ),
-    ] = None,
+    fingerprints: options.FingerprintFiles = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the records on stdout.")] = False,
 ) -> None:
     """Re-classify saved records; exit 1 when something is blocked or degraded."""

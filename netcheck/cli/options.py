@@ -81,3 +81,13 @@ ResultsOut = Annotated[
     ),
 ]
 RecordsJson = Annotated[bool, typer.Option("--json", help="Print the records on stdout.")]
+
+# --- how to judge it ----------------------------------------------------------------------------
+FingerprintFiles = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fingerprints",
+        metavar="FILE",
+        help="Extra fingerprints, OONI CSV format (repeatable).",
+    ),
+]

@@ -62,14 +62,7 @@ def run(
             "--per-host", min=1, metavar="N", help="Targets of one host measured at once."
         ),
     ] = 4,
-    fingerprints: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--fingerprints",
-            metavar="FILE",
-            help="Extra fingerprints, OONI CSV format (repeatable).",
-        ),
-    ] = None,
+    fingerprints: options.FingerprintFiles = None,
     network: Annotated[
         str | None,
         typer.Option("--network", metavar="LABEL", help="Label of the network this probe sits in."),

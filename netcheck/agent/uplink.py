@@ -40,11 +40,11 @@ class Delivery:
     stopped: str | None = None  # the collector's refusal that stops delivery
 
 
-def tls_verify(ca_bundle: str | None) -> ssl.SSLContext | str:
+def tls_verify(ca_bundle: str | None) -> ssl.SSLContext:
     """The collector's certificate is checked against ``--ca-bundle`` if given, else the OS
     trust store (truststore: Windows and macOS keep the agency's CAs there, not in a PEM)."""
     if ca_bundle:
-        return ca_bundle
+        return ssl.create_default_context(cafile=ca_bundle)
     import truststore
 
     return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -55,10 +56,11 @@ def test_https_collector_and_an_agent_that_trusts_it_by_ca_bundle(tmp_path: Path
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    trusting = ssl.create_default_context(cafile=str(bundle))
     try:
         for _ in range(300):
             try:
-                if httpx.get(c.url + "/v1/health", verify=str(bundle)).status_code == 200:
+                if httpx.get(c.url + "/v1/health", verify=trusting).status_code == 200:
                     break
             except httpx.HTTPError:
                 asyncio.run(asyncio.sleep(0.05))

@@ -76,8 +76,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 # --- root-only tests ----------------------------------------------------------------------------
 # A test that builds namespaces, shapes links with tc or opens raw sockets is marked `root` (lab
-# tests are, through their `lab` marker). Without root it skips, saying why; under CI (CI=true),
-# which runs as root, such a skip fails the run instead: CI must never pass by skipping them.
+# tests are, through their `lab` marker). Without root it skips, saying why. Under CI (CI=true),
+# which runs as root with every Debian package installed, any skip fails the run instead — a
+# root-only test's, or one whose tool (chromium, setpriv...) is missing: CI never passes by
+# skipping.
 
 _ROOT_REASON = "needs root (network namespaces, tc, nftables or raw sockets): run as CI does"
 
@@ -104,12 +106,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     outcome = yield
     report = outcome.get_result()
-    if (
-        report.skipped
-        and not hasattr(report, "wasxfail")
-        and item.get_closest_marker("root") is not None
-        and _under_ci()
-    ):
+    if report.skipped and not hasattr(report, "wasxfail") and _under_ci():
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        kind = "a root-only test" if item.get_closest_marker("root") is not None else "a test"
         report.outcome = "failed"
-        report.longrepr = f"a root-only test was skipped under CI (CI=true): {reason}"
+        report.longrepr = f"{kind} was skipped under CI (CI=true): {reason}"

@@ -2,7 +2,8 @@
 
 In: nothing (these are the shapes). Out: frozen pydantic models that measurement code fills,
 classification reads, and ``netcheck/schema/result.schema.json`` is generated from
-(``python -m netcheck.schema``; a test fails when the committed schema is stale).
+(``python -m netcheck.schema``; a test fails when the committed schema is stale). The record's
+``target`` is ``netcheck.target.Target``, a stdlib dataclass pydantic validates like a model.
 
 Timings are milliseconds. ``t0_ms`` is the step's start relative to the target's measurement start,
 so a reader can lay the steps on one time line. ``failure`` is None on success, else one string
@@ -16,6 +17,11 @@ from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# the target is a plain dataclass (no pydantic: see netcheck.target); named here too, as before
+from netcheck.target import FUNCTIONS as FUNCTIONS
+from netcheck.target import Expect as Expect
+from netcheck.target import Target as Target
 
 SCHEMA_VERSION = "1.0"
 #: the record versions this netcheck reads; a newer one may mean fields it cannot judge
@@ -48,7 +54,6 @@ Technique = Literal[
 ]
 TECHNIQUES: tuple[str, ...] = Technique.__args__  # type: ignore[attr-defined]
 VERDICTS: tuple[str, ...] = Verdict.__args__  # type: ignore[attr-defined]
-FUNCTIONS = ("view", "official_channel", "login", "admin", "media", "api", "live_ingest", "upload")
 
 
 class Frozen(BaseModel):
@@ -83,30 +88,6 @@ def utc_timestamp_problem(value: str) -> str | None:
     except ValueError as exc:
         return f"not a real date and time: {value!r} ({exc})"
     return None
-
-
-# --- the target ---------------------------------------------------------------------------------
-
-
-class Expect(Frozen):
-    """What the real service shows, usable without a control vantage."""
-
-    title_contains: list[str] = Field(default_factory=list, description="any one must appear")
-    body_contains: list[str] = Field(default_factory=list, description="any one must appear")
-    cert_names: list[str] = Field(
-        default_factory=list,
-        description="DNS names (wildcards allowed) the real certificate must cover",
-    )
-
-
-class Target(Frozen):
-    url: str
-    service: str
-    function: str
-    official: bool = False
-    category: str | None = None
-    hosts_note: str | None = Field(None, description="how sure the catalogue is of this host")
-    expect: Expect = Field(default_factory=Expect)
 
 
 # --- the steps ----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ at a time (``read_lines``, bounded memory), or a YAML node tree (``compose_yaml`
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -95,16 +96,21 @@ def read_lines(
 
 def compose_yaml(text: str, file: str, *, max_depth: int = MAX_YAML_DEPTH) -> yaml.Node | None:
     """The YAML document as a node tree (each node knows its line), or ``InputError`` naming
-    the line of the first syntax error or of the node nested deeper than ``max_depth``."""
+    the line of the first syntax error or of the node nested deeper than ``max_depth``.
+
+    libyaml scans and parses (in C, about nine times faster than PyYAML's pure-Python parser,
+    and without recursion: it keeps its own stacks), PyYAML's Python composer builds the nodes
+    from its events, here with a depth cap, so neither can reach Python's recursion limit.
+    Without libyaml, PyYAML's pure-Python parser does the same, slower."""
     import yaml
 
-    class Loader(yaml.SafeLoader):  # the pure-Python loader: errors carry marks, no C recursion
+    class Loader(_composer_base()):  # type: ignore[misc]
         depth = 0
 
         def compose_node(self, parent: Any, index: Any) -> Any:
             self.depth += 1
             if self.depth > max_depth:
-                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                mark = self.peek_event().start_mark
                 raise InputError(
                     f"nested deeper than {max_depth} levels", file=file, line=mark.line + 1
                 )
@@ -121,17 +127,52 @@ def compose_yaml(text: str, file: str, *, max_depth: int = MAX_YAML_DEPTH) -> ya
         last = max(1, len(text.splitlines()))
         line = min(mark.line + 1, last) if mark is not None else None
         problem = exc.problem or exc.context or "syntax error"
+        if "maximum nesting depth" in problem:  # libyaml's own cap (1000) is past ours
+            raise InputError(
+                f"nested deeper than {max_depth} levels", file=file, line=line
+            ) from None
         raise InputError(f"invalid YAML: {problem}", file=file, line=line) from None
     except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        # the first such character is where reading stopped (libyaml's position counts bytes)
+        at = text.find(chr(exc.character)) if isinstance(exc.character, int) else -1
+        line = text.count("\n", 0, at if at >= 0 else max(exc.position, 0)) + 1
         raise InputError(
             f"invalid YAML: {exc.reason} {exc.character!r}", file=file, line=line
         ) from None
+    except UnicodeEncodeError as exc:  # a lone surrogate: libyaml reads UTF-8
+        line = text.count("\n", 0, exc.start) + 1
+        raise InputError("invalid YAML: not Unicode text", file=file, line=line) from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", file=file) from None
     except RecursionError:  # a long chain inside one node (the cap above counts nodes)
         raise InputError("invalid YAML: nested too deeply", file=file) from None
     return node
+
+
+@functools.cache
+def _composer_base() -> type:
+    """A loader whose events come from libyaml (when PyYAML has it) and whose nodes are made
+    by PyYAML's Python composer (``compose_node`` can be capped in a subclass)."""
+    import yaml
+    from yaml.composer import Composer
+    from yaml.constructor import SafeConstructor
+    from yaml.resolver import Resolver
+
+    try:
+        from yaml._yaml import CParser
+    except ImportError:  # PyYAML built without libyaml
+        return yaml.SafeLoader
+
+    class EventsInC(Composer, CParser, SafeConstructor, Resolver):
+        # the Python Composer comes first, so its get_single_node/compose_node (not CParser's
+        # own composer, in C) build the nodes from CParser's events
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            Composer.__init__(self)
+
+    return EventsInC
 
 
 def csv_rows(lines: Iterable[str], file: str) -> Iterator[tuple[int, list[str]]]:

@@ -13,6 +13,7 @@ pay for httpx, dnspython, cryptography or pydantic. ``guard`` turns tool errors
 
 from __future__ import annotations
 
+import copy
 import difflib
 import functools
 import importlib
@@ -148,16 +149,21 @@ def guard(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-class NamedArgument(typer.core.TyperArgument):
-    """An argument whose metavar (FILE, URL) says what it is: typer 0.29 would also print its
-    Python type (``<str>``) beside it in help."""
+class _TypeUnshown:
+    """Mixed into a named argument's parameter type: typer 0.28's help shows an argument's
+    type beside its metavar (``URL <str>``) unless the type's metavar is empty."""
 
-    def display_type_rich(self, ctx: Any) -> str | None:
-        if self.metavar:
-            return None
-        inherited: Any = super()  # the method exists from typer 0.27 on (this is not called before)
-        shown: str | None = inherited.display_type_rich(ctx)
-        return shown
+    def get_metavar(self, param: Any, ctx: Any) -> str:
+        return ""
+
+
+_UNSHOWN: dict[type, type] = {}
+
+
+def _unshown(kind: type) -> type:
+    if kind not in _UNSHOWN:
+        _UNSHOWN[kind] = type(kind.__name__, (_TypeUnshown, kind), {})
+    return _UNSHOWN[kind]
 
 
 def tidy_help(command: Any) -> None:
@@ -166,8 +172,13 @@ def tidy_help(command: Any) -> None:
     for param in command.params:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
-        if type(param) is typer.core.TyperArgument and param.metavar:
-            param.__class__ = NamedArgument
+        named = isinstance(param, typer.core.TyperArgument) and param.metavar
+        if named and not isinstance(param.type, _TypeUnshown):
+            # a copy: click's types are shared (STRING is one object for every str parameter);
+            # usage lines and errors name the argument by its metavar, never by this
+            unshown = copy.copy(param.type)
+            unshown.__class__ = _unshown(type(param.type))
+            param.type = unshown
     help_option = command.get_help_option(typer.Context(command))
     if help_option is not None and help_option.metavar is None:
         help_option.metavar = ""

@@ -91,8 +91,8 @@ def explain(
     problem = url_problem(url)
     if problem:
         raise InputError(problem, field="URL")
-    from netcheck.models import FUNCTIONS
     from netcheck.policy.decide import decide_url
+    from netcheck.target import FUNCTIONS
 
     if function is not None and function not in FUNCTIONS:
         raise InputError(

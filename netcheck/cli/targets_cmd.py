@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from typing import Annotated
 
 import typer
 
 from netcheck.cli import guard, options
+from netcheck.cli.tables import text_table
 from netcheck.targets import load_targets
 
 app = typer.Typer(help="The target catalogue.", no_args_is_help=True)
+
+COLUMNS = ("service", "function", "url", "official", "certificate must cover", "page shows")
 
 
 @app.command("list")
@@ -24,18 +29,12 @@ def list_targets(
     """List the targets a run would measure."""
     selected = load_targets(targets or [], service or [], function or [])
     if json_out:
-        print(json.dumps([t.model_dump(mode="json") for t in selected], ensure_ascii=False))
+        print(json.dumps([t.as_json() for t in selected], ensure_ascii=False))
         return
-    # rich only for people: `targets list --json` is a start-up-time command (bench/startup.py)
-    from rich.table import Table
-
-    from netcheck.cli import stdout
-
-    table = Table(title=f"{len(selected)} targets")
-    for name in ("service", "function", "url", "official", "certificate must cover", "page shows"):
-        table.add_column(name, overflow="fold")
-    for t in selected:
-        table.add_row(
+    # plain text, not rich: `targets list` is a start-up-time command (bench/startup.py); folded
+    # to a terminal's width, one line per target into a pipe
+    rows = [
+        (
             t.service,
             t.function,
             t.url,
@@ -43,4 +42,7 @@ def list_targets(
             ", ".join(t.expect.cert_names),
             ", ".join(t.expect.title_contains + t.expect.body_contains),
         )
-    stdout.print(table)
+        for t in selected
+    ]
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    print(text_table(f"{len(selected)} targets", COLUMNS, rows, width))

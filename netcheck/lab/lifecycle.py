@@ -155,7 +155,7 @@ class Lab:
         self.state.mkdir(parents=True, exist_ok=True)
         self.state.chmod(0o755)  # squid (proxy) and nginx workers (www-data) read below it
         plan = self.site_plan()
-        extras = [t.model_dump(exclude_defaults=True) for t in sites.extra_targets()]
+        extras = [t.as_json(exclude_defaults=True) for t in sites.extra_targets()]
         self.targets_file.write_text(yaml.safe_dump({"targets": extras}, sort_keys=False))
         hosts = {s.host: list(s.cert_names) for s in plan}
         hosts[sites.BULK_HOST] = [sites.BULK_HOST, sites.CONTROL_HOST]

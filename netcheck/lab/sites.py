@@ -58,7 +58,7 @@ def extra_targets() -> list[Target]:
     """The lab agency's own targets (they are handed to the probe as a targets file)."""
     text = resources.files("netcheck.lab").joinpath("lab_targets.yaml").read_text("utf-8")
     data = yaml.safe_load(text)
-    return [Target.model_validate(item) for item in data["targets"]]
+    return [Target.from_json(item) for item in data["targets"]]
 
 
 def lab_targets() -> list[Target]:

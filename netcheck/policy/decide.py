@@ -12,15 +12,15 @@ URL, else one on the same host, else the host's service and function ``view``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
-from netcheck.models import Target
 from netcheck.netaddr import host_key, url_host
 from netcheck.policy.loader import PolicyDoc, resolve_network
 from netcheck.policy.match import host_matches, url_matches
 from netcheck.policy.model import Action, Match, OfficialChannel, Requirements
 from netcheck.policy.regex import compile_regex
+from netcheck.target import Target
 from netcheck.targets import catalogue
 
 
@@ -66,7 +66,7 @@ class Decision:
             "line": self.line,
             "default": self.default,
             "network": self.network,
-            "requirements": self.requirements.model_dump() if self.requirements else None,
+            "requirements": asdict(self.requirements) if self.requirements else None,
             "official_channel": (
                 {
                     "service": self.official.channel.service,

@@ -5,9 +5,9 @@ or ``errors.InputError`` naming file, line and field (``rules[2].match.hosts[0]`
 ``problems`` returns every error at once for ``netcheck policy validate``.
 
 The YAML is composed into a node tree (as ``catalogue.py`` does) so every value keeps its line;
-the tree is turned into plain data with a map from each path to its line, pydantic validates the
-data, and each pydantic error location is looked up in that map. The walk counts nodes, so YAML
-aliases cannot multiply a small file into an unbounded amount of work.
+the tree is turned into plain data with a map from each path to its line, ``shape.build`` checks
+the data into the model's dataclasses, and each problem's path is looked up in that map. The
+walk counts nodes, so YAML aliases cannot multiply a small file into an unbounded amount of work.
 
 Limits, each reported at the line where it is crossed: ``textfile.read_text``'s (size, UTF-8, no
 NUL or other binary byte), nesting ``MAX_DEPTH`` deep (checked while composing, so a file of ten
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
 from netcheck.errors import InputError
 from netcheck.policy.model import Policy
+from netcheck.policy.shape import Invalid, build
 from netcheck.textfile import compose_yaml, read_text
 
 MAX_NODES = 500_000
@@ -109,9 +109,9 @@ def _load(text: str, file: str) -> tuple[PolicyDoc | None, list[InputError]]:
         message = f"more than {MAX_RULES} rules"
         return None, [InputError(message, file=file, line=line, field=f"rules[{MAX_RULES}]")]
     try:
-        policy = Policy.model_validate(data)
-    except ValidationError as exc:
-        return None, [_located(err, file, lines) for err in exc.errors()]
+        policy = build(Policy, data)
+    except Invalid as exc:
+        return None, [_problem_at(loc, message, file, lines) for loc, message in exc.problems]
     errors = _references(policy, file, lines)
     rule_lines = tuple(_line_for(lines, ("rules", i)) or 1 for i in range(len(policy.rules)))
     channel_lines = tuple(
@@ -175,7 +175,14 @@ def _line_for(lines: dict[Path_, int], path: Sequence[str | int]) -> int | None:
         parts = parts[:-1]
 
 
+def _problem_at(loc: Path_, message: str, file: str, lines: dict[Path_, int]) -> InputError:
+    # a missing key has no line of its own: it is named at the line of the mapping it is missing
+    # from (``_line_for`` walks up the path)
+    return InputError(message, file=file, line=_line_for(lines, loc), field=field_name(loc) or None)
+
+
 def _located(err: Any, file: str, lines: dict[Path_, int]) -> InputError:
+    """A pydantic error (``notify.config`` validates its YAML with pydantic over this walk)."""
     # keep the part of pydantic's location that is a path in the file; what follows it names
     # a validator or a union branch, not a place a person can find
     loc: Path_ = ()

@@ -119,7 +119,7 @@ def requirement(row: Mapping[str, Any], policy: PolicyDoc | None) -> Need | None
     """The download speed the policy asks of this target on this network, if any."""
     if policy is None:
         return None
-    target = Target.model_construct(
+    target = Target(
         url=str(row["url"]),
         service=str(row["service"]),
         function=str(row["function"]),

@@ -6,7 +6,7 @@ own first, each URL once.
 
 from __future__ import annotations
 
-from netcheck.models import Target
+from netcheck.target import Target
 from netcheck.targets import catalogue
 
 

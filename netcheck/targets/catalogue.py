@@ -18,18 +18,20 @@ import functools
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from netcheck.errors import InputError
-from netcheck.models import FUNCTIONS, Expect, Target
 from netcheck.netaddr import host_key, is_ip_literal, url_host
+from netcheck.target import FUNCTIONS, Expect, Target
 from netcheck.targets.citizenlab import CSV_COLUMNS, looks_like_csv, parse_csv
 from netcheck.targets.files import (
     MAX_LIST_ITEMS,
     MAX_TARGETS,
     MAX_URL_LENGTH,
     TAG,
+    Node,
+    Pairs,
     Walk,
     parse_document,
     parse_targets,
@@ -69,8 +71,6 @@ _SECOND_LEVEL = frozenset(
 @dataclass(frozen=True)
 class _Catalogue:
     targets: tuple[Target, ...]
-    domains: dict[str, tuple[str, ...]]  # service -> registrable domains, catalogue order
-    bandwidth: dict[str, str | None]
     thresholds: dict[str, dict[str, float]]
 
 
@@ -83,7 +83,7 @@ def builtin_targets() -> list[Target]:
 
 
 def known_services() -> list[str]:
-    return list(_builtin().domains)
+    return list(_services().domains)
 
 
 def live_ingest_thresholds() -> dict[str, dict[str, float]]:
@@ -93,13 +93,13 @@ def live_ingest_thresholds() -> dict[str, dict[str, float]]:
 
 def bandwidth_hints() -> dict[str, str | None]:
     """Per service, a URL of a large object for throughput tests, or None if none is honest."""
-    return dict(_builtin().bandwidth)
+    return dict(_services().bandwidth)
 
 
 def service_for_host(host: str) -> str:
     """The catalogue service a host belongs to, else its registrable domain (approximate)."""
     host = host_key(host)
-    for service, domains in _builtin().domains.items():
+    for service, domains in _services().domains.items():
         if any(host == d or host.endswith("." + d) for d in domains):
             return service
     return _registrable_domain(host)
@@ -121,7 +121,7 @@ def service_expect(host: str) -> Expect | None:
     """
     host = host_key(host)
     service = next(
-        (s for s, ds in _builtin().domains.items() if any(_under(host, d) for d in ds)), None
+        (s for s, ds in _services().domains.items() if any(_under(host, d) for d in ds)), None
     )
     if service is None:
         return None
@@ -190,15 +190,44 @@ def merge(builtin: Iterable[Target], extra: Iterable[Target]) -> list[Target]:
 # --- the packaged catalogue ---------------------------------------------------------------------
 
 
+_TOP_KEYS = ("version", "live_ingest_thresholds_mbps", "services", "targets")
+
+
 @functools.cache
-def _builtin() -> _Catalogue:
-    text = (resources.files("netcheck") / "data" / "catalogue.yaml").read_text(encoding="utf-8")
+def _document() -> tuple[Node, Pairs]:
+    """The packaged catalogue's node tree and its top-level keys, composed once per process.
+
+    libyaml composes it (when PyYAML has it), twice as fast as ``compose_yaml``, whose
+    Python composer caps the depth of a user's file: this file is ours (checked by
+    tests/targets) and its nodes carry their lines either way."""
+    import yaml
+
+    path = Path(__file__).resolve().parent.parent / "data" / "catalogue.yaml"
+    text = path.read_text(encoding="utf-8")
+    loader = getattr(yaml, "CSafeLoader", None)
+    root = yaml.compose(text, Loader=loader) if loader else compose_yaml(text, BUILTIN_NAME)
+    if root is None:
+        raise InputError("the catalogue is empty", file=BUILTIN_NAME)
+    pairs = Walk(BUILTIN_NAME).mapping(root, "", _TOP_KEYS)
+    return root, pairs
+
+
+@dataclass(frozen=True)
+class _Services:
+    domains: dict[str, tuple[str, ...]]  # service -> registrable domains, catalogue order
+    bandwidth: dict[str, str | None]
+
+
+@functools.cache
+def _services() -> _Services:
+    """The catalogue's services alone (``known_services``, what ``policy validate`` needs),
+    without reading its targets."""
     walk = Walk(BUILTIN_NAME)
-    root = compose_yaml(text, BUILTIN_NAME)
-    top = ("version", "live_ingest_thresholds_mbps", "services", "targets")
-    targets, pairs = parse_document(root, BUILTIN_NAME, top_keys=top)
     domains: dict[str, tuple[str, ...]] = {}
     bandwidth: dict[str, str | None] = {}
+    root, pairs = _document()
+    if "services" not in pairs:
+        walk.fail(root, "services", "missing 'services'")
     for service, (_, node) in walk.mapping(pairs["services"][1], "services", None).items():
         fields = walk.mapping(node, f"services.{service}", _SERVICE_KEYS)
         domains[service] = tuple(walk.strings(fields["domains"][1], f"services.{service}.domains"))
@@ -206,6 +235,14 @@ def _builtin() -> _Catalogue:
         bandwidth[service] = None
         if hint is not None and hint[1].tag != TAG + "null":
             bandwidth[service] = url_value(walk, hint[1], f"services.{service}.bandwidth")
+    return _Services(domains, bandwidth)
+
+
+@functools.cache
+def _builtin() -> _Catalogue:
+    walk = Walk(BUILTIN_NAME)
+    services = _services()
+    targets, pairs = parse_document(_document()[0], BUILTIN_NAME, top_keys=_TOP_KEYS)
     thresholds: dict[str, dict[str, float]] = {}
     table = walk.mapping(pairs["live_ingest_thresholds_mbps"][1], "live_ingest_thresholds_mbps")
     for service, (_, node) in table.items():
@@ -215,13 +252,13 @@ def _builtin() -> _Catalogue:
             for level, (_, value) in levels.items()
         }
     for i, target in enumerate(targets):
-        if target.service not in domains:
+        if target.service not in services.domains:
             raise InputError(
                 f"service {target.service!r} not under services",
                 file=BUILTIN_NAME,
                 field=f"targets[{i}].service",
             )
-    return _Catalogue(tuple(targets), domains, bandwidth, thresholds)
+    return _Catalogue(tuple(targets), thresholds)
 
 
 # --- small helpers ------------------------------------------------------------------------------

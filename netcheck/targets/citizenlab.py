@@ -18,7 +18,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from netcheck.errors import InputError
-from netcheck.models import Target
+from netcheck.target import Target
 from netcheck.targets.files import MAX_TARGETS, url_problem
 from netcheck.textfile import csv_rows
 

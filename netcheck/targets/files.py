@@ -15,13 +15,14 @@ the probe is asked to fetch, for YAML and CSV alike.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import NoReturn
 from urllib.parse import urlsplit
 
 import yaml
 
 from netcheck.errors import InputError
-from netcheck.models import FUNCTIONS, Expect, Target
+from netcheck.target import FUNCTIONS, Expect, Target
 from netcheck.textfile import compose_yaml
 
 MAX_TARGETS = 20_000
@@ -30,7 +31,7 @@ MAX_URL_LENGTH = 2048
 MAX_TEXT_CHARS = 1024  # a service name, a category, a note: a line of words, not a document
 
 _ENTRY_KEYS = ("url", "service", "function", "official", "category", "hosts_note", "note", "expect")
-_EXPECT_KEYS = tuple(Expect.model_fields)
+_EXPECT_KEYS = tuple(f.name for f in fields(Expect))
 TAG = "tag:yaml.org,2002:"
 Node = yaml.Node
 Pairs = dict[str, tuple[yaml.Node, yaml.Node]]  # key -> (key node, value node)

@@ -92,7 +92,7 @@ def test_classify_reapplies_throttling_offline() -> None:
     golden = json.loads((TESTS / "golden" / "accessible_https.json").read_text())
     saved = yt.model_copy(
         update={
-            "target": Target.model_validate(golden["target"]),
+            "target": Target.from_json(golden["target"]),
             "steps": Steps.model_validate(golden["steps"]),
             "probe": yt.probe.model_copy(update={"allow_nets": golden["allow_nets"]}),
             "verdict": "accessible",

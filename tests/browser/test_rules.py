@@ -10,6 +10,7 @@ saved file gives.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from netcheck.classify import classify_result
@@ -109,7 +110,7 @@ def record(
             started_at=utc_now(),
             allow_nets=list(gold["allow_nets"]),  # type: ignore[call-overload]
         ),
-        target=Target.model_validate(gold["target"]),
+        target=Target.from_json(gold["target"]),
         measured_at=utc_now(),
         verdict="accessible",
         evidence="",
@@ -204,8 +205,8 @@ def test_pending_websocket_counts_as_failed() -> None:
         tcp=[TcpStep(ip="198.18.0.10", port=443, failure="generic_timeout_error")],
     )
     gold = _golden("accessible_https.json")
-    target = Target.model_validate(gold["target"]).model_copy(
-        update={"url": "https://business.facebook.com/", "service": "facebook"}
+    target = replace(
+        Target.from_json(gold["target"]), url="https://business.facebook.com/", service="facebook"
     )
     r = record([request(ws, "websocket", "pending at the page deadline")], [])
     # same evidence on a facebook page: own, and the host measured as dropped

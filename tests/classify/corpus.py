@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -229,7 +229,7 @@ def _steps(page: Page, url: str, host: str, transport: str) -> Steps:
 def serve(page: Page, target: Target, transport: str) -> Served:
     url = target.url
     if transport == "plain-http":
-        target = target.model_copy(update={"url": "http://" + url.split("://", 1)[1]})
+        target = replace(target, url="http://" + url.split("://", 1)[1])
     host = url.split("://", 1)[1].split("/", 1)[0]
     record = Result(
         id=f"{page.id}-{target.service}-{transport}",

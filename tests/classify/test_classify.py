@@ -36,7 +36,7 @@ SAMPLES = TESTS / "data" / "blockpages"
 
 def _load(path: Path) -> tuple[Target, Steps, list[str], dict[str, Any]]:
     data = json.loads(path.read_text(encoding="utf-8"))
-    target = Target.model_validate(data["target"])
+    target = Target.from_json(data["target"])
     return target, Steps.model_validate(data["steps"]), data["allow_nets"], data["expected"]
 
 

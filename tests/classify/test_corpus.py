@@ -6,6 +6,8 @@ bench/blockpages.py), so that no test pulls the cues towards them.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from netcheck.classify import classify_result
@@ -94,7 +96,7 @@ def test_service_expectations_are_inherited_unless_the_entry_names_its_own() -> 
     agency = Target(url="https://www.youtube.com/@agencia", service="youtube", function="view")
     assert expect_of(agency).title_contains == ["YouTube"]
     assert "*.youtube.com" in expect_of(agency).cert_names
-    own = agency.model_copy(update={"expect": Expect(title_contains=["Agencia"])})
+    own = replace(agency, expect=Expect(title_contains=["Agencia"]))
     assert expect_of(own).title_contains == ["Agencia"]
     assert expect_of(own).cert_names == []
     # another host of the service: the service's brand words, no certificate names

@@ -273,7 +273,7 @@ def test_cli_run_never_prints_or_stores_the_password(
             DnsServer({HOST: ["127.0.0.1"], PLAIN: ["127.0.0.1"]}) as dns,
         ):
             targets = tmp_path / "targets.yaml"
-            rows = [t.model_dump(exclude_defaults=True) for t in _targets(tls_port, plain_port)]
+            rows = [t.as_json(exclude_defaults=True) for t in _targets(tls_port, plain_port)]
             targets.write_text(json.dumps({"targets": rows}))
             argv = [
                 sys.executable, "-m", "netcheck", "run", "--no-catalogue",

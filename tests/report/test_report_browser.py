@@ -11,6 +11,7 @@ does) and written to a JSON Lines file. The report then reads the file through t
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -103,8 +104,8 @@ def record(
     hosts: list[BrowserHost],
 ) -> Result:
     gold = json.loads(GOLDEN.read_text())
-    target = Target.model_validate(gold["target"]).model_copy(
-        update={"url": url, "function": function, "official": url == CHANNEL}
+    target = replace(
+        Target.from_json(gold["target"]), url=url, function=function, official=url == CHANNEL
     )
     browser = BrowserEvidence(
         browser="Chromium test",

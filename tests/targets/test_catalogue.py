@@ -458,3 +458,51 @@ def test_damaged_valid_file_only_raises_input_error(edits: list[tuple[int, int, 
     for at, cut, token in edits:
         text = text[:at] + token + text[at + cut :]
     _load_text(text, ".yaml")
+
+
+# --- the YAML reader all user files share (textfile.compose_yaml) --------------------------------
+
+
+def _tree(node: yaml.Node) -> object:
+    """A node tree as plain data: kinds, tags, values and the line of every node."""
+    if isinstance(node, yaml.ScalarNode):
+        return (node.tag, node.value, node.start_mark.line)
+    items = (
+        node.value if isinstance(node, yaml.SequenceNode) else [x for p in node.value for x in p]
+    )
+    return (node.tag, node.start_mark.line, [_tree(item) for item in items])
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "netcheck/data/catalogue.yaml",
+        "netcheck/lab/scenarios.yaml",
+        "policies/ministerio-ejemplo.yaml",
+        "tests/data/targets/agency.yaml",
+    ],
+)
+def test_libyaml_events_compose_the_tree_pyyaml_would(path: str) -> None:
+    text = (TESTS.parent / path).read_text(encoding="utf-8")
+    ours = textfile.compose_yaml(text, path)
+    pure = yaml.compose(text, Loader=yaml.SafeLoader)
+    assert ours is not None
+    assert pure is not None
+    assert _tree(ours) == _tree(pure)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("é: 1\nb: 2\nc: \x7f\n", 3, "control characters"),  # after text of two-byte letters
+        ("éééé: 1\nb: 2\nc: 3\nd: \ufffe\n", 4, "control characters"),
+        ("a: 1\nb: \ud800\n", 2, "not Unicode"),
+        ("a: " + "[" * 5000 + "]" * 5000 + "\n", 1, "nested deeper than"),
+        ("a:\n  b: [1, 2\n", 2, "invalid YAML"),
+    ],
+)
+def test_yaml_that_does_not_read_is_named_at_its_line(text: str, line: int, words: str) -> None:
+    with pytest.raises(InputError) as err:
+        textfile.compose_yaml(text, "f.yaml")
+    assert (err.value.file, err.value.line) == ("f.yaml", line)
+    assert words in err.value.message

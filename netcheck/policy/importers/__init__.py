@@ -21,15 +21,15 @@ import datetime
 import functools
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import yaml
-from pydantic import ValidationError
 
 from netcheck.errors import InputError
 from netcheck.policy.loader import MAX_RULES
 from netcheck.policy.model import Action, Network, Policy, Rule
+from netcheck.policy.shape import Invalid, build, dump
 from netcheck.textfile import read_text
 
 MAX_WARNINGS = 200
@@ -64,11 +64,10 @@ class Conversion:
         """Append ``Rule(**fields)`` (``match`` as a dict, validated here too); a rule the
         policy model refuses becomes a warning naming ``file:line``."""
         try:
-            self.rules.append(Rule(**fields))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "rule"
-            reason = str(first["msg"]).removeprefix("Value error, ")
+            self.rules.append(build(Rule, fields))
+        except Invalid as exc:
+            loc, reason = exc.problems[0]
+            where = ".".join(str(p) for p in loc) or "rule"
             self.notes.append(f"{file}:{line}: cannot be a policy rule ({where}: {reason})")
 
 
@@ -128,7 +127,7 @@ class EffectiveConfig(ABC):
         """The policy as YAML, checked by loading it back: what is printed always loads."""
         from netcheck.policy.loader import load_policy_text
 
-        data = self.to_policy().model_dump(mode="json", exclude_defaults=True)
+        data = dump(self.to_policy(), exclude_defaults=True)
         header = [f"# netcheck policy imported from {self.kind} configuration {self.file}"]
         header += [f"# warning: {note}" for note in self.warnings()]
         body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
@@ -153,7 +152,7 @@ def _unique_ids(rules: list[Rule]) -> list[Rule]:
             n += 1
             ident = f"{rule.id[: 80 - len(str(n)) - 1]}-{n}"
         seen.add(ident)
-        out.append(rule if ident == rule.id else rule.model_copy(update={"id": ident}))
+        out.append(rule if ident == rule.id else replace(rule, id=ident))
     return out
 
 

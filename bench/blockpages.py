@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._figures import published  # noqa: E402
 from netcheck.classify import classify_result  # noqa: E402
-from netcheck.classify.lexicon import LEXICON_LANGUAGES  # noqa: E402
+from netcheck.classify.lexicon import lexicon_languages  # noqa: E402
 from tests.classify.corpus import (  # noqa: E402
     SPLIT_NOTES,
     Page,
@@ -141,7 +141,7 @@ def main() -> None:
             cell = vendor_named[page.split]
             cell[0] += int(got.vendor == page.vendor)
             cell[1] += 1
-        read = "lexicon's languages" if page.lang in LEXICON_LANGUAGES else "other languages"
+        read = "lexicon's languages" if page.lang in lexicon_languages() else "other languages"
         reads_tally[page.split].setdefault((read, block_page), [0, 0, 0])
         cell3 = reads_tally[page.split][(read, block_page)]
         cell3[0] += int(blocked)
@@ -182,7 +182,8 @@ def main() -> None:
             )
         print()
         print(
-            "by whether the page is in one of the lexicon's 21 languages (blocked / inconclusive):"
+            f"by whether the page is in one of the lexicon's {len(lexicon_languages())} languages "
+            "(blocked / inconclusive):"
         )
         for split in SPLITS:
             parts = []

@@ -33,8 +33,15 @@ MAX_TEXT = 16 * 1024
 _BLOCK_OPEN = re.compile(r"<(script|style)\b", re.IGNORECASE)
 _TAG = re.compile(r"<[^<>]{0,2000}>")
 # Arabic yeh and kaf are written two ways across Arabic, Persian and Urdu text
-_LETTERS = str.maketrans({"\u064a": "\u06cc", "\u0643": "\u06a9", "\u200c": " ", "\u2019": "'"})
-_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+# Turkish dotless "ı" is written for "i" in folded phrases (no accent to strip, so it would stay)
+_LETTERS = str.maketrans(
+    {"\u064a": "\u06cc", "\u0643": "\u06a9", "\u200c": " ", "\u2019": "'", "\u0131": "i"}
+)
+# Devanagari and Bengali are written with spaces, but their vowel signs are no word characters
+# to ``\w``: their phrases match as unspaced ones do, anywhere
+_UNSPACED = re.compile(
+    r"[\u0900-\u09ff\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]"
+)
 
 
 def _drop_scripts(text: str) -> str:
@@ -168,6 +175,7 @@ def _refusals() -> tuple[_Lexicon, _Lexicon, _Lexicon, int]:
     data = dict(_data()["refusals"])
     small = int(data.pop("small_text"))
     temporary = {c.phrase: c for c in (_cue(p, 0, "") for p in data.pop("temporary"))}
+    data.pop("blocking")
     sets: dict[str, dict[str, _Cue]] = {"unable": {}, "where": {}}
     for lang, roles in data.items():
         for role, phrases in roles.items():
@@ -248,11 +256,55 @@ def _refusal(text: str, body: str | None) -> _Cue | None:
     return _Cue(said, weight, unable[0].lang, tuple(said.split()))
 
 
+def _words_pattern(words: list[str]) -> str:
+    """A regex alternation of folded words and phrases; a word ending in "*" is a stem."""
+    parts = []
+    for raw in sorted({fold(str(w)) for w in words}, key=len, reverse=True):
+        tokens = [
+            re.escape(t[:-1]) + r"[\w'-]*" if t.endswith("*") else re.escape(t) for t in raw.split()
+        ]
+        parts.append(r"\s".join(tokens))
+    return "|".join(parts)
+
+
+@functools.lru_cache(maxsize=1)
+def _pairs() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Per language, a thing of the web and a word of refusal within ``window`` characters of
+    one sentence, in either order (``pairs`` in cues.yaml)."""
+    data = dict(_data()["pairs"])
+    window = int(data.pop("window"))
+    gap = rf"[^.!?;:|]{{0,{window}}}?"
+    out = []
+    for lang, sets in data.items():
+        obj, verdict = _words_pattern(sets["objects"]), _words_pattern(sets["verdicts"])
+        pattern = (
+            rf"(?<![\w'-])(?P<o1>{obj})(?![\w'-]){gap}(?<![\w'-])(?P<v1>{verdict})(?![\w'-])"
+            # the other order only as a heading says it: "Blocked site", "Sitio bloqueado"
+            rf"|(?<![\w'-])(?P<v2>{verdict})(?![\w'-])[^.!?;:|]{{0,20}}?(?<![\w'-])(?P<o2>{obj})"
+            r"(?![\w'-])"
+        )
+        out.append((str(lang), re.compile(pattern)))
+    return tuple(out)
+
+
+def _pair(text: str) -> _Cue | None:
+    """The first "thing of the web ... word of refusal" said together (weight 2), or None."""
+    for lang, pattern in _pairs():
+        found = pattern.search(text)
+        if found is not None:
+            obj, verdict = found["o1"] or found["o2"], found["v1"] or found["v2"]
+            said = f"{obj} ... {verdict}"
+            return _Cue(said, 2, lang, tuple(said.split()))
+    return None
+
+
 def generic_cues(body: str | None, title: str | None = None) -> CueScore:
     """Score vendor-neutral block wording in the title and body text."""
     lex = _lexicon()
     text = fold((title or "") + " \n " + (body or ""))[:MAX_TEXT]
     found = _find(lex, text)
+    if max((c.weight for c in found), default=0) < 2 and (pair := _pair(text)) is not None:
+        found.append(pair)
     refusal = _refusal(text, body)
     if refusal is not None and refusal.weight > max((c.weight for c in found), default=0):
         found.append(refusal)
@@ -293,54 +345,38 @@ def title_says_blocked(title: str | None) -> bool:
 
 # --- which pages the lexicon can read -----------------------------------------------------------
 
-#: the lexicon's languages, as an HTML ``lang`` attribute names them
-LEXICON_LANGUAGES = frozenset(
-    [
-        "es",
-        "en",
-        "pt",
-        "fr",
-        "de",
-        "it",
-        "nl",
-        "pl",
-        "id",
-        "ms",
-        "ru",
-        "uk",
-        "tr",
-        "ar",
-        "fa",
-        "ur",
-        "th",
-        "vi",
-        "zh",
-        "ko",
-        "ja",
-    ]
-)
+#: ``lang`` attributes that name a lexicon language by another code
+_LANG_ALIASES = {"no": "nb", "nn": "nb", "iw": "he", "in": "id", "sh": "sr", "bs": "hr"}
+
+
+@functools.lru_cache(maxsize=1)
+def lexicon_languages() -> frozenset[str]:
+    """The lexicon's languages (``lexicon`` in cues.yaml), as ISO 639-1 codes."""
+    return frozenset(str(lang) for lang in _data()["lexicon"])
+
+
 _LANG_ATTR = re.compile(r"<html\b[^>]{0,400}\blang\s*=\s*[\"']?([a-zA-Z]{2,3})", re.IGNORECASE)
-#: letters no language of the lexicon writes: other scripts (Greek, Armenian, Hebrew, Indic,
-#: Ethiopic, Georgian...) and Latin letters of Czech, Slovak, Hungarian, Romanian, the Nordic,
-#: Baltic and South Slavic languages
+#: letters no language of the lexicon writes: other scripts (Armenian, Georgian, Ethiopic, the
+#: Indic scripts after Bengali, Sinhala, Tibetan...) and Latin letters of Icelandic, Faroese,
+#: Maltese, Azerbaijani and Welsh
 _FOREIGN = re.compile(
-    "[\u0370-\u03ff\u0530-\u058f\u0590-\u05ff\u0900-\u0dff\u10a0-\u10ff\u1200-\u137f"
-    "řůěňťďőűășțåøæčšžđėųūįāēīļķņ]",
+    "[\u0530-\u058f\u0a00-\u0dff\u0f00-\u0fff\u10a0-\u10ff\u1200-\u137f\u1780-\u17ffðþħġəŵŷ]",
     re.IGNORECASE,
 )
-#: Cyrillic letters of Bulgarian, Serbian, Macedonian and Belarusian, not of Russian or Ukrainian
-_FOREIGN_CYRILLIC = re.compile("[ђјљњћџѓќѕў]", re.IGNORECASE)
+#: Cyrillic letters of Macedonian and Belarusian, not of Russian, Ukrainian, Bulgarian or Serbian
+_FOREIGN_CYRILLIC = re.compile("[ѓќѕў]", re.IGNORECASE)
 
 
 def reads(body: str | None, title: str | None = None) -> bool:
     """Whether the page may be written in one of the lexicon's languages, where its words and
     the real pages' families are known: its ``lang`` attribute names one of them or, with
-    none, it holds no letter those languages never write. A page in another language (Czech,
+    none, it holds no letter those languages never write. A page in another language (Icelandic,
     Greek, Hebrew...) could be a refusal or a "coming soon" alike, and netcheck cannot tell."""
     raw = (body or "")[:MAX_SCAN]
     declared = _LANG_ATTR.search(raw[:4096])
     if declared is not None:
-        return declared.group(1).lower() in LEXICON_LANGUAGES
+        code = declared.group(1).lower()
+        return _LANG_ALIASES.get(code, code) in lexicon_languages()
     text = (title or "") + " " + _TAG.sub(" ", _drop_scripts(raw))[:MAX_TEXT]
     return not (_FOREIGN.search(text) or _FOREIGN_CYRILLIC.search(text))
 
@@ -350,7 +386,8 @@ def speaks_of_access(body: str | None, title: str | None = None) -> bool:
     languages: a word of the plain-refusal lexicon's ``unable`` (not available, not allowed...)
     or ``where`` (the network, the organisation, its rules, its IT desk) sets or of
     ``access_context`` (staff, accounts, approval, permission), and nothing "temporary". A
-    placeholder, a moved page or a loading shell speaks of the site itself."""
+    placeholder, a moved page or a loading shell speaks of the site itself. The root of "block"
+    in any of the many languages that share it (``blocking``) speaks of access too."""
     unable, where, temporary, _small = _refusals()
     text = fold((title or "") + " \n " + (body or ""))[:MAX_TEXT]
     if _find(temporary, text):
@@ -359,7 +396,15 @@ def speaks_of_access(body: str | None, title: str | None = None) -> bool:
         _find(unable, text)
         or _find(where, _ELISION.sub(r"\1 ", text))
         or _find(_access_context(), text)
+        or _find(_blocking(), text)
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _blocking() -> _Lexicon:
+    """The root of "block" as most languages write it (``refusals.blocking``)."""
+    cues = {c.phrase: c for c in (_cue(p, 0, "") for p in _data()["refusals"]["blocking"])}
+    return _Lexicon(0, 0, *_index(cues))
 
 
 @functools.lru_cache(maxsize=1)

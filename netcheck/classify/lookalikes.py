@@ -101,6 +101,17 @@ _CREDENTIAL = re.compile(
     re.IGNORECASE,
 )
 _PASSWORD = re.compile(r"<input\b[^>]{0,300}type\s*=\s*[\"']?password\b", re.IGNORECASE)
+_INPUT = re.compile(r"<input\b([^>]{0,300})>", re.IGNORECASE)
+_NOT_A_NAME = re.compile(
+    r"type\s*=\s*[\"']?(password|hidden|submit|button|image|reset|checkbox|radio)\b", re.IGNORECASE
+)
+
+
+def _asks_who(fields: str) -> bool:
+    """The form asks who signs in (a user name, an e-mail, an id number) besides a password."""
+    return any(not _NOT_A_NAME.search(m.group(1)) for m in _INPUT.finditer(fields))
+
+
 _ACCOUNT_HOST = re.compile(r"^(consent|accounts?|login|signin|auth|id|sso)\.")
 
 
@@ -110,6 +121,17 @@ def own_form(body: str | None, requested_host: str, own: OwnHosts | None) -> str
     password form that goes back to the site itself, or any form sent to the service's consent
     or account host. A filter's forms go to the filter (an unblock request may ask for an
     e-mail address, but not for a password)."""
+    found = _form_match(body, requested_host, own)
+    return found[0] if found else None
+
+
+def _form_match(
+    body: str | None, requested_host: str, own: OwnHosts | None
+) -> tuple[str, bool] | None:
+    """``own_form``'s family, and whether the match is soft: a lone password field that posts
+    back to the address asked for (no user name or e-mail beside it) is also what a filter's
+    override page shows ("enter the override password to continue") when it stands in for the
+    site, so there clear signs of a filter outweigh it."""
     for m in _FORM.finditer((body or "")[:HEAD_SCAN]):
         action = FORM_ACTION.search(m.group(1))
         target = action.group(1) if action else ""
@@ -118,12 +140,12 @@ def own_form(body: str | None, requested_host: str, own: OwnHosts | None) -> str
         except ValueError:
             continue
         if host and own is not None and own(host) and _ACCOUNT_HOST.match(host):
-            return "consent-wall" if host.startswith("consent.") else "login-wall"
+            return ("consent-wall" if host.startswith("consent.") else "login-wall"), False
         fields = m.group(2)
         if host and own is not None and own(host) and _CREDENTIAL.search(fields):
-            return "login-wall"
+            return "login-wall", False
         if (not host or host == requested_host) and _PASSWORD.search(fields):
-            return "login-wall"
+            return "login-wall", not _asks_who(fields)
     return None
 
 
@@ -167,9 +189,9 @@ def lookalike_match(
         if not all(c.soft for c in held):
             return label, False
         first_soft = first_soft or (label, True)
-    form = own_form(body, requested_host, own)
-    if form is not None:
-        return form, False
+    form = _form_match(body, requested_host, own)
+    if form is not None and not (form[1] and first_soft is not None):
+        return form
     if first_soft is None and ad_links(body, requested_host, own):
         return "server-default-page", True
     return first_soft

@@ -105,6 +105,24 @@ def _visible(body: str) -> str:
     return fold(body)
 
 
+def named_filter_destination(
+    url: str, requested: str, nets: Sequence[IPNetwork], own: OwnHosts | None = None
+) -> str | None:
+    """``url`` when it leads, away from the requested site, to a private address, a filter's
+    port or a host or path named for blocking: where a filter sends a refused request, and
+    never a sign-in or consent page (those are the service's own hosts). Handing the requested
+    address to another site is not enough here: captive portals and sign-on pages do it too."""
+    dest = _filter_destination(url, requested, nets, own)
+    if dest is None:
+        return None
+    parts = urlsplit(dest if not dest.startswith("//") else "http:" + dest)
+    host = (parts.hostname or "").lower()
+    private = is_ip_literal(host) and is_sinkhole_address(host, nets)
+    if private or parts.port in FILTER_PORTS or _BLOCKY_URL.search(host + parts.path):
+        return dest
+    return None
+
+
 def _filter_destination(
     url: str, requested: str, nets: Sequence[IPNetwork], own: OwnHosts | None = None
 ) -> str | None:

@@ -29,7 +29,7 @@ from netcheck.classify.evidence import (
 )
 from netcheck.classify.lexicon import reads, speaks_of_access
 from netcheck.classify.network import proxy_auth_verdict
-from netcheck.classify.pagecues import Structure, page_structure
+from netcheck.classify.pagecues import Structure, named_filter_destination, page_structure
 from netcheck.models import (
     HttpStep,
 )
@@ -169,6 +169,13 @@ def http_stage(ctx: Ctx) -> Classification | None:
                 "http-redirect",
                 f"{ctx.host} was redirected to {dest}, a private address outside --allow-net.",
             )
+        named = named_filter_destination(h.location, h.url, ctx.nets, own_hosts(ctx.target))
+        if named is not None and not _authenticated(ctx, h):
+            return block_verdict(
+                "http-redirect",
+                f"{ctx.host} was redirected away from the site to {named}, an address named "
+                "for blocking or a filter's port.",
+            )
         if h is final or not (is_ip_literal(dest) or _site(dest) != _site(ctx.host)):
             continue
         blocky, vendor = _blocky(ctx, final) if final.failure is None else (False, None)
@@ -285,8 +292,11 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
     if meets is False and brand_titled(ctx, h):
         meets = True  # titled as the service titles its own pages ("Esta cuenta no existe / X")
     # a page that shows the service's own brand words is the service's, whatever its text
-    # says about blocking (a video about web filters): only its shape can still betray a filter
-    if _strong(cues, shape) and (meets is not True or shape.redirect is not None):
+    # says about blocking (a video about web filters): only its shape can still betray a filter,
+    # or a small page made of nothing of the service's that says only that it is refused
+    # ("YouTube is not available on the Courts Service network", titled "... - YouTube")
+    said_only = shape.small and not shape.own_assets and cues.decisive
+    if _strong(cues, shape) and (meets is not True or shape.redirect is not None or said_only):
         return block_verdict(
             "http-blockpage",
             f"{page} answered {how} with a block page: {_said(cues, shape)}.",

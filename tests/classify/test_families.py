@@ -67,10 +67,11 @@ def test_a_brief_page_that_is_not_the_service_and_of_no_family_is_a_block_page(
 @pytest.mark.parametrize(
     "html",
     [
-        "<html lang='cs'><body><p>Tato stránka se ze sítě úřadu neotevírá.</p></body></html>",
-        "<html><body><p>האתר אינו זמין ברשת המשרד.</p></body></html>",
-        "<html><body><p>Η νέα μας ιστοσελίδα έρχεται σύντομα.</p></body></html>",
-        "<html><body><p>Ova stranica nije dostupna u mreži Grada.</p></body></html>",
+        "<html lang='is'><body><p>Þessi síða opnast ekki á neti stofnunarinnar.</p></body></html>",
+        "<html><body><p>Այս կայքը հասանելի չէ նախարարության ցանցում։</p></body></html>",
+        "<html><body><p>ეს საიტი სამინისტროს ქსელში მიუწვდომელია.</p></body></html>",
+        "<html lang='sw'><body><p>Tovuti hii haipatikani kwenye mtandao wa wizara.</p></body>"
+        "</html>",
     ],
 )
 def test_a_brief_page_in_a_language_netcheck_does_not_read_is_inconclusive(html: str) -> None:
@@ -78,6 +79,38 @@ def test_a_brief_page_in_a_language_netcheck_does_not_read_is_inconclusive(html:
     verdict, _, evidence = _verdict(html)
     assert verdict == "inconclusive", evidence
     assert "does not read" in evidence
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<html lang='cs'><body><p>Tato stránka se ze sítě úřadu neotevírá.</p></body></html>",
+        "<html><body><p>האתר אינו זמין ברשת המשרד.</p></body></html>",
+        "<html><body><p>Ova stranica nije dostupna u mreži Grada.</p></body></html>",
+        "<html lang='sv'><body><p>Sidan går inte att öppna från kommunens nätverk.</p></body>"
+        "</html>",
+        "<html lang='hi'><body><p>यह साइट मंत्रालय के नेटवर्क पर उपलब्ध नहीं है।</p></body></html>",
+    ],
+)
+def test_a_refusal_in_a_language_added_to_the_lexicon_is_a_block_page(html: str) -> None:
+    """Czech, Hebrew, Croatian, Swedish, Hindi...: read since the lexicon's fourth pass."""
+    verdict, technique, evidence = _verdict(html)
+    assert (verdict, technique) == ("blocked", "http-blockpage"), evidence
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<html><body><p>Η νέα μας ιστοσελίδα έρχεται σύντομα.</p></body></html>",
+        "<html lang='fi'><body><h1>Huoltokatko</h1><p>Palvelu on huollon vuoksi poissa käytöstä. "
+        "Yritä myöhemmin uudelleen.</p></body></html>",
+        "<html lang='ro'><body><h1>Site în mentenanță</h1><p>Revenim în curând.</p></body></html>",
+    ],
+)
+def test_a_notice_in_a_language_added_to_the_lexicon_is_no_accusation(html: str) -> None:
+    """A "coming soon" or maintenance notice in a newly read language is not a block page."""
+    verdict, _, evidence = _verdict(html)
+    assert verdict != "blocked", evidence
 
 
 def test_the_broad_rule_needs_a_brand_a_success_a_brief_page_and_none_of_the_services_assets() -> (

@@ -1,0 +1,134 @@
+"""Rules of the fourth pass, each shown with the contrast that makes it a rule.
+
+Pages written here, not in the corpus: a refusal said in any wording (a thing of the web and a
+word of refusal in one sentence), the root of "block" in a language netcheck has no sentence
+for, a redirect to an address named for blocking, a filter's override form beside a service's
+sign-in form, and the stock pages web servers and CDNs write themselves.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from netcheck.classify.lexicon import generic_cues, speaks_of_access
+from netcheck.classify.lookalikes import lookalike_match
+from tests.classify.test_families import _verdict
+
+
+@pytest.mark.parametrize(
+    ("sentence", "pair"),
+    [
+        ("The page you requested was blocked.", "page ... blocked"),
+        ("El acceso a esta página fue bloqueado.", "pagina ... bloqueado"),
+        ("Эта страница запрещена для просмотра.", "страница ... запрещена"),
+        ("Bu siteye erişim kısıtlandı.", "siteye ... kisitlandi"),
+    ],
+)
+def test_a_thing_of_the_web_and_a_word_of_refusal_together_weigh_as_a_phrase(
+    sentence: str, pair: str
+) -> None:
+    cues = generic_cues(f"<html><body><p>{sentence}</p></body></html>")
+    assert pair in cues.phrases
+    assert cues.score >= 2  # a phrase block pages say: with any other sign, a block page
+
+
+def test_the_two_words_apart_or_in_other_sentences_are_not_a_pair() -> None:
+    apart = generic_cues(
+        "<html><body><p>The page lists the opening hours. Nothing here is blocked.</p>"
+        "</body></html>"
+    )
+    assert not any("..." in p for p in apart.phrases)
+    # said the other way round, only as a heading does ("Blocked site"), not across a sentence
+    far = generic_cues(
+        "<html><body><p>Blocked roads and closures for the marathon are listed on this site.</p>"
+        "</body></html>"
+    )
+    assert not any("..." in p for p in far.phrases)
+
+
+def test_the_root_of_block_speaks_of_access_in_languages_without_sentences() -> None:
+    assert speaks_of_access("<p>Tato stránka je v síti nemocnice zablokovaná.</p>")
+    assert speaks_of_access("<p>Denne side er blokeret.</p>")
+    assert not speaks_of_access("<p>Vi er tilbage om en time.</p>")
+
+
+@pytest.mark.parametrize("transport", ["plain-http", "intercepted-https"])
+def test_a_redirect_to_an_address_named_for_blocking_is_the_block(transport: str) -> None:
+    named = (("Location", "http://filter.district.example/blocked.php?url=x.com"),)
+    verdict, technique, evidence = _verdict(
+        "<html><body>Redirecting...</body></html>", 307, named, transport=transport
+    )
+    assert (verdict, technique) == ("blocked", "http-redirect"), evidence
+    # handed the requested address alone is what captive portals and sign-on pages do too
+    handed = (("Location", "http://portal.example/login?next=http://www.facebook.com/x"),)
+    verdict, _, evidence = _verdict(
+        "<html><body>Redirecting...</body></html>", 302, handed, transport=transport
+    )
+    assert verdict != "blocked", evidence
+
+
+OVERRIDE = (
+    "<html><head><title>Web Page Blocked</title></head><body><h1>Web page blocked</h1>"
+    "<p>Access to this web page is blocked in accordance with company policy.</p>"
+    "<form method='post' action='/override'><input type='password' name='pass'>"
+    "<input type='submit' value='Continue'></form></body></html>"
+)
+SIGN_IN = (
+    "<html><head><title>Sign in</title></head><body><h1>Restricted access</h1>"
+    "<form method='post' action='/login'><input name='user'><input type='password' name='pw'>"
+    "<button>Sign in</button></form></body></html>"
+)
+
+
+def test_a_lone_password_field_is_a_soft_login_sign_beside_a_user_name_a_firm_one() -> None:
+    assert lookalike_match(200, (), OVERRIDE, None, requested_host="www.facebook.com") == (
+        "login-wall",
+        True,
+    )
+    assert lookalike_match(200, (), SIGN_IN, None, requested_host="www.facebook.com") == (
+        "login-wall",
+        False,
+    )
+    verdict, technique, evidence = _verdict(OVERRIDE)
+    assert (verdict, technique) == ("blocked", "http-blockpage"), evidence
+    verdict, _, evidence = _verdict(SIGN_IN)
+    assert verdict == "accessible", evidence
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "html"),
+    [
+        (
+            403,
+            (("Server", "Apache"),),
+            "<html><head><title>403 Forbidden</title></head><body><h1>Forbidden</h1><p>You don't"
+            " have permission to access this resource.</p></body></html>",
+        ),
+        (
+            403,
+            (),
+            "<html><head><title>403 - Forbidden: Access is denied.</title></head><body><h2>403 -"
+            " Forbidden: Access is denied.</h2><h3>You do not have permission to view this "
+            "directory or page using the credentials that you supplied.</h3></body></html>",
+        ),
+        (
+            403,
+            (("Server", "cloudflare"),),
+            "<html><head><title>Access denied | example.org used Cloudflare to restrict access"
+            "</title></head><body><h1>Access denied</h1><p>Error code 1020</p>"
+            "<p>Performance &amp; security by Cloudflare</p></body></html>",
+        ),
+    ],
+)
+def test_stock_refusals_of_web_servers_and_cdns_accuse_nobody(
+    status: int, headers: tuple[tuple[str, str], ...], html: str
+) -> None:
+    verdict, _, evidence = _verdict(html, status, headers)
+    assert verdict == "accessible", evidence
+
+
+def test_a_notice_word_inside_a_longer_word_is_not_the_notice() -> None:
+    """Bulgarian "вход" (log in) is not the start of Russian "входит" (is among)."""
+    page = "<html><body><p>Ресурс не входит в перечень разрешенных.</p></body></html>"
+    verdict, _, evidence = _verdict(page)
+    assert verdict == "blocked", evidence

@@ -232,13 +232,20 @@ def _outweighs(cues: CueScore, shape: Structure) -> bool:
     return _strong(cues, shape) or (bool(shape.signs) and cues.score >= 1) or bool(shape.leaves)
 
 
+#: the reason phrase of a status, as a stock status page repeats it
+_REASONS = {401: "unauthorized", 403: "forbidden", 405: "not allowed", 407: "unauthorized"}
+
+
 def _signs(cues: CueScore, shape: Structure, ident: str | None, status: int | None) -> list[str]:
     """Every sign, however small, that a filter wrote the page: block words (any on a small
     page, heavier ones on a long page), the filter's page shape, a product named on the page,
     or status 451. Enough when the page is not the service's; nothing is a reason for doubt."""
     signs = []
-    if cues.phrases and (shape.small or cues.score >= 2):
-        signs += [f'"{p}"' for p in cues.phrases[:3]]
+    # a stock status page says its status and nothing more ("403 Forbidden"): no sign
+    reason = _REASONS.get(status or 0)
+    phrases = [p for p in cues.phrases if p != reason]
+    if phrases and (shape.small or cues.score >= 2):
+        signs += [f'"{p}"' for p in phrases[:3]]
     signs += list(shape.signs[:2])
     if shape.echo and not shape.signs:
         signs.append("a small page that echoes the requested address")
@@ -302,11 +309,14 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
             f"{page} answered {how} with a block page: {_said(cues, shape)}.",
             ident,
         )
+    signs = _signs(cues, shape, ident, h.status)
+    if (h.status or 0) >= 400 and cues.top <= 1 and len(signs) == len(cues.phrases[:3]):
+        signs = []  # an error status and a lone weak word ("denied"): a server's refusal alike
     return _unproven(
         h,
         f"{page} answered {h.status} {how}",
         meets,
-        _signs(cues, shape, ident, h.status),
+        signs,
         ident,
         shape,
     )
@@ -342,6 +352,8 @@ def _unproven(
     filter, the status, or none of these decide — and with none, doubt is said, not blame."""
     status = h.status or 0
     said = "; ".join(signs[:4])
+    if meets is False and shape.own_assets:
+        meets = True  # built from the service's own scripts, styles or pictures: its page
     if status == 451:  # RFC 7725: the status a filter or a court order answers with
         return block_verdict("http-status", f"{lead} (unavailable for legal reasons).", ident)
     if meets is True:

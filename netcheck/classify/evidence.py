@@ -159,11 +159,23 @@ def brand_titled(ctx: Ctx, h: HttpStep) -> bool:
     if not parts[0] or title_says_blocked(raw_title):
         return False
     exp = expect_of(ctx.target)
-    brands = {w.casefold() for w in exp.title_contains}
+    brands = {w.casefold() for w in exp.title_contains} | _catalogue_brands()
     service = service_for_host(url_host(ctx.target.url))
     if service:
         brands.add(service.casefold())
     return any(p in brands for p in parts)
+
+
+@functools.lru_cache(maxsize=1)
+def _catalogue_brands() -> frozenset[str]:
+    """Every catalogue service's name and title words: a page titled "Facebook" where YouTube
+    was expected is a real service's page gone astray (a redirect, a shared front), never a
+    filter's, which names the service it refuses in a sentence, not as its own name."""
+    words: set[str] = set()
+    for t in builtin_targets():
+        words.add(t.service.casefold())
+        words.update(w.casefold() for w in t.expect.title_contains)
+    return frozenset(w for w in words if len(w) > 1 or w == "x")
 
 
 def addresses_fail(ctx: Ctx, addrs: frozenset[str]) -> bool:

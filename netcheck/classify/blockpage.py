@@ -46,7 +46,7 @@ goguardian (``blocked.goguardian.com``), meraki (``network-auth.com/...block``),
 (Xcitium/Comodo Dome), trendmicro, symantec-wss (``*.threatpulse.net``), netskope
 (``*.goskope.com``), cloudflare-gateway, dnsfilter, cleanbrowsing, kaspersky, eset, huawei, h3c.
 
-Generic wording is scored by ``lexicon`` (21 languages) and page shape by ``pagecues``.
+Generic wording is scored by ``lexicon`` (41 languages) and page shape by ``pagecues``.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ pfsense            pfBlockerNG DNSBL page, DNS answer 10.10.10.1 (identity only)
 barracuda          "Barracuda Web Security" with block wording
 watchguard         "Request denied by WatchGuard"
 untangle           "Untangle" with block wording
+tmg                Microsoft Forefront TMG / ISA Server error 12202 (the proxy denies the URL)
 =================  ==============================================================================
 
 Vendors common in public administrations, each matched by its product name within 3000

@@ -132,3 +132,49 @@ def test_a_notice_word_inside_a_longer_word_is_not_the_notice() -> None:
     page = "<html><body><p>Ресурс не входит в перечень разрешенных.</p></body></html>"
     verdict, _, evidence = _verdict(page)
     assert verdict == "blocked", evidence
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "html"),
+    [
+        (
+            403,
+            (("x-azure-ref", "20261201T000000Z-abc"),),
+            "<html><head><title>The request is blocked.</title></head><body>"
+            "<h2>The request is blocked.</h2><p>20261201T000000Z-abc</p></body></html>",
+        ),
+        (
+            403,
+            (),
+            "<html lang='ko'><head><title>요청이 차단되었습니다</title></head><body>"
+            "<h2>웹 방화벽에 의해 요청이 차단되었습니다</h2>"
+            "<p>사이트 관리자에게 문의해 주십시오.</p></body></html>",
+        ),
+        (
+            405,
+            (),
+            "<html lang='zh-CN'><body><h2>您的访问被阻断。</h2><p>网站应用防火墙</p></body></html>",
+        ),
+        (
+            200,
+            (),
+            "<html><head><title>YouTube</title></head><body><p>This content is not available on "
+            "this country domain due to a legal complaint from the government.</p></body></html>",
+        ),
+    ],
+)
+def test_site_firewalls_and_the_services_legal_notices_accuse_nobody(
+    status: int, headers: tuple[tuple[str, str], ...], html: str
+) -> None:
+    verdict, _, evidence = _verdict(html, status, headers, service="youtube")
+    assert verdict == "accessible", evidence
+
+
+def test_forefront_tmg_is_named_by_its_denied_url_error() -> None:
+    page = (
+        "<html><head><title>Pogreška: Odbijen pristup</title></head><body><p>Kod pogreške: 502 "
+        "Proxy Error. Forefront TMG odbija navedeni URL. (12202)</p></body></html>"
+    )
+    verdict, technique, evidence = _verdict(page, 502, (("Via", "1.1 TMG01"),))
+    assert (verdict, technique) == ("blocked", "http-blockpage"), evidence
+    assert "Forefront TMG" in evidence

@@ -176,6 +176,7 @@ def _refusals() -> tuple[_Lexicon, _Lexicon, _Lexicon, int]:
     small = int(data.pop("small_text"))
     temporary = {c.phrase: c for c in (_cue(p, 0, "") for p in data.pop("temporary"))}
     data.pop("blocking")
+    data.pop("site_itself")
     sets: dict[str, dict[str, _Cue]] = {"unable": {}, "where": {}}
     for lang, roles in data.items():
         for role, phrases in roles.items():
@@ -392,12 +393,22 @@ def speaks_of_access(body: str | None, title: str | None = None) -> bool:
     text = fold((title or "") + " \n " + (body or ""))[:MAX_TEXT]
     if _find(temporary, text):
         return False
+    itself = _site_itself()
+    if _find(itself, text) and not (_find(unable, text) or _find(_blocking(), text)):
+        return False  # a home page, a welcome, a privacy policy: the site speaks of itself
     return bool(
         _find(unable, text)
         or _find(where, _ELISION.sub(r"\1 ", text))
         or _find(_access_context(), text)
         or _find(_blocking(), text)
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _site_itself() -> _Lexicon:
+    """Words of a page about the site itself (``refusals.site_itself``): home, welcome, privacy."""
+    cues = {c.phrase: c for c in (_cue(p, 0, "") for p in _data()["refusals"]["site_itself"])}
+    return _Lexicon(0, 0, *_index(cues))
 
 
 @functools.lru_cache(maxsize=1)

@@ -393,14 +393,23 @@ def speaks_of_access(body: str | None, title: str | None = None) -> bool:
     text = fold((title or "") + " \n " + (body or ""))[:MAX_TEXT]
     if _find(temporary, text):
         return False
-    itself = _site_itself()
-    if _find(itself, text) and not (_find(unable, text) or _find(_blocking(), text)):
+    if about_itself(body, title):
         return False  # a home page, a welcome, a privacy policy: the site speaks of itself
     return bool(
         _find(unable, text)
         or _find(where, _ELISION.sub(r"\1 ", text))
         or _find(_access_context(), text)
         or _find(_blocking(), text)
+    )
+
+
+def about_itself(body: str | None, title: str | None = None) -> bool:
+    """The page presents the site itself (its home page, a welcome, its privacy or cookie
+    policy: ``refusals.site_itself``) and says nothing of being unable to open or of blocking."""
+    unable, _where, _temporary, _small = _refusals()
+    text = fold((title or "") + " \n " + (body or ""))[:MAX_TEXT]
+    return bool(_find(_site_itself(), text)) and not (
+        _find(unable, text) or _find(_blocking(), text)
     )
 
 

@@ -27,7 +27,7 @@ from netcheck.classify.evidence import (
     own_hosts,
     page_meets_expect,
 )
-from netcheck.classify.lexicon import reads, speaks_of_access
+from netcheck.classify.lexicon import about_itself, reads, speaks_of_access
 from netcheck.classify.network import proxy_auth_verdict
 from netcheck.classify.pagecues import Structure, named_filter_destination, page_structure
 from netcheck.models import (
@@ -236,7 +236,14 @@ def _outweighs(cues: CueScore, shape: Structure) -> bool:
 _REASONS = {401: "unauthorized", 403: "forbidden", 405: "not allowed", 407: "unauthorized"}
 
 
-def _signs(cues: CueScore, shape: Structure, ident: str | None, status: int | None) -> list[str]:
+def _signs(
+    cues: CueScore,
+    shape: Structure,
+    ident: str | None,
+    status: int | None,
+    body: str | None = None,
+    title: str | None = None,
+) -> list[str]:
     """Every sign, however small, that a filter wrote the page: block words (any on a small
     page, heavier ones on a long page), the filter's page shape, a product named on the page,
     or status 451. Enough when the page is not the service's; nothing is a reason for doubt."""
@@ -244,6 +251,8 @@ def _signs(cues: CueScore, shape: Structure, ident: str | None, status: int | No
     # a stock status page says its status and nothing more ("403 Forbidden"): no sign
     reason = _REASONS.get(status or 0)
     phrases = [p for p in cues.phrases if p != reason]
+    if cues.top <= 1 and about_itself(body, title):
+        phrases = []  # "Politik" in a home page's menu: the site presents itself
     if phrases and (shape.small or cues.score >= 2):
         signs += [f'"{p}"' for p in phrases[:3]]
     signs += list(shape.signs[:2])
@@ -309,7 +318,7 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
             f"{page} answered {how} with a block page: {_said(cues, shape)}.",
             ident,
         )
-    signs = _signs(cues, shape, ident, h.status)
+    signs = _signs(cues, shape, ident, h.status, h.body, h.title)
     if (h.status or 0) >= 400 and cues.top <= 1 and len(signs) == len(cues.phrases[:3]):
         signs = []  # an error status and a lone weak word ("denied"): a server's refusal alike
     return _unproven(

@@ -178,3 +178,63 @@ def test_forefront_tmg_is_named_by_its_denied_url_error() -> None:
     verdict, technique, evidence = _verdict(page, 502, (("Via", "1.1 TMG01"),))
     assert (verdict, technique) == ("blocked", "http-blockpage"), evidence
     assert "Forefront TMG" in evidence
+
+
+def test_a_home_page_in_place_of_the_service_is_no_accusation() -> None:
+    """An organisation's own home page names the organisation and links to its policies: it
+    speaks of the site itself, not of access. The same page saying it cannot be opened does."""
+    home = (
+        "<html lang='da'><head><title>Forside – Kommune</title></head><body><nav><a href='/'>"
+        "Borger</a> <a href='/politik'>Politik</a></nav><h1>Velkommen til kommunens hjemmeside"
+        "</h1><p>Book tid i Borgerservice.</p></body></html>"
+    )
+    verdict, _, evidence = _verdict(home)
+    assert verdict != "blocked", evidence
+    notice = home.replace("Book tid i Borgerservice.", "Siden kan ikke åbnes fra kommunens net.")
+    verdict, technique, evidence = _verdict(notice)
+    assert (verdict, technique) == ("blocked", "http-blockpage"), evidence
+
+
+@pytest.mark.parametrize(
+    ("status", "html"),
+    [
+        (
+            403,
+            "<html><head><title>Request Denied</title></head><body><h2>Request Denied For "
+            "Security Reasons</h2><p>Запрос отклонён фильтром безопасности сайта.</p>"
+            "</body></html>",
+        ),
+        (
+            403,
+            "<html lang='ro'><head><title>Acces interzis</title></head><body><h1>403 – Acces "
+            "interzis</h1><p>Adresa ta IP a fost blocată temporar de sistemul de securitate al "
+            "acestui site.</p></body></html>",
+        ),
+        (
+            200,
+            "<html lang='pl'><head><title>Portal Miejski</title></head><body><h3>Zanim przejdziesz"
+            " do serwisu</h3><p>Korzystamy z plików cookie. Kliknij, aby wyrazić zgodę.</p>"
+            "<a href='/polityka-prywatnosci'>Polityka prywatności</a></body></html>",
+        ),
+    ],
+)
+def test_a_sites_own_guard_and_consent_accuse_nobody(status: int, html: str) -> None:
+    verdict, _, evidence = _verdict(html, status)
+    assert verdict != "blocked", evidence
+
+
+@pytest.mark.parametrize(
+    ("headers", "html", "vendor"),
+    [
+        ((("Location", "http://internetpositif.id/?u=x.com"),), "", "Internet Positif"),
+        ((), "<iframe src='http://10.10.34.34?type=Invalid'></iframe>", "Iran"),
+        ((("Location", "http://warning.or.kr/i1.html"),), "", "KCSC"),
+    ],
+)
+def test_national_filters_are_named_by_their_notice_pages(
+    headers: tuple[tuple[str, str], ...], html: str, vendor: str
+) -> None:
+    status = 302 if headers else 200
+    verdict, _, evidence = _verdict(f"<html><body>{html}</body></html>", status, headers)
+    assert verdict == "blocked", evidence
+    assert vendor in evidence

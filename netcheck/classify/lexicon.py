@@ -405,12 +405,11 @@ def speaks_of_access(body: str | None, title: str | None = None) -> bool:
 
 def about_itself(body: str | None, title: str | None = None) -> bool:
     """The page presents the site itself (its home page, a welcome, its privacy or cookie
-    policy: ``refusals.site_itself``) and says nothing of being unable to open or of blocking."""
+    policy: ``refusals.site_itself``) and says nothing of being unable to open."""
     unable, _where, _temporary, _small = _refusals()
     text = fold((title or "") + " \n " + (body or ""))[:MAX_TEXT]
-    return bool(_find(_site_itself(), text)) and not (
-        _find(unable, text) or _find(_blocking(), text)
-    )
+    # the root of "block" does not count here: "Hauptstraße gesperrt" on a town's home page
+    return bool(_find(_site_itself(), text)) and not _find(unable, text)
 
 
 @functools.lru_cache(maxsize=1)

@@ -238,3 +238,65 @@ def test_national_filters_are_named_by_their_notice_pages(
     verdict, _, evidence = _verdict(f"<html><body>{html}</body></html>", status, headers)
     assert verdict == "blocked", evidence
     assert vendor in evidence
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "html"),
+    [
+        (
+            200,
+            (),
+            "<html><body><h2>We value your privacy</h2><p>We and our 142 partners store and/or "
+            "access information on a device, such as cookies.</p></body></html>",
+        ),
+        (
+            451,
+            (),
+            "<html><head><title>451: Unavailable due to legal reasons</title></head><body><p>You "
+            "are accessing this website from the European Economic Area, which enforces the GDPR;"
+            " access cannot be granted at this time.</p></body></html>",
+        ),
+        (
+            503,
+            (),
+            "<html lang='pt'><body><h1>Estamos em manutenção</h1><p>O sistema de notas fiscais "
+            "estará indisponível até segunda-feira. Secretaria Municipal da Fazenda</p></body>"
+            "</html>",
+        ),
+        (
+            403,
+            (),
+            "<html><head><title>Web Page Blocked</title></head><body><p>Attack ID: 20000051</p>"
+            "<p>Your request was blocked as a possible SQL injection. Contact the site "
+            "administrator.</p></body></html>",
+        ),
+        (
+            403,
+            (),
+            "<html lang='pl'><body><p>Nie masz uprawnień do przeglądania tego działu. Musisz się "
+            "zalogować, aby zobaczyć tę stronę.</p></body></html>",
+        ),
+    ],
+)
+def test_consent_legal_maintenance_waf_and_sign_in_notices_accuse_nobody(
+    status: int, headers: tuple[tuple[str, str], ...], html: str
+) -> None:
+    verdict, _, evidence = _verdict(html, status, headers)
+    assert verdict != "blocked", evidence
+
+
+def test_a_court_order_with_451_and_a_mobile_operators_age_check_are_blocks() -> None:
+    court = (
+        "<html lang='pt'><head><title>Conteúdo indisponível</title></head><body><h1>Conteúdo "
+        "indisponível por determinação judicial</h1><p>Em cumprimento de ordem judicial, o "
+        "acesso a este endereço foi suspenso pela operadora.</p></body></html>"
+    )
+    verdict, _, evidence = _verdict(court, 451)
+    assert verdict == "blocked", evidence
+    lock = (
+        "<html><head><title>Content Lock</title></head><body><h1>This site is restricted by "
+        "Content Lock</h1><p>Your mobile plan has Content Lock on until the account holder's "
+        "age is verified as 18 or over.</p></body></html>"
+    )
+    verdict, _, evidence = _verdict(lock)
+    assert verdict == "blocked", evidence

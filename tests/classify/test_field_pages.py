@@ -300,3 +300,31 @@ def test_a_court_order_with_451_and_a_mobile_operators_age_check_are_blocks() ->
     )
     verdict, _, evidence = _verdict(lock)
     assert verdict == "blocked", evidence
+
+
+def test_cloudflare_gateway_blocks_while_cloudflares_own_errors_do_not() -> None:
+    ray = "<p>Ray ID: 8a1f3e2b7c6d9e10</p>"
+    gateway = (
+        "<html><head><title>Blocked | Cloudflare Gateway</title></head><body><h1>This website "
+        f"has been blocked by your organization</h1>{ray}</body></html>"
+    )
+    verdict, _, evidence = _verdict(gateway, 403, (("Server", "cloudflare"),))
+    assert verdict == "blocked", evidence
+    own_error = (
+        "<html lang='ja'><head><title>アクセスが拒否されました</title></head><body>"
+        f"<p>Cloudflare エラー 1020</p><h1>アクセスが拒否されました</h1>{ray}</body></html>"
+    )
+    verdict, _, evidence = _verdict(own_error, 403, (("Server", "cloudflare"),))
+    assert verdict == "accessible", evidence
+
+
+def test_cookies_in_hebrew_and_a_closure_in_bengali() -> None:
+    cookies = (
+        "<html lang='he'><body><p>אתר זה משתמש בעוגיות כדי לשפר את חוויית הגלישה.</p>"
+        "<a href='/privacy'>מדיניות פרטיות</a></body></html>"
+    )
+    verdict, _, evidence = _verdict(cookies)
+    assert verdict != "blocked", evidence
+    closed = "<html lang='bn'><body><h1>সাইটটি বন্ধ করা হয়েছে</h1></body></html>"
+    verdict, _, evidence = _verdict(closed)
+    assert verdict == "blocked", evidence

@@ -169,26 +169,26 @@ def _lexicon() -> _Lexicon:
     return _Lexicon(int(data["threshold"]), int(data["weak_cap"]), *_index(cues))
 
 
+def _phrases(phrases: list[str]) -> _Lexicon:
+    """A set of phrases of no language or weight, indexed for ``_find``."""
+    cues = {c.phrase: c for c in (_cue(p, 0, "") for p in phrases)}
+    return _Lexicon(0, 0, *_index(cues))
+
+
 @functools.lru_cache(maxsize=1)
 def _refusals() -> tuple[_Lexicon, _Lexicon, _Lexicon, int]:
     """(unable, where, temporary) phrase sets of plain refusals, and the "small page" size."""
-    data = dict(_data()["refusals"])
-    small = int(data.pop("small_text"))
-    temporary = {c.phrase: c for c in (_cue(p, 0, "") for p in data.pop("temporary"))}
-    data.pop("blocking")
-    data.pop("site_itself")
+    data = _data()["refusals"]
     sets: dict[str, dict[str, _Cue]] = {"unable": {}, "where": {}}
     for lang, roles in data.items():
+        if not isinstance(roles, dict):
+            continue  # small_text and the lists of no language (temporary, blocking, ...)
         for role, phrases in roles.items():
             for raw in phrases:
                 cue = _cue(raw, 0, str(lang))
                 sets[role].setdefault(cue.phrase, cue)
-    unable, where, temp = (
-        _Lexicon(0, 0, *_index(sets["unable"])),
-        _Lexicon(0, 0, *_index(sets["where"])),
-        _Lexicon(0, 0, *_index(temporary)),
-    )
-    return unable, where, temp, small
+    unable, where = _Lexicon(0, 0, *_index(sets["unable"])), _Lexicon(0, 0, *_index(sets["where"]))
+    return unable, where, _phrases(data["temporary"]), int(data["small_text"])
 
 
 def _spaced(lex: _Lexicon, text: str) -> list[_Cue]:
@@ -393,7 +393,7 @@ def speaks_of_access(body: str | None, title: str | None = None) -> bool:
     text = fold((title or "") + " \n " + (body or ""))[:MAX_TEXT]
     if _find(temporary, text):
         return False
-    if about_itself(body, title):
+    if _presents_itself(text):
         return False  # a home page, a welcome, a privacy policy: the site speaks of itself
     return bool(
         _find(unable, text)
@@ -406,24 +406,25 @@ def speaks_of_access(body: str | None, title: str | None = None) -> bool:
 def about_itself(body: str | None, title: str | None = None) -> bool:
     """The page presents the site itself (its home page, a welcome, its privacy or cookie
     policy: ``refusals.site_itself``) and says nothing of being unable to open."""
-    unable, _where, _temporary, _small = _refusals()
-    text = fold((title or "") + " \n " + (body or ""))[:MAX_TEXT]
-    # the root of "block" does not count here: "Hauptstraße gesperrt" on a town's home page
-    return bool(_find(_site_itself(), text)) and not _find(unable, text)
+    return _presents_itself(fold((title or "") + " \n " + (body or ""))[:MAX_TEXT])
+
+
+def _presents_itself(text: str) -> bool:
+    """``about_itself`` on folded text. The root of "block" does not count against it:
+    "Hauptstraße gesperrt" on a town's home page."""
+    return bool(_find(_site_itself(), text)) and not _find(_refusals()[0], text)
 
 
 @functools.lru_cache(maxsize=1)
 def _site_itself() -> _Lexicon:
     """Words of a page about the site itself (``refusals.site_itself``): home, welcome, privacy."""
-    cues = {c.phrase: c for c in (_cue(p, 0, "") for p in _data()["refusals"]["site_itself"])}
-    return _Lexicon(0, 0, *_index(cues))
+    return _phrases(_data()["refusals"]["site_itself"])
 
 
 @functools.lru_cache(maxsize=1)
 def _blocking() -> _Lexicon:
     """The root of "block" as most languages write it (``refusals.blocking``)."""
-    cues = {c.phrase: c for c in (_cue(p, 0, "") for p in _data()["refusals"]["blocking"])}
-    return _Lexicon(0, 0, *_index(cues))
+    return _phrases(_data()["refusals"]["blocking"])
 
 
 @functools.lru_cache(maxsize=1)

@@ -112,19 +112,16 @@ def named_filter_destination(
     port or a host or path named for blocking: where a filter sends a refused request, and
     never a sign-in or consent page (those are the service's own hosts). Handing the requested
     address to another site is not enough here: captive portals and sign-on pages do it too."""
-    dest = _filter_destination(url, requested, nets, own)
-    if dest is None:
-        return None
-    parts = urlsplit(dest if not dest.startswith("//") else "http:" + dest)
-    host = (parts.hostname or "").lower()
-    private = is_ip_literal(host) and is_sinkhole_address(host, nets)
-    if private or parts.port in FILTER_PORTS or _BLOCKY_URL.search(host + parts.path):
-        return dest
-    return None
+    return _filter_destination(url, requested, nets, own, handed=False)
 
 
 def _filter_destination(
-    url: str, requested: str, nets: Sequence[IPNetwork], own: OwnHosts | None = None
+    url: str,
+    requested: str,
+    nets: Sequence[IPNetwork],
+    own: OwnHosts | None = None,
+    *,
+    handed: bool = True,
 ) -> str | None:
     """``url`` (absolute or not) when it leads to a filter rather than to the requested site:
     a private address, a filter's port, a host or path named for blocking, or another site
@@ -145,7 +142,7 @@ def _filter_destination(
     private = is_ip_literal(host) and is_sinkhole_address(host, nets)
     if private or (port in FILTER_PORTS) or _BLOCKY_URL.search(host + parts.path):
         return url
-    if asked and asked in unquote(parts.query).lower():
+    if handed and asked and asked in unquote(parts.query).lower():
         return url
     return None
 

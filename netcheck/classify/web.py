@@ -251,8 +251,10 @@ def _signs(
     # a stock status page says its status and nothing more ("403 Forbidden"): no sign
     reason = _REASONS.get(status or 0)
     phrases = [p for p in cues.phrases if p != reason]
-    if cues.top <= 1 and about_itself(body, title):
-        phrases = []  # "Politik" in a home page's menu: the site presents itself
+    if cues.top <= 1 and ((status or 0) >= 400 or about_itself(body, title)):
+        # a lone weak word with an error status ("denied"): a server's refusal alike; "Politik"
+        # in a home page's menu: the site presents itself
+        phrases = []
     if phrases and (shape.small or cues.score >= 2):
         signs += [f'"{p}"' for p in phrases[:3]]
     signs += list(shape.signs[:2])
@@ -318,14 +320,11 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
             f"{page} answered {how} with a block page: {_said(cues, shape)}.",
             ident,
         )
-    signs = _signs(cues, shape, ident, h.status, h.body, h.title)
-    if (h.status or 0) >= 400 and cues.top <= 1 and len(signs) == len(cues.phrases[:3]):
-        signs = []  # an error status and a lone weak word ("denied"): a server's refusal alike
     return _unproven(
         h,
         f"{page} answered {h.status} {how}",
         meets,
-        signs,
+        _signs(cues, shape, ident, h.status, h.body, h.title),
         ident,
         shape,
     )

@@ -64,9 +64,10 @@ def _closed_port() -> int:
 class RealSquid:
     def __init__(self, workdir: Path, rules: str) -> None:
         self.port = free_port()
-        user = pwd.getpwnam("proxy")
         workdir.mkdir(parents=True, exist_ok=True)
-        os.chown(workdir, user.pw_uid, user.pw_gid)
+        if os.geteuid() == 0:  # squid started by root runs as `proxy`; a user's squid as the user
+            user = pwd.getpwnam("proxy")
+            os.chown(workdir, user.pw_uid, user.pw_gid)
         self.conf = workdir / "squid.conf"
         self.conf.write_text(
             "\n".join(

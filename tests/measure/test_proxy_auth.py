@@ -186,6 +186,7 @@ def squids() -> Iterator[dict[str, Squid]]:
         yield {"basic": basic, "digest": digest, "ntlm": ntlm}
 
 
+@pytest.mark.root  # a real squid drops to user proxy: root
 @pytest.mark.parametrize(("name", "auth"), [("basic", None), ("digest", None), ("ntlm", "ntlm")])
 async def test_the_probe_passes_an_authenticating_squid(
     lab: TlsLab, squids: dict[str, Squid], name: str, auth: str | None
@@ -216,6 +217,7 @@ async def test_the_probe_passes_an_authenticating_squid(
         assert all(row[7] == USER for row in served), served
 
 
+@pytest.mark.root  # a real squid drops to user proxy: root
 @pytest.mark.parametrize("password", [None, "hunter2"])
 async def test_a_407_the_probe_cannot_answer_is_inconclusive(
     lab: TlsLab, squids: dict[str, Squid], password: str | None
@@ -239,6 +241,7 @@ async def test_a_407_the_probe_cannot_answer_is_inconclusive(
     _no_secret(results)
 
 
+@pytest.mark.root  # a real squid drops to user proxy: root
 async def test_basic_only_when_asked_for_ntlm_is_inconclusive(
     lab: TlsLab, squids: dict[str, Squid]
 ) -> None:
@@ -249,6 +252,7 @@ async def test_basic_only_when_asked_for_ntlm_is_inconclusive(
     assert "it offers Basic" in results[0].evidence
 
 
+@pytest.mark.root  # a real squid drops to user proxy: root
 async def test_env_mode_carries_credentials(lab: TlsLab, squids: dict[str, Squid]) -> None:
     squid = squids["basic"]
     env = {"http_proxy": proxy_url(squid), "https_proxy": proxy_url(squid)}
@@ -260,6 +264,7 @@ async def test_env_mode_carries_credentials(lab: TlsLab, squids: dict[str, Squid
     _no_secret(results)
 
 
+@pytest.mark.root  # a real squid drops to user proxy: root
 def test_cli_run_never_prints_or_stores_the_password(
     lab: TlsLab, squids: dict[str, Squid], tmp_path: Path
 ) -> None:

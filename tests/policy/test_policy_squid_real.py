@@ -95,7 +95,11 @@ class RealSquid:
             + rules
         )
         self.proc = subprocess.Popen(
-            [SQUID, "-N", "-f", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            # a service name of its own: squid names its shared-memory segments after it, and
+            # another squid on the machine (another test run, root's) must not collide
+            [SQUID, "-N", "-n", f"nctest{self.port}", "-f", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -175,6 +175,18 @@ def _bytes_acked(sock: Any) -> int | None:
     return int(struct.unpack_from("=Q", raw, _TCPI_BYTES_ACKED)[0]) if len(raw) >= 128 else None
 
 
+def _send_queue(sock: Any) -> int | None:
+    """Bytes this end still holds, unsent or unacknowledged (Linux SIOCOUTQ), None elsewhere."""
+    try:
+        import fcntl  # POSIX only: imported here, so Windows can import this module
+        import termios
+
+        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    except (ImportError, OSError, AttributeError, ValueError, TypeError):
+        return None
+    return int(struct.unpack("=i", raw)[0])
+
+
 def _client(verify: bool | str) -> httpx.AsyncClient:
     # timeouts come from our asyncio deadline; no proxies from the environment, no redirects:
     # a redirect would measure another host than the one named
@@ -279,10 +291,24 @@ class _Upload:
             written += len(self.chunk)
             yield self.chunk
 
-    def moved(self) -> int | None:
-        """The body's tail (in flight, and up to UNSENT_LOWAT queued) crossed the link after
-        the estimate stopped: the peer acknowledged it before answering."""
-        return _bytes_acked(self.sockets[-1]) if self.sockets else None
+    async def settle(self, limit: float) -> int | None:
+        """What the upload cost: the acknowledged bytes once the body's tail has crossed.
+
+        When the estimate stops, the tail (in flight, and up to UNSENT_LOWAT queued) is still
+        on its way, and the server may have answered before reading it (nginx's ``return 204``
+        does). Closing then would let the kernel send it after we returned, uncounted; so wait
+        (at most ``limit``) until the peer has acknowledged all of it, and if it has not, reset
+        the connection so nothing more crosses than was counted."""
+        if not self.sockets:
+            return None
+        sock = self.sockets[-1]
+        end = time.perf_counter() + limit
+        while (queued := _send_queue(sock)) and time.perf_counter() < end:
+            await asyncio.sleep(ACK_POLL_S)
+        if queued:
+            with contextlib.suppress(OSError, AttributeError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        return _bytes_acked(sock)
 
 
 async def measure_upload(
@@ -317,7 +343,8 @@ async def measure_upload(
                     extensions={**extensions, "trace": upload.trace},
                 )
                 poller.cancel()
-                moved = upload.moved()
+                left = t0 + max_seconds + GRACE_S - time.perf_counter()
+                moved = await upload.settle(min(GRACE_S, left - 0.1))
                 status = resp.status_code
                 if status >= 400:
                     failure = failures.HTTP_UNEXPECTED_STATUS

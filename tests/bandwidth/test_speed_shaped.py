@@ -184,10 +184,11 @@ def test_upload_on_a_50_ms_link_counts_acknowledged_bytes() -> None:
     # bytes handed to the kernel would run ahead of the link by the send buffer; acked bytes
     # track it
     assert r.goodput_mbps == pytest.approx(20 * CEILING, rel=0.15)
-    # what it cost is what it says: the body's tail is counted and nothing drains after the
-    # return (an autotuned send buffer put 25% more on the link than was counted, after it)
-    assert after - at_return < 50_000
-    assert r.bytes >= 0.9 * after * 1448 / 1514
+    # what it cost is what it says: the body's tail crosses and is counted before the return,
+    # and nothing drains after it (nginx answers before reading the body: closing at once left
+    # up to 90 kB crossing after the return and ~10% of the bytes on the link uncounted)
+    assert after - at_return < 10_000  # the FIN and its ACKs, a few frames
+    assert r.bytes >= 0.97 * after * 1448 / 1514
     # at 1 Mbit/s an ACK (2 segments) comes every 23 ms: counting only polls that saw new ACKs
     # keeps 250 ms windows from reading 10 or 11 ACKs (+-4.6%, never settling)
     assert one.stable

@@ -181,5 +181,12 @@ def vendor_name(vendor: str) -> str:
     return _shipped_names().get(vendor) or _loader_vendor_name(vendor)
 
 
+def a_vendor(vendor: str) -> str:
+    """The vendor's name after "a" or "an" ("an Iranian national filter")."""
+    name = vendor_name(vendor)
+    vowel = name[:1] in "AEIOaeio" or (name[:1] in "Uu" and not name[:2].isupper())
+    return f"{'an' if vowel else 'a'} {name}"
+
+
 def extract_title(body: str | None) -> str | None:
     return body_title(body, scan=_MAX_SCAN)

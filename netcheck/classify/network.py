@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from netcheck import failures as f
 from netcheck.classify.blockpage import (
+    a_vendor,
     match_dns,
-    vendor_name,
 )
 from netcheck.classify.evidence import (
     CERT_FAILURES,
@@ -86,7 +86,7 @@ def dns_stage(ctx: Ctx) -> Classification | None:
             return block_verdict(
                 "dns-sinkhole",
                 f"{_who(d)} answered {ctx.host} with {vendor_hit.where}, "
-                f"a {vendor_name(vendor_hit.vendor)} "
+                f"{a_vendor(vendor_hit.vendor)} "
                 "block address: the name is sinkholed.",
                 vendor_hit.vendor,
             )

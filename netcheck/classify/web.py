@@ -7,6 +7,7 @@ from __future__ import annotations
 from netcheck import failures as f
 from netcheck.classify.blockpage import (
     CueScore,
+    a_vendor,
     extract_title,
     generic_cues,
     lookalike_description,
@@ -161,7 +162,7 @@ def http_stage(ctx: Ctx) -> Classification | None:
         if block:
             return block_verdict(
                 "http-redirect",
-                f"{ctx.host} was redirected to {h.location}, a {vendor_name(block)} block page.",
+                f"{ctx.host} was redirected to {h.location}, {a_vendor(block)} block page.",
                 block,
             )
         if is_sinkhole_address(dest, ctx.nets):
@@ -282,7 +283,7 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
     if block and not authentic:
         return block_verdict(
             "http-blockpage",
-            f"{page} answered {h.status} {how} with a {vendor_name(block)} block page.",
+            f"{page} answered {h.status} {how} with {a_vendor(block)} block page.",
             block,
         )
     cues, shape = _page_cues(ctx, h)
@@ -291,7 +292,7 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
     if named and not authentic and not firm_look and _refuses(cues, shape):
         return block_verdict(
             "http-blockpage",
-            f"{page} answered {h.status} {how} with a {vendor_name(named)} block page "
+            f"{page} answered {h.status} {how} with {a_vendor(named)} block page "
             f"({_said(cues, shape)}).",
             named,
         )

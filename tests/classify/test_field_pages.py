@@ -328,3 +328,53 @@ def test_cookies_in_hebrew_and_a_closure_in_bengali() -> None:
     closed = "<html lang='bn'><body><h1>সাইটটি বন্ধ করা হয়েছে</h1></body></html>"
     verdict, _, evidence = _verdict(closed)
     assert verdict == "blocked", evidence
+
+
+@pytest.mark.parametrize(
+    ("html", "vendor"),
+    [
+        (
+            "<h1>Accesso al sito inibito</h1><p>Il sito è stato oscurato in esecuzione di un "
+            "provvedimento dell'autorità giudiziaria.</p>",
+            "AGCOM/ADM order (Italy)",
+        ),
+        (
+            "<p>Доступ к ресурсу ограничен на основании решения. Подробнее: "
+            "https://blocklist.rkn.gov.ru/</p>",
+            "Roskomnadzor (Russia)",
+        ),
+        (
+            "<p>Access to this website has been blocked under an order of the High Court.</p>",
+            "High Court order (UK)",
+        ),
+    ],
+)
+def test_national_orders_are_blocks_named_in_a_sentence_that_reads(html: str, vendor: str) -> None:
+    verdict, _, evidence = _verdict(f"<html><body>{html}</body></html>", 200)
+    assert verdict == "blocked", evidence
+    assert f" {vendor} block page" in evidence
+    assert " a a" not in evidence  # the article is chosen for the name ("an AGCOM...")
+
+
+@pytest.mark.parametrize(
+    ("status", "html"),
+    [
+        # the service removed a video for breaking its own rules, in Turkish
+        (
+            200,
+            "<title>YouTube</title><p>Video kullanılamıyor</p><p>Bu video, YouTube'un Topluluk "
+            "Kuralları'nı ihlal ettiği için kaldırıldı.</p>",
+        ),
+        # Cloudflare's site-firewall error translated: its number and Ray ID, no English
+        (
+            403,
+            "<title>Η πρόσβαση απορρίφθηκε</title><h1>Σφάλμα 1020</h1><h2>Η πρόσβαση "
+            "απορρίφθηκε</h2><p>Ray ID: 8a1b00aa11bb22cc</p>",
+        ),
+    ],
+)
+def test_a_service_citing_its_own_rules_and_a_translated_cdn_error_accuse_nobody(
+    status: int, html: str
+) -> None:
+    verdict, _, evidence = _verdict(f"<html><body>{html}</body></html>", status)
+    assert verdict == "accessible", evidence

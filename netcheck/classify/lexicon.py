@@ -152,9 +152,32 @@ def _cue(raw: object, weight: int, lang: str) -> _Cue:
 
 @functools.lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
-    ref = importlib.resources.files("netcheck") / "data" / "cues.yaml"
-    data: dict[str, Any] = yaml.safe_load(ref.read_text(encoding="utf-8"))
+    """cues.yaml, with the languages of ``data/languages/*.yaml`` merged in: each such file
+    adds whole languages to ``lexicon``, ``pairs``, ``refusals`` and ``access_context``, and
+    words to the phrase lists of no language (``refusals.blocking``, ``temporary``...)."""
+    data_dir = importlib.resources.files("netcheck") / "data"
+    data: dict[str, Any] = yaml.safe_load((data_dir / "cues.yaml").read_text(encoding="utf-8"))
+    languages = data_dir / "languages"
+    extra = (
+        sorted((f for f in languages.iterdir() if f.name.endswith(".yaml")), key=lambda f: f.name)
+        if languages.is_dir()
+        else []
+    )
+    for file in extra:
+        _merge_languages(data, yaml.safe_load(file.read_text(encoding="utf-8")) or {}, file.name)
     return data
+
+
+def _merge_languages(data: dict[str, Any], more: dict[str, Any], name: str) -> None:
+    for section in ("lexicon", "pairs", "refusals", "access_context"):
+        for key, value in (more.get(section) or {}).items():
+            into = data[section]
+            if isinstance(value, list) and isinstance(into.get(key), list):
+                into[key] = [*into[key], *value]  # a phrase list of no language
+            elif key in into:
+                raise ValueError(f"{name}: {section}.{key} is already in cues.yaml")
+            else:
+                into[key] = value
 
 
 @functools.lru_cache(maxsize=1)

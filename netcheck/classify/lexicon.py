@@ -36,6 +36,9 @@ _TAG = re.compile(r"<[^<>]{0,2000}>")
 # Turkish dotless "ı" is written for "i" in folded phrases (no accent to strip, so it would stay)
 _LETTERS = str.maketrans(
     {"\u064a": "\u06cc", "\u0643": "\u06a9", "\u200c": " ", "\u2019": "'", "\u0131": "i"}
+    # letters NFKD leaves whole, as their languages' pages are often typed without them
+    # (Vietnamese "đuoc" and "duoc", Polish "ł", Danish and Norwegian "ø", "æ")
+    | {"\u0111": "d", "\u0142": "l", "\u00f8": "o", "\u00e6": "ae", "\u0153": "oe"}
 )
 # Devanagari and Bengali are written with spaces, but their vowel signs are no word characters
 # to ``\w``: their phrases match as unspaced ones do, anywhere

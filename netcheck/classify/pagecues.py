@@ -39,6 +39,11 @@ _ASSET = re.compile(
     r"(?:https?:)?//([^/\"'\s>:]+)",
     re.IGNORECASE,
 )
+_ASSET_URL = re.compile(
+    r"<(?:script|img|link|video|source|embed)\b[^>]{0,400}\b(?:src|href)\s*=\s*[\"']?"
+    r"((?:https?:)?//[^\"'\s>]+)",
+    re.IGNORECASE,
+)
 HEAD_SCAN = 16 * 1024
 _REFRESH = re.compile(
     r"<meta[^>]{0,200}http-equiv\s*=\s*[\"']?refresh[^>]{0,200}content\s*=\s*[\"']?"
@@ -189,6 +194,10 @@ def page_structure(
     if redirect is not None:
         signs.append(f"it sends the browser to {redirect}")
         score += 3
+    served = _served_from(raw, requested, nets, own) if small and redirect is None else None
+    if served is not None:
+        signs.append(f"it loads its pictures or scripts from {served}")
+        score += 2
     names = sorted({k for k, _ in headers if _FILTER_HEADER.match(k)})
     if names:
         signs.append(f"a filter's header ({names[0]})")
@@ -219,6 +228,19 @@ def page_structure(
     return Structure(
         score, tuple(signs), redirect, small, echo, leaves, brief, _own_ties(raw, own), silent
     )
+
+
+def _served_from(
+    body: str, requested: str, nets: Sequence[IPNetwork], own: OwnHosts | None
+) -> str | None:
+    """The host a small page loads its pictures, styles or scripts from, when that host is a
+    filter's (a private address, a filter's port, a name for blocking): a block page's logo
+    comes from the appliance that wrote it, a site's from the site or its CDN."""
+    for m in _ASSET_URL.finditer(body[:HEAD_SCAN]):
+        url = html.unescape(m.group(1))
+        if named_filter_destination(url, requested, nets, own) is not None:
+            return url_host(url if not url.startswith("//") else "http:" + url) or url
+    return None
 
 
 def _own_ties(body: str, own: OwnHosts | None) -> bool:

@@ -378,3 +378,58 @@ def test_a_service_citing_its_own_rules_and_a_translated_cdn_error_accuse_nobody
 ) -> None:
     verdict, _, evidence = _verdict(f"<html><body>{html}</body></html>", status)
     assert verdict == "accessible", evidence
+
+
+@pytest.mark.parametrize(
+    ("status", "html", "family"),
+    [
+        (
+            200,
+            "<div id='cmp'><p>Wij en onze partners slaan gegevens op een apparaat op.</p>"
+            "<button>Akkoord</button></div>",
+            "consent-wall",
+        ),
+        (200, "<p>เว็บไซต์นี้ใช้คุกกี้เพื่อประสบการณ์ที่ดี</p><button>ยอมรับ</button>", "consent-wall"),
+        (200, "<h2>Är du över 20 år?</h2><p>Du måste ha fyllt 20.</p>", "age-gate"),
+        (
+            403,
+            "<h2>این سرویس در منطقه شما ارائه نمی‌شود</h2><p>به دلیل محدودیت‌های قانون صادرات</p>",
+            "content-unavailable",
+        ),
+        (
+            403,
+            "<h2>Votre requête a été rejetée par notre pare-feu applicatif</h2><p>Le contenu "
+            "ressemble à une tentative d'attaque. Identifiant de support : 1847209938</p>",
+            "site-waf",
+        ),
+        (
+            200,
+            "<h2>Tên miền này đã được đăng ký</h2><p>Liên hệ nhà đăng ký.</p>",
+            "server-default-page",
+        ),
+    ],
+)
+def test_real_pages_families_in_more_languages(status: int, html: str, family: str) -> None:
+    match = lookalike_match(
+        status, (), f"<html><body>{html}</body></html>", None, requested_host="x.com"
+    )
+    assert match is not None
+    assert match[0] == family
+    verdict, _, evidence = _verdict(f"<html><body>{html}</body></html>", status)
+    assert verdict == "accessible", evidence
+
+
+def test_a_small_page_whose_logo_comes_from_a_filter_host_is_a_block_page() -> None:
+    page = "<img src='http://filter.cityhall.example/img/seal.png'><p>Ref: WF-2024-88417</p>"
+    verdict, _, evidence = _verdict(f"<html><body>{page}</body></html>", 200)
+    assert verdict == "blocked", evidence
+    assert "filter.cityhall.example" in evidence
+    # the same page with its logo from a CDN is only a brief page in doubt, not a block
+    cdn = page.replace("filter.cityhall", "cdn.cityhall")
+    verdict, _, evidence = _verdict(f"<html><body>{cdn}</body></html>", 200)
+    assert verdict != "blocked", evidence
+
+
+def test_vietnamese_d_with_stroke_folds_as_d() -> None:
+    # "không được phép" is typed with đ; the lexicon writes it with d
+    assert speaks_of_access("<p>Trang web này không được phép truy cập từ mạng nội bộ.</p>")

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from netcheck.classify.fingerprints import vendor_id
 from netcheck.models import CertFacts, HttpStep, ProbeInfo, Result, Steps, Target, TlsStep
 from netcheck.pagetext import extract_title
 from netcheck.targets.catalogue import load_targets_file
@@ -77,7 +78,9 @@ def _page(raw: dict[str, Any], split: str) -> Page:
         kind=str(raw["kind"]),
         lang=str(raw["lang"]),
         klass=str(raw["class"]),
-        vendor=raw.get("vendor"),
+        # the writer's name for the product, folded to netcheck's vendor id ("fortinet" and
+        # "fortigate" are "fortiguard", "panos" is "paloalto")
+        vendor=vendor_id(str(raw["vendor"])) if raw.get("vendor") else None,
         status=int(raw["status"]),
         headers=tuple((str(k), str(v)) for k, v in raw.get("headers", [])),
         services=tuple(raw.get("services", ())),

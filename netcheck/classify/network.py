@@ -226,11 +226,12 @@ def cert_names_note(ctx: Ctx) -> str:
 # --- the proxy's own demands ---------------------------------------------------------------------
 
 
-def _offered(headers: list[tuple[str, str]]) -> list[str]:
-    """Scheme names of ``Proxy-Authenticate`` challenges (the first word of each challenge)."""
+def _offered(headers: list[tuple[str, str]], header: str = "proxy-authenticate") -> list[str]:
+    """Scheme names of ``Proxy-Authenticate`` (or ``header``) challenges (the first word of each
+    challenge)."""
     names: list[str] = []
     for key, value in headers:
-        if key.lower() != "proxy-authenticate":
+        if key.lower() != header:
             continue
         for part in value.split(","):
             words = part.strip().split()
@@ -260,4 +261,19 @@ def proxy_auth_verdict(ctx: Ctx, h: HttpStep) -> Classification:
         "inconclusive",
         f"{ctx.host} was not measured: the proxy requires authentication (407) "
         f"({proxy}{offered}), and {tried}.",
+    )
+
+
+def sign_in_verdict(ctx: Ctx, h: HttpStep, page: str, how: str) -> Classification | None:
+    """A 401 with a ``WWW-Authenticate`` challenge where the page could have been forged: a
+    sign-in (the site's own, an intranet's, or a transparent proxy's), which the probe never
+    answers. Nothing says the network refused the site: inconclusive, never blocked."""
+    offers = _offered(h.headers, "www-authenticate")
+    if h.status != 401 or not offers:
+        return None
+    return other_verdict(
+        "inconclusive",
+        f"{page} answered 401 {how} and asked for credentials ({', '.join(offers)}): a sign-in, "
+        "the site's own or a proxy's, which the probe never answers; nothing says the network "
+        "refused the site.",
     )

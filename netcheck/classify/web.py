@@ -29,7 +29,7 @@ from netcheck.classify.evidence import (
     page_meets_expect,
 )
 from netcheck.classify.lexicon import about_itself, reads, speaks_of_access
-from netcheck.classify.network import proxy_auth_verdict
+from netcheck.classify.network import proxy_auth_verdict, sign_in_verdict
 from netcheck.classify.pagecues import Structure, named_filter_destination, page_structure
 from netcheck.models import (
     HttpStep,
@@ -296,6 +296,11 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
             f"({_said(cues, shape)}).",
             named,
         )
+    # a browser shows a credentials dialog, not the page, on a 401 challenge: no filter's block
+    # page is made so (its words are for the dialog's cancel), whatever they say
+    asks = None if authentic else sign_in_verdict(ctx, h, page, how)
+    if asks is not None:
+        return asks
     if look and (authentic or firm_look or not _outweighs(cues, shape)):
         return other_verdict(
             "accessible", f"{page} answered {h.status} {how}: {lookalike_description(look[0])}."

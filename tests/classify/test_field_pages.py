@@ -433,3 +433,50 @@ def test_a_small_page_whose_logo_comes_from_a_filter_host_is_a_block_page() -> N
 def test_vietnamese_d_with_stroke_folds_as_d() -> None:
     # "không được phép" is typed with đ; the lexicon writes it with d
     assert speaks_of_access("<p>Trang web này không được phép truy cập từ mạng nội bộ.</p>")
+
+
+def test_a_401_challenge_is_a_sign_in_not_a_block_whatever_the_page_says() -> None:
+    page = (
+        "<title>Intranet - Acceso restringido</title><h2>Acceso restringido al personal</h2>"
+        "<p>Identifíquese con su usuario y contraseña de dominio.</p>"
+    )
+    challenge = (("WWW-Authenticate", "NTLM"), ("WWW-Authenticate", "Negotiate"))
+    verdict, _, evidence = _verdict(f"<html><body>{page}</body></html>", 401, challenge)
+    assert verdict == "inconclusive", evidence
+    assert "asked for credentials (NTLM, Negotiate)" in evidence
+    # without the challenge, the same words in place of the channel are a refusal
+    verdict, _, evidence = _verdict(f"<html><body>{page}</body></html>", 401)
+    assert verdict == "blocked", evidence
+
+
+@pytest.mark.parametrize(
+    ("status", "html", "family"),
+    [
+        (
+            200,
+            "<h1>Identifique-se no gov.br com:</h1><form><input name='cpf'></form>"
+            "<p>Login com seu banco · Seu certificado digital</p>",
+            "login-wall",
+        ),
+        (200, "<h2>หมดเวลาการใช้งาน</h2><p>กรุณาเข้าสู่ระบบอีกครั้ง</p>", "login-wall"),
+        (
+            200,
+            "<p>Ce contenu est hébergé par un tiers (YouTube). En l'affichant, vous acceptez "
+            "ses conditions d'utilisation et ses cookies.</p><button>Autoriser</button>",
+            "consent-wall",
+        ),
+        (
+            500,
+            "<h1>Erreur interne du serveur</h1><p>Une erreur inattendue s'est produite.</p>",
+            "server-error",
+        ),
+    ],
+)
+def test_sign_ins_third_party_consent_and_server_errors_in_other_languages(
+    status: int, html: str, family: str
+) -> None:
+    match = lookalike_match(
+        status, (), f"<html><body>{html}</body></html>", None, requested_host="x.com"
+    )
+    assert match is not None
+    assert match[0] == family

@@ -2,13 +2,15 @@
 
 In: a page's title and body (HTML or text). Out: a ``CueScore`` — the weighted phrases found,
 the language they lean to, and whether they add up to "strong" — and ``fold``, the text
-normalisation every page check shares. Pure. The phrases are data (``netcheck/data/cues.yaml``):
+normalisation every page check shares. Pure. The phrases are data (``netcheck/data/cues.yaml``
+and the languages of ``netcheck/data/languages/*.yaml``):
 families of wording, not one vendor's sentence, so a filter never seen before still says them.
 
 Matching: folded text (lowercase, no accents or markup, Arabic letter variants unified). Phrases
 in scripts written with spaces match as whole words; a word ending in ``*`` matches as a stem
 (``engellen*`` for Turkish "engellendi", "engellenmiştir"). Phrases in scripts written without
-spaces between words (Chinese, Japanese, Thai, Korean syllable blocks) match anywhere, spaces
+spaces between words (Chinese, Japanese, Thai, Khmer, Burmese, Korean syllable blocks), or whose
+vowel signs are no word characters (Devanagari, Bengali, Tamil, Sinhala), match anywhere, spaces
 ignored. Phrases are looked up by their first word, so a page is scanned once whatever the size
 of the lexicon.
 """
@@ -34,16 +36,29 @@ _BLOCK_OPEN = re.compile(r"<(script|style)\b", re.IGNORECASE)
 _TAG = re.compile(r"<[^<>]{0,2000}>")
 # Arabic yeh and kaf are written two ways across Arabic, Persian and Urdu text
 # Turkish dotless "ı" is written for "i" in folded phrases (no accent to strip, so it would stay)
+# Uzbek "oʻ", "gʻ" are written with a turned comma, an apostrophe or a right quote alike
+# The zero-width joiner shapes Sinhala and Indic conjuncts, and some pages leave it out
 _LETTERS = str.maketrans(
-    {"\u064a": "\u06cc", "\u0643": "\u06a9", "\u200c": " ", "\u2019": "'", "\u0131": "i"}
+    {
+        "\u064a": "\u06cc",
+        "\u0643": "\u06a9",
+        "\u200c": " ",
+        "\u200d": "",
+        "\u2019": "'",
+        "\u02bb": "'",
+        "\u02bc": "'",
+        "\u0131": "i",
+    }
     # letters NFKD leaves whole, as their languages' pages are often typed without them
     # (Vietnamese "đuoc" and "duoc", Polish "ł", Danish and Norwegian "ø", "æ")
     | {"\u0111": "d", "\u0142": "l", "\u00f8": "o", "\u00e6": "ae", "\u0153": "oe"}
 )
-# Devanagari and Bengali are written with spaces, but their vowel signs are no word characters
-# to ``\w``: their phrases match as unspaced ones do, anywhere
+# Devanagari, Bengali, Tamil and Sinhala are written with spaces, but their vowel signs are no
+# word characters to ``\w``; Thai, Khmer, Burmese, Chinese and Japanese are written without
+# spaces between words: phrases in all of these match as unspaced ones do, anywhere
 _UNSPACED = re.compile(
-    r"[\u0900-\u09ff\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]"
+    r"[\u0900-\u09ff\u0b80-\u0bff\u0d80-\u0dff\u0e00-\u0e7f\u1000-\u109f\u1100-\u11ff"
+    r"\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]"
 )
 
 
@@ -373,7 +388,15 @@ def title_says_blocked(title: str | None) -> bool:
 # --- which pages the lexicon can read -----------------------------------------------------------
 
 #: ``lang`` attributes that name a lexicon language by another code
-_LANG_ALIASES = {"no": "nb", "nn": "nb", "iw": "he", "in": "id", "sh": "sr", "bs": "hr"}
+_LANG_ALIASES = {
+    "no": "nb",
+    "nn": "nb",
+    "iw": "he",
+    "in": "id",
+    "sh": "sr",
+    "bs": "hr",
+    "fil": "tl",
+}
 
 
 @functools.lru_cache(maxsize=1)
@@ -383,29 +406,23 @@ def lexicon_languages() -> frozenset[str]:
 
 
 _LANG_ATTR = re.compile(r"<html\b[^>]{0,400}\blang\s*=\s*[\"']?([a-zA-Z]{2,3})", re.IGNORECASE)
-#: letters no language of the lexicon writes: other scripts (Armenian, Georgian, Ethiopic, the
-#: Indic scripts after Bengali, Sinhala, Tibetan...) and Latin letters of Icelandic, Faroese,
-#: Maltese, Azerbaijani and Welsh
-_FOREIGN = re.compile(
-    "[\u0530-\u058f\u0a00-\u0dff\u0f00-\u0fff\u10a0-\u10ff\u1200-\u137f\u1780-\u17ffðþħġəŵŷ]",
-    re.IGNORECASE,
-)
-#: Cyrillic letters of Macedonian and Belarusian, not of Russian, Ukrainian, Bulgarian or Serbian
-_FOREIGN_CYRILLIC = re.compile("[ѓќѕў]", re.IGNORECASE)
+#: letters no language of the lexicon writes: other scripts (Gurmukhi, Gujarati, Oriya, Telugu,
+#: Kannada, Malayalam, Tibetan) and Latin letters of Maltese and Welsh
+_FOREIGN = re.compile("[\u0a00-\u0b7f\u0c00-\u0d7f\u0f00-\u0fffħġŵŷ]", re.IGNORECASE)
 
 
 def reads(body: str | None, title: str | None = None) -> bool:
     """Whether the page may be written in one of the lexicon's languages, where its words and
     the real pages' families are known: its ``lang`` attribute names one of them or, with
-    none, it holds no letter those languages never write. A page in another language (Icelandic,
-    Greek, Hebrew...) could be a refusal or a "coming soon" alike, and netcheck cannot tell."""
+    none, it holds no letter those languages never write. A page in another language (Welsh,
+    Maltese, Telugu...) could be a refusal or a "coming soon" alike, and netcheck cannot tell."""
     raw = (body or "")[:MAX_SCAN]
     declared = _LANG_ATTR.search(raw[:4096])
     if declared is not None:
         code = declared.group(1).lower()
         return _LANG_ALIASES.get(code, code) in lexicon_languages()
     text = (title or "") + " " + _TAG.sub(" ", _drop_scripts(raw))[:MAX_TEXT]
-    return not (_FOREIGN.search(text) or _FOREIGN_CYRILLIC.search(text))
+    return not _FOREIGN.search(text)
 
 
 def speaks_of_access(body: str | None, title: str | None = None) -> bool:

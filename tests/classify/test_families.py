@@ -67,11 +67,12 @@ def test_a_brief_page_that_is_not_the_service_and_of_no_family_is_a_block_page(
 @pytest.mark.parametrize(
     "html",
     [
-        "<html lang='is'><body><p>Þessi síða opnast ekki á neti stofnunarinnar.</p></body></html>",
-        "<html><body><p>Այս կայքը հասանելի չէ նախարարության ցանցում։</p></body></html>",
-        "<html><body><p>ეს საიტი სამინისტროს ქსელში მიუწვდომელია.</p></body></html>",
-        "<html lang='sw'><body><p>Tovuti hii haipatikani kwenye mtandao wa wizara.</p></body>"
-        "</html>",
+        "<html lang='cy'><body><p>Nid yw'r wefan hon ar gael ar rwydwaith y weinidogaeth.</p>"
+        "</body></html>",
+        "<html><body><p>Għal dan is-sit m'hemmx aċċess min-netwerk tal-ministeru.</p>"
+        "</body></html>",
+        "<html><body><p>ఈ సైట్ మంత్రిత్వ శాఖ నెట్‌వర్క్‌లో అందుబాటులో లేదు.</p></body></html>",
+        "<html lang='gu'><body><p>આ સાઇટ મંત્રાલયના નેટવર્ક પર ઉપલબ્ધ નથી.</p></body></html>",
     ],
 )
 def test_a_brief_page_in_a_language_netcheck_does_not_read_is_inconclusive(html: str) -> None:

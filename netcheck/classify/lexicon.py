@@ -369,9 +369,20 @@ def generic_cues(body: str | None, title: str | None = None) -> CueScore:
 _HEADING = re.compile(r"<h[1-3][^>]{0,200}>(.{0,400}?)</h[1-3]", re.IGNORECASE | re.DOTALL)
 
 
+#: a heading that asks ("Why is a website blocked?", "¿Cómo solicito acceso?"): a help page's
+#: question, not a filter's notice
+_QUESTION = re.compile(
+    r"[?\uff1f\u061f]\s*$|^\W*(why|how|what|when|can i|warum|wieso|wie|was|por ?que|como|"
+    r"pourquoi|comment|perche|come|waarom|hoe|dlaczego|jak|почему|как|что|neden|nasil|mengapa|"
+    r"bagaimana|tai sao|lam sao|为什么|為什麼|如何|なぜ|どうして|왜|어떻게|لماذا|كيف|چرا|چگونه)\b",
+    re.IGNORECASE,
+)
+
+
 def _headline(title: str | None, body: str | None) -> str:
     heads = [m.group(1) for m in _HEADING.finditer((body or "")[:MAX_TEXT])][:6]
-    return " \n ".join([title or "", *heads])
+    said = [h for h in [title or "", *heads] if not _QUESTION.search(fold(h))]
+    return " \n ".join(said)
 
 
 def _says_blocked(lex: _Lexicon, text: str) -> bool:

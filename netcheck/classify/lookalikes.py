@@ -167,6 +167,58 @@ def ad_links(body: str | None, requested_host: str, own: OwnHosts | None) -> boo
     return any(n >= 3 for n in counts.values())
 
 
+#: marks of an article (a help-desk answer, a news story, a blog post), each in the lexicon's
+#: main languages; folded text. A filter's notice carries none of them, or one in a template's
+#: footer; an article carries several
+_ARTICLE_MARKS = tuple(
+    re.compile(p)
+    for p in (
+        # "was this article helpful?"
+        r"(was this|did this) (article|page|answer) (helpful|help)|te (fue|ha sido) util"
+        r"|(fue|foi|e stato) util[e]? (este|esta|questo) (articulo|artigo|articolo)"
+        r"|(este|esta) (articulo|artigo|pagina) (te |lhe )?(fue|foi) util|war (dieser|dieses) "
+        r"(artikel|beitrag|seite) hilfreich|cet article (vous )?a-t-il ete utile|questo articolo "
+        r"ti e stato utile|was dit artikel (nuttig|behulpzaam)|czy ten artykul byl pomocny"
+        r"|bu makale yardimci oldu mu|(эта )?статья (была )?полезн|apakah artikel ini membantu"
+        r"|bai viet nay co huu ich|(这篇)?文章(对您)?有帮助吗|この記事は役に立ちましたか"
+        r"|이 (문서|글)이 도움이 되었",
+        # a knowledge base or help centre and its article numbers
+        r"knowledge ?base|wissensdatenbank|base de (conocimientos?|connaissances|conhecimento)"
+        r"|kennisbank|baza wiedzy|база знаний|bilgi bankasi|basis pengetahuan|co so kien thuc"
+        r"|知识库|ナレッジベース|기술 자료|\bkb\d{4,}",
+        # when it was written or changed, how often it was read, how long it takes to read
+        r"(last|zuletzt|ultima|derniere|ultimo|laatst|ostatnia|son|последнее) ?(updated|modified"
+        r"|aktualisiert|geandert|actualizacion|modificacion|mise a jour|aggiornamento"
+        r"|atualizacao|bijgewerkt|aktualizacja|guncelleme|обновление)|modificado por ultima vez"
+        r"|(published|veroffentlicht|publicado|publie|pubblicato|gepubliceerd|opublikowano"
+        r"|опубликовано|yayinlanma|diterbitkan|dang luc)( (on|am|el|le|il|em|op|в))? ?\d"
+        r"|\d[\d.,]* (views|aufrufe|vistas|visitas|vues|visualizzazioni|visualizacoes|weergaven"
+        r"|wyswietlen|просмотр\w*|goruntulenme|kali dilihat|luot xem)|\d+ ?(min read|minutes? "
+        r"read|min\.? lesezeit|minutos? de lectura|min de lecture|min di lettura|min de leitura)"
+        # a dateline: a date, then the time ("Thứ sáu, 14/3/2025, 09:15")
+        r"|(^| )\d{1,2}[/.]\d{1,2}[/.](19|20)\d\d,? \d{1,2}[:h]\d\d",
+        # who wrote it
+        r"(written|posted|created|erstellt|creado|escrito|publicado|cree|redige|scritto|criado"
+        r"|geschreven|napisane|автор|yazar|ditulis) (by|von|por|par|da|door|przez)\b|(^| )"
+        r"(author|autor|auteur|autore|auteur|yazar|penulis|tac gia|作者|著者|작성자)\s*:",
+        # what readers do with it: comments, sharing, related stories, tags
+        r"(\d+ )?(comments|kommentare|comentarios|commentaires|commenti|reacties|komentarze"
+        r"|комментарии|yorumlar|komentar|binh luan|评论|コメント|댓글)\b|share (this|on)"
+        r"|(compartir|compartilhar|teilen|partager|condividi|delen|udostepnij|поделиться|paylas"
+        r"|bagikan|chia se) (en|no|auf|sur|su|op|na|в|ke|len)\b|related (articles|stories|posts)"
+        r"|(articulos|artigos|articles|articoli|artikel) (relacionados|connexes|correlati"
+        r"|gerelateerd)|verwandte artikel|похожие (статьи|новости)|ilgili haberler|berita terkait"
+        r"|tin lien quan|(tags|etiquetas|schlagworte|mots-cles|etiketler|теги|label)\s*:",
+    )
+)
+
+
+def is_article(body: str | None, title: str | None = None) -> bool:
+    """Two or more distinct marks of an article (see ``_ARTICLE_MARKS``)."""
+    text = fold((title or "") + " \n " + (body or "")[:MAX_SCAN])[:MAX_TEXT]
+    return sum(1 for mark in _ARTICLE_MARKS if mark.search(text)) >= 2
+
+
 def lookalike_match(
     status: int | None,
     headers: Sequence[tuple[str, str]],
@@ -192,6 +244,8 @@ def lookalike_match(
     form = _form_match(body, requested_host, own)
     if form is not None and not (form[1] and first_soft is not None):
         return form
+    if is_article(body, title):
+        return "article", False
     if first_soft is None and ad_links(body, requested_host, own):
         return "server-default-page", True
     return first_soft
@@ -209,6 +263,8 @@ def lookalike(
 
 
 _EXTRA = {
+    "article": "an article of another site (a help-desk answer or a news story, by its marks: "
+    "its date, author, readers' comments, 'was this helpful?')",
     "login-wall": "the service asked to log in (its own login page)",
     "consent-wall": "the service showed its own consent page",
 }

@@ -233,6 +233,12 @@ def _outweighs(cues: CueScore, shape: Structure) -> bool:
     return _strong(cues, shape) or (bool(shape.signs) and cues.score >= 1) or bool(shape.leaves)
 
 
+#: families that are no page of the site asked for, and why that says nothing sure of it
+_NOT_THE_SITE = {
+    "captive-portal": "that is the probe's own network, and says nothing of this site.",
+    "article": "the service's page was not served, but nothing in this one refuses it.",
+}
+
 #: the reason phrase of a status, as a stock status page repeats it
 _REASONS = {401: "unauthorized", 403: "forbidden", 405: "not allowed", 407: "unauthorized"}
 
@@ -256,7 +262,9 @@ def _signs(
         # a lone weak word with an error status ("denied"): a server's refusal alike; "Politik"
         # in a home page's menu: the site presents itself
         phrases = []
-    if phrases and (shape.small or cues.score >= 2):
+    # on a page with more to say than a notice (an intranet's portal, a help article), one
+    # phrase in passing ("charte informatique" in a menu) is no sign: it must add up or lead
+    if phrases and (shape.small or cues.score >= 3 or cues.headline):
         signs += [f'"{p}"' for p in phrases[:3]]
     signs += list(shape.signs[:2])
     if shape.echo and not shape.signs:
@@ -302,6 +310,12 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
     if asks is not None:
         return asks
     if look and (authentic or firm_look or not _outweighs(cues, shape)):
+        if look[0] in _NOT_THE_SITE and not authentic:
+            return other_verdict(
+                "inconclusive",
+                f"{page} answered {h.status} {how}: {lookalike_description(look[0])}; "
+                f"{_NOT_THE_SITE[look[0]]}",
+            )
         return other_verdict(
             "accessible", f"{page} answered {h.status} {how}: {lookalike_description(look[0])}."
         )

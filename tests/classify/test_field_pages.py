@@ -480,3 +480,56 @@ def test_sign_ins_third_party_consent_and_server_errors_in_other_languages(
     )
     assert match is not None
     assert match[0] == family
+
+
+@pytest.mark.parametrize(
+    ("status", "html"),
+    [
+        (511, "<h1>WLAN im Zug</h1><p>Bitte melden Sie sich an.</p>"),
+        (
+            200,
+            "<h2>Connect to the internet</h2><p>Complimentary Wi-Fi for our guests. Please sign "
+            "in with your room number and last name.</p><form action='/login'><input name='room'>"
+            "<input type='hidden' name='url' value='http://www.facebook.com/'></form>",
+        ),
+    ],
+)
+def test_a_captive_portal_is_the_probes_own_network_not_a_block(status: int, html: str) -> None:
+    verdict, _, evidence = _verdict(f"<html><body>{html}</body></html>", status)
+    assert verdict == "inconclusive", evidence
+    assert "captive portal" in evidence
+
+
+def test_a_hotels_block_page_that_names_its_wifi_is_still_a_block() -> None:
+    page = (
+        "<title>Site blocked</title><h1>This site is blocked on the guest Wi-Fi</h1>"
+        "<p>Social networks are not allowed on our guest network. Please see the terms of use.</p>"
+    )
+    verdict, _, evidence = _verdict(f"<html><body>{page}</body></html>", 200)
+    assert verdict == "blocked", evidence
+
+
+def test_an_article_about_filtering_is_no_notice() -> None:
+    article = (
+        "<title>Warum ist eine Webseite gesperrt? – IT-Wissensdatenbank</title>"
+        "<h1>Warum ist eine Webseite gesperrt?</h1><p>KB0001274 · Kategorie: Internet · "
+        "Zuletzt aktualisiert: 03.02.2025</p><p>Statt der Seite erscheint ein Hinweis, dass der "
+        "Zugriff nicht erlaubt ist: die Seite ist gesperrt.</p>"
+    )
+    verdict, _, evidence = _verdict(f"<html><body>{article}</body></html>", 200)
+    assert verdict == "inconclusive", evidence
+    assert "an article of another site" in evidence
+    # a block page with one such mark in its template (a knowledge-base link) stays a block
+    notice = (
+        "<title>Seite gesperrt</title><h1>Diese Seite ist gesperrt</h1><p>Der Zugriff ist "
+        "nach der Richtlinie nicht erlaubt.</p><a href='/kb'>Wissensdatenbank</a>"
+    )
+    verdict, _, evidence = _verdict(f"<html><body>{notice}</body></html>", 200)
+    assert verdict == "blocked", evidence
+
+
+def test_a_question_heading_is_a_help_page_not_a_refusal_up_front() -> None:
+    asks = generic_cues("<h1>¿Por qué una página aparece bloqueada?</h1><p>Texto.</p>")
+    says = generic_cues("<h1>Página bloqueada</h1><p>Texto.</p>")
+    assert not asks.headline
+    assert says.headline

@@ -501,10 +501,13 @@ def test_a_captive_portal_is_the_probes_own_network_not_a_block(status: int, htm
 
 
 def test_a_hotels_block_page_that_names_its_wifi_is_still_a_block() -> None:
-    page = (
+    _assert_blocked(
         "<title>Site blocked</title><h1>This site is blocked on the guest Wi-Fi</h1>"
         "<p>Social networks are not allowed on our guest network. Please see the terms of use.</p>"
     )
+
+
+def _assert_blocked(page: str) -> None:
     verdict, _, evidence = _verdict(f"<html><body>{page}</body></html>", 200)
     assert verdict == "blocked", evidence
 
@@ -520,12 +523,10 @@ def test_an_article_about_filtering_is_no_notice() -> None:
     assert verdict == "inconclusive", evidence
     assert "an article of another site" in evidence
     # a block page with one such mark in its template (a knowledge-base link) stays a block
-    notice = (
+    _assert_blocked(
         "<title>Seite gesperrt</title><h1>Diese Seite ist gesperrt</h1><p>Der Zugriff ist "
         "nach der Richtlinie nicht erlaubt.</p><a href='/kb'>Wissensdatenbank</a>"
     )
-    verdict, _, evidence = _verdict(f"<html><body>{notice}</body></html>", 200)
-    assert verdict == "blocked", evidence
 
 
 def test_a_question_heading_is_a_help_page_not_a_refusal_up_front() -> None:

@@ -195,8 +195,12 @@ _ARTICLE_MARKS = tuple(
         r"|\d[\d.,]* (views|aufrufe|vistas|visitas|vues|visualizzazioni|visualizacoes|weergaven"
         r"|wyswietlen|просмотр\w*|goruntulenme|kali dilihat|luot xem)|\d+ ?(min read|minutes? "
         r"read|min\.? lesezeit|minutos? de lectura|min de lecture|min di lettura|min de leitura)"
-        # a dateline: a date, then the time ("Thứ sáu, 14/3/2025, 09:15")
-        r"|(^| )\d{1,2}[/.]\d{1,2}[/.](19|20)\d\d,? \d{1,2}[:h]\d\d",
+        # a date in words, not as a field's value ("Zeitpunkt: 14.03.2025" is a block page's)
+        r"|(?:^|(?<!:) )\d{1,2}\.? (de )?(jan|feb|mar|apr|may|mai|jun|jul|aug|ago|sep|set|oct"
+        r"|okt|out"
+        r"|nov|dec|dez|dic|ene|abr|avr|juil|fev|janv|mei|maret|agu|des)\w*\.?( de)? (19|20)\d\d"
+        r"|(?:^|(?<!:) )(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w* \d{1,2}, "
+        r"(19|20)\d\d",
         # who wrote it
         r"(written|posted|created|erstellt|creado|escrito|publicado|cree|redige|scritto|criado"
         r"|geschreven|napisane|автор|yazar|ditulis) (by|von|por|par|da|door|przez)\b|(^| )"
@@ -208,15 +212,34 @@ _ARTICLE_MARKS = tuple(
         r"|bagikan|chia se) (en|no|auf|sur|su|op|na|в|ke|len)\b|related (articles|stories|posts)"
         r"|(articulos|artigos|articles|articoli|artikel) (relacionados|connexes|correlati"
         r"|gerelateerd)|verwandte artikel|похожие (статьи|новости)|ilgili haberler|berita terkait"
-        r"|tin lien quan|(tags|etiquetas|schlagworte|mots-cles|etiketler|теги|label)\s*:",
+        r"|tin lien quan|(tags|etiquetas|schlagworte|mots-cles|etiketler|теги|label)\s*:"
+        r"|most read|mais lidas|mas leidas|les plus lus|meistgelesen|piu letti|meest gelezen"
+        r"|najczesciej czytane|самое читаемое|en cok okunan|terpopuler|doc nhieu nhat",
+        # an encyclopedia's article
+        r"free encyclopedia|enciclopedia libre|encyclopedie libre|freie enzyklopadie"
+        r"|enciclopedia livre|vrije encyclopedie|wolna encyklopedia|свободная энциклопедия"
+        r"|ozgur ansiklopedi|ensiklopedia bebas|creative commons",
     )
 )
 
 
+#: an article's own markup (one mark however many of these): the Open Graph type, a byline
+#: or a dateline, a wiki's body (not a bare <article> or <time>: a block page's template may
+#: use them for its notice and its timestamp)
+_ARTICLE_MARKUP = re.compile(
+    r"<meta[^>]{0,100}property=[\"']?og:type[\"']?[^>]{0,40}content=[\"']?article"
+    r"|class=[\"']?[^\"'>]{0,60}\b(byline|dateline|pubdate|post-date|entry-date|article-date"
+    r"|article-meta|post-meta)\b|class=[\"']?mediawiki",
+    re.IGNORECASE,
+)
+
+
 def is_article(body: str | None, title: str | None = None) -> bool:
-    """Two or more distinct marks of an article (see ``_ARTICLE_MARKS``)."""
-    text = fold((title or "") + " \n " + (body or "")[:MAX_SCAN])[:MAX_TEXT]
-    return sum(1 for mark in _ARTICLE_MARKS if mark.search(text)) >= 2
+    """Two or more distinct marks of an article (see ``_ARTICLE_MARKS``, ``_ARTICLE_MARKUP``)."""
+    raw = (body or "")[:MAX_SCAN]
+    text = fold((title or "") + " \n " + raw)[:MAX_TEXT]
+    marks = sum(1 for mark in _ARTICLE_MARKS if mark.search(text))
+    return marks + int(bool(_ARTICLE_MARKUP.search(raw[:HEAD_SCAN]))) >= 2
 
 
 def lookalike_match(

@@ -527,6 +527,11 @@ def test_an_article_about_filtering_is_no_notice() -> None:
         "<title>Seite gesperrt</title><h1>Diese Seite ist gesperrt</h1><p>Der Zugriff ist "
         "nach der Richtlinie nicht erlaubt.</p><a href='/kb'>Wissensdatenbank</a>"
     )
+    # nor does a notice inside an <article> element with its timestamp as a field
+    _assert_blocked(
+        "<article><h1>Zugriff verweigert</h1><p>Diese Seite ist gesperrt.</p><p>Zeitpunkt: "
+        "14.03.2025, 11:02:48 · Zuletzt aktualisiert: 14. März 2025</p></article>"
+    )
 
 
 def test_a_question_heading_is_a_help_page_not_a_refusal_up_front() -> None:

@@ -447,7 +447,7 @@ def speaks_of_access(body: str | None, title: str | None = None) -> bool:
     text = fold((title or "") + " \n " + (body or ""))[:MAX_TEXT]
     if _find(temporary, text):
         return False
-    if _presents_itself(text):
+    if _presents_itself(text) or (title and _home_title(title) and not _find(unable, text)):
         return False  # a home page, a welcome, a privacy policy: the site speaks of itself
     return bool(
         _find(unable, text)
@@ -457,10 +457,26 @@ def speaks_of_access(body: str | None, title: str | None = None) -> bool:
     )
 
 
+#: a title that names the page as the site's home ("Portail informatique — Accueil")
+_HOME_TITLE = re.compile(
+    r"(^|[|\u2013\u2014:\u00b7\u00bb>-] *)(home|accueil|inicio|startseite|start|pagina inicial"
+    r"|pagina principal|home ?page|beranda|laman utama|trang chu|ana ?sayfa|главная|головна"
+    r"|strona glowna|hjem|etusivu|首页|首頁|ホーム|홈|الرئيسية|خانه)( *[|\u2013\u2014:\u00b7-]|$)"
+)
+
+
 def about_itself(body: str | None, title: str | None = None) -> bool:
     """The page presents the site itself (its home page, a welcome, its privacy or cookie
-    policy: ``refusals.site_itself``) and says nothing of being unable to open."""
-    return _presents_itself(fold((title or "") + " \n " + (body or ""))[:MAX_TEXT])
+    policy: ``refusals.site_itself``; or a title naming it the home page) and says nothing of
+    being unable to open."""
+    text = fold((title or "") + " \n " + (body or ""))[:MAX_TEXT]
+    if title and _home_title(title):
+        return not _find(_refusals()[0], text)
+    return _presents_itself(text)
+
+
+def _home_title(title: str) -> bool:
+    return bool(_HOME_TITLE.search(fold(title).strip()))
 
 
 def _presents_itself(text: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from netcheck.classify.lexicon import generic_cues, speaks_of_access
+from netcheck.classify.lexicon import about_itself, generic_cues, speaks_of_access
 from netcheck.classify.lookalikes import lookalike_match
 from tests.classify.test_families import _verdict
 
@@ -539,3 +539,18 @@ def test_a_question_heading_is_a_help_page_not_a_refusal_up_front() -> None:
     says = generic_cues("<h1>Página bloqueada</h1><p>Texto.</p>")
     assert not asks.headline
     assert says.headline
+
+
+def test_a_page_titled_as_a_home_page_presents_the_site() -> None:
+    home = (
+        "<title>Portail informatique — Accueil</title><h1>Que pouvons-nous faire pour vous ?</h1>"
+        "<a href='/acces'>Demander l'accès à une application</a>"
+    )
+    assert about_itself(f"<html><body>{home}</body></html>", "Portail informatique — Accueil")
+    assert not speaks_of_access(
+        f"<html><body>{home}</body></html>", "Portail informatique — Accueil"
+    )
+    # a title that only contains the word is no home page ("Homework help")
+    assert not about_itself("<p>x</p>", "Homework help")
+    # and a home page that says the site cannot be opened still refuses
+    assert not about_itself("<p>Ce site n'est pas accessible depuis le réseau.</p>", "Accueil")

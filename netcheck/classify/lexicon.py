@@ -340,10 +340,18 @@ def _pair(text: str) -> _Cue | None:
     return None
 
 
+#: a passage in quotation marks: a news story or a help page quoting a block page ("a page
+#: reading 'Access denied: this site is blocked' appears") says nothing itself
+_QUOTED = re.compile(
+    '"[^"\n]{3,200}"|\u201c[^\u201d\n]{3,200}\u201d|\u00ab[^\u00bb\n]{3,200}\u00bb'
+    "|\u201e[^\u201c\u201d\n]{3,200}[\u201c\u201d]|\u300c[^\u300d\n]{3,200}\u300d"
+)
+
+
 def generic_cues(body: str | None, title: str | None = None) -> CueScore:
-    """Score vendor-neutral block wording in the title and body text."""
+    """Score vendor-neutral block wording in the title and body text, not in quotations."""
     lex = _lexicon()
-    text = fold((title or "") + " \n " + (body or ""))[:MAX_TEXT]
+    text = _QUOTED.sub(" ", fold((title or "") + " \n " + (body or ""))[:MAX_TEXT])
     found = _find(lex, text)
     if max((c.weight for c in found), default=0) < 2 and (pair := _pair(text)) is not None:
         found.append(pair)

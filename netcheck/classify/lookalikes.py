@@ -186,21 +186,22 @@ _ARTICLE_MARKS = tuple(
         r"knowledge ?base|wissensdatenbank|base de (conocimientos?|connaissances|conhecimento)"
         r"|kennisbank|baza wiedzy|база знаний|bilgi bankasi|basis pengetahuan|co so kien thuc"
         r"|知识库|ナレッジベース|기술 자료|\bkb\d{4,}",
-        # when it was written or changed, how often it was read, how long it takes to read
+        # when it was written or changed
         r"(last|zuletzt|ultima|derniere|ultimo|laatst|ostatnia|son|последнее) ?(updated|modified"
         r"|aktualisiert|geandert|actualizacion|modificacion|mise a jour|aggiornamento"
         r"|atualizacao|bijgewerkt|aktualizacja|guncelleme|обновление)|modificado por ultima vez"
         r"|(published|veroffentlicht|publicado|publie|pubblicato|gepubliceerd|opublikowano"
         r"|опубликовано|yayinlanma|diterbitkan|dang luc)( (on|am|el|le|il|em|op|в))? ?\d"
-        r"|\d[\d.,]* (views|aufrufe|vistas|visitas|vues|visualizzazioni|visualizacoes|weergaven"
-        r"|wyswietlen|просмотр\w*|goruntulenme|kali dilihat|luot xem)|\d+ ?(min read|minutes? "
-        r"read|min\.? lesezeit|minutos? de lectura|min de lecture|min di lettura|min de leitura)"
         # a date in words, not as a field's value ("Zeitpunkt: 14.03.2025" is a block page's)
         r"|(?:^|(?<!:) )\d{1,2}\.? (de )?(jan|feb|mar|apr|may|mai|jun|jul|aug|ago|sep|set|oct"
-        r"|okt|out"
-        r"|nov|dec|dez|dic|ene|abr|avr|juil|fev|janv|mei|maret|agu|des)\w*\.?( de)? (19|20)\d\d"
-        r"|(?:^|(?<!:) )(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w* \d{1,2}, "
-        r"(19|20)\d\d",
+        r"|okt|out|nov|dec|dez|dic|ene|abr|avr|juil|fev|janv|mei|maret|agu|des)\w*\.?( de)? "
+        r"(19|20)\d\d|(?:^|(?<!:) )(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w* "
+        r"\d{1,2}, (19|20)\d\d",
+        # how often it was read, how long it takes to read
+        r"\d[\d.,]* (views|aufrufe|vistas|visitas|vues|visualizzazioni|visualizacoes|weergaven"
+        r"|wyswietlen|просмотр\w*|goruntulenme|kali dilihat|luot xem)|\d+ ?(min read|minutes? "
+        r"read|min\.? lesezeit|minutos? de lectura|min\.? de lectura|min de lecture"
+        r"|min di lettura|min de leitura|min\.? leestijd|okuma suresi|menit baca)",
         # who wrote it
         r"(written|posted|created|erstellt|creado|escrito|publicado|cree|redige|scritto|criado"
         r"|geschreven|napisane|автор|yazar|ditulis) (by|von|por|par|da|door|przez)\b|(^| )"
@@ -215,6 +216,11 @@ _ARTICLE_MARKS = tuple(
         r"|tin lien quan|(tags|etiquetas|schlagworte|mots-cles|etiketler|теги|label)\s*:"
         r"|most read|mais lidas|mas leidas|les plus lus|meistgelesen|piu letti|meest gelezen"
         r"|najczesciej czytane|самое читаемое|en cok okunan|terpopuler|doc nhieu nhat",
+        # a product's documentation: its guide, and the placeholders of its templates
+        r"(administration|admin|administrator|user|configuration|deployment|reference) guide"
+        r"|release notes|handbuch|guia (de|del) (administracion|usuario)|guide d'administration"
+        r"|documentation|dokumentation|documentacion|documentacao",
+        r"%%[a-z_]{2,30}%%|\$\{[a-z_]{2,30}\}|\{\{ ?[a-z_.]{2,30} ?\}\}",
         # an encyclopedia's article
         r"free encyclopedia|enciclopedia libre|encyclopedie libre|freie enzyklopadie"
         r"|enciclopedia livre|vrije encyclopedie|wolna encyklopedia|свободная энциклопедия"
@@ -286,8 +292,8 @@ def lookalike(
 
 
 _EXTRA = {
-    "article": "an article of another site (a help-desk answer or a news story, by its marks: "
-    "its date, author, readers' comments, 'was this helpful?')",
+    "article": "an article of another site (a help-desk answer, a news story or a product's "
+    "guide, by its marks: its date, author, readers' comments, 'was this helpful?')",
     "login-wall": "the service asked to log in (its own login page)",
     "consent-wall": "the service showed its own consent page",
 }

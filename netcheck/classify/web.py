@@ -237,6 +237,7 @@ def _outweighs(cues: CueScore, shape: Structure) -> bool:
 _NOT_THE_SITE = {
     "captive-portal": "that is the probe's own network, and says nothing of this site.",
     "article": "the service's page was not served, but nothing in this one refuses it.",
+    "browser-error": "a copy of one served in the page's place proves nothing either way.",
 }
 
 #: the reason phrase of a status, as a stock status page repeats it

@@ -554,3 +554,65 @@ def test_a_page_titled_as_a_home_page_presents_the_site() -> None:
     assert not about_itself("<p>x</p>", "Homework help")
     # and a home page that says the site cannot be opened still refuses
     assert not about_itself("<p>Ce site n'est pas accessible depuis le réseau.</p>", "Accueil")
+
+
+def test_a_browsers_own_error_page_is_no_verdict_but_its_policy_block_is() -> None:
+    error = (
+        "<body class='neterror'><div id='main-message'><h1>This site can't be reached</h1>"
+        "<p>Check if there is a typo in www.instagram.com.</p><div class='error-code'>"
+        "DNS_PROBE_FINISHED_NXDOMAIN</div></div></body>"
+    )
+    verdict, _, evidence = _verdict(f"<html>{error}</html>", 200)
+    assert verdict == "inconclusive", evidence
+    assert "browser's own error page" in evidence
+    policy = (
+        "<body class='neterror'><div id='main-message'><h1>www.facebook.com is blocked</h1>"
+        "<p>Your organization doesn't allow you to view this site</p><div class='error-code'>"
+        "ERR_BLOCKED_BY_ADMINISTRATOR</div></div></body>"
+    )
+    verdict, _, evidence = _verdict(f"<html>{policy}</html>", 200)
+    assert verdict == "blocked", evidence
+    assert "browser policy" in evidence
+
+
+@pytest.mark.parametrize(
+    ("status", "html", "expected"),
+    [
+        # a news story quoting a block page: the quotation is not the page's own refusal
+        (
+            200,
+            "<article><h1>Regulator orders a social network blocked</h1><p>Users saw a page "
+            "reading “Access denied: this site is blocked by your network administrator”.</p>"
+            "<p>Published on 14 June · 5 min read</p></article>",
+            "inconclusive",
+        ),
+        # a product's guide with its template's placeholders
+        (
+            200,
+            "<title>Customizing the block page | Administration Guide</title><p>When a user "
+            "visits a blocked category, the firewall returns a replacement message.</p>"
+            "<pre>%%URL%% has been blocked. Category: %%CATEGORY%%</pre>",
+            "inconclusive",
+        ),
+        # a service holds a feature back for a while: its own limit
+        (
+            200,
+            "<p>Du hast in kurzer Zeit sehr viele Nachrichten verschickt. Das Senden von "
+            "Nachrichten ist für dich deshalb für 24 Stunden gesperrt.</p>",
+            "accessible",
+        ),
+        (451, "<h2>Цей контент недоступний у вашій країні</h2>", "accessible"),
+        # a mobile operator's parental control on the line is a network's block
+        (
+            200,
+            "<h1>Sorry, this site isn't available right now</h1><p>Content Lock is switched on "
+            "for this number. If you're 18 or over, sign in and verify your age.</p>",
+            "blocked",
+        ),
+    ],
+)
+def test_quotations_guides_limits_regions_and_parental_controls(
+    status: int, html: str, expected: str
+) -> None:
+    verdict, _, evidence = _verdict(f"<html><body>{html}</body></html>", status)
+    assert verdict == expected, evidence

@@ -556,23 +556,25 @@ def test_a_page_titled_as_a_home_page_presents_the_site() -> None:
     assert not about_itself("<p>Ce site n'est pas accessible depuis le réseau.</p>", "Accueil")
 
 
-def test_a_browsers_own_error_page_is_no_verdict_but_its_policy_block_is() -> None:
-    error = (
-        "<body class='neterror'><div id='main-message'><h1>This site can't be reached</h1>"
-        "<p>Check if there is a typo in www.instagram.com.</p><div class='error-code'>"
-        "DNS_PROBE_FINISHED_NXDOMAIN</div></div></body>"
+@pytest.mark.parametrize(
+    ("code", "heading", "expected", "said"),
+    [
+        ("DNS_PROBE_FINISHED_NXDOMAIN", "This site can't be reached", "inconclusive",
+         "browser's own error page"),
+        ("ERR_BLOCKED_BY_ADMINISTRATOR", "www.facebook.com is blocked", "blocked",
+         "browser policy"),
+    ],
+)  # fmt: skip
+def test_a_browsers_own_error_page_is_no_verdict_but_its_policy_block_is(
+    code: str, heading: str, expected: str, said: str
+) -> None:
+    page = (
+        f"<body class='neterror'><div id='main-message'><h1>{heading}</h1><p>Check "
+        f"www.instagram.com.</p><div class='error-code'>{code}</div></div></body>"
     )
-    verdict, _, evidence = _verdict(f"<html>{error}</html>", 200)
-    assert verdict == "inconclusive", evidence
-    assert "browser's own error page" in evidence
-    policy = (
-        "<body class='neterror'><div id='main-message'><h1>www.facebook.com is blocked</h1>"
-        "<p>Your organization doesn't allow you to view this site</p><div class='error-code'>"
-        "ERR_BLOCKED_BY_ADMINISTRATOR</div></div></body>"
-    )
-    verdict, _, evidence = _verdict(f"<html>{policy}</html>", 200)
-    assert verdict == "blocked", evidence
-    assert "browser policy" in evidence
+    verdict, _, evidence = _verdict(f"<html>{page}</html>", 200)
+    assert verdict == expected, evidence
+    assert said in evidence
 
 
 @pytest.mark.parametrize(

@@ -181,6 +181,8 @@ def _data() -> dict[str, Any]:
         if languages.is_dir()
         else []
     )
+    # cues.yaml's own languages are those whose real pages' families (lookalikes:) are written
+    data["families_languages"] = frozenset(str(lang) for lang in data["lexicon"])
     for file in extra:
         _merge_languages(data, yaml.safe_load(file.read_text(encoding="utf-8")) or {}, file.name)
     return data
@@ -442,6 +444,33 @@ def reads(body: str | None, title: str | None = None) -> bool:
         return _LANG_ALIASES.get(code, code) in lexicon_languages()
     text = (title or "") + " " + _TAG.sub(" ", _drop_scripts(raw))[:MAX_TEXT]
     return not _FOREIGN.search(text)
+
+
+#: letters of the languages added in their own files (data/languages/) and of no language of
+#: cues.yaml: Armenian, Georgian, Ethiopic, Tamil, Sinhala, Khmer, Burmese, and the Cyrillic and
+#: Latin letters of Macedonian, Belarusian, Kazakh, Mongolian, Uzbek, Azerbaijani, Icelandic
+_ADDED_SCRIPT = re.compile(
+    "[\u0530-\u058f\u10a0-\u10ff\u1200-\u137f\u0b80-\u0bff\u0d80-\u0dff\u1780-\u17ff"
+    "\u1000-\u109f\u0453\u045c\u0455\u045e\u04d9\u0493\u049b\u04a3\u04e9\u04b1\u04af"
+    "\u04bb\u04b3\u0259\u00f0\u00fe]",
+    re.IGNORECASE,
+)
+
+
+def families_known(body: str | None, title: str | None = None) -> bool:
+    """Whether the page may be in a language whose real pages' families netcheck knows
+    (cues.yaml's own languages): the languages added in data/languages/ have refusals and
+    access words, but no consent, login, error or placeholder pages, so a brief page there
+    that only speaks of access may be any of those. By the ``lang`` attribute, else by the
+    letters only the added languages write."""
+    raw = (body or "")[:MAX_SCAN]
+    declared = _LANG_ATTR.search(raw[:4096])
+    known: frozenset[str] = _data()["families_languages"]
+    if declared is not None:
+        code = declared.group(1).lower()
+        return _LANG_ALIASES.get(code, code) in known
+    text = (title or "") + " " + _TAG.sub(" ", _drop_scripts(raw))[:MAX_TEXT]
+    return not _ADDED_SCRIPT.search(text)
 
 
 def speaks_of_access(body: str | None, title: str | None = None) -> bool:

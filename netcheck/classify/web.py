@@ -28,7 +28,7 @@ from netcheck.classify.evidence import (
     own_hosts,
     page_meets_expect,
 )
-from netcheck.classify.lexicon import about_itself, reads, speaks_of_access
+from netcheck.classify.lexicon import about_itself, families_known, reads, speaks_of_access
 from netcheck.classify.network import proxy_auth_verdict, sign_in_verdict
 from netcheck.classify.pagecues import Structure, named_filter_destination, page_structure
 from netcheck.models import (
@@ -259,9 +259,12 @@ def _signs(
     # a stock status page says its status and nothing more ("403 Forbidden"): no sign
     reason = _REASONS.get(status or 0)
     phrases = [p for p in cues.phrases if p != reason]
-    if cues.top <= 1 and ((status or 0) >= 400 or about_itself(body, title)):
+    if cues.top <= 1 and (
+        (status or 0) >= 400 or about_itself(body, title) or not families_known(body, title)
+    ):
         # a lone weak word with an error status ("denied"): a server's refusal alike; "Politik"
-        # in a home page's menu: the site presents itself
+        # in a home page's menu: the site presents itself; in a language whose real pages'
+        # families netcheck does not know, a weak word ("toshe") may be a news story's
         phrases = []
     # on a page with more to say than a notice (an intranet's portal, a help article), one
     # phrase in passing ("charte informatique" in a menu) is no sign: it must add up or lead
@@ -401,6 +404,13 @@ def _unproven(
             "inconclusive",
             f"{lead}: a brief page that is not the service's, in a language netcheck does not "
             "read, so neither a refusal nor a real page's family can be told.",
+        )
+    if _stands_in(h, meets, shape) and not families_known(h.body, h.title):
+        return other_verdict(
+            "inconclusive",
+            f"{lead}: a brief page that is not the service's, in a language whose refusals "
+            "netcheck reads but whose real pages (consent, sign-in, error, placeholder) it does "
+            "not know yet, and it says no refusal outright.",
         )
     if _stands_in(h, meets, shape) and not speaks_of_access(h.body, h.title):
         return other_verdict(

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from netcheck.classify.lexicon import about_itself, generic_cues, speaks_of_access
+from netcheck.classify.lexicon import (
+    about_itself,
+    families_known,
+    generic_cues,
+    speaks_of_access,
+)
 from netcheck.classify.lookalikes import lookalike_match
 from tests.classify.test_families import _verdict
 
@@ -618,3 +623,46 @@ def test_quotations_guides_limits_regions_and_parental_controls(
 ) -> None:
     verdict, _, evidence = _verdict(f"<html><body>{html}</body></html>", status)
     assert verdict == expected, evidence
+
+
+def test_in_a_language_without_known_page_families_only_a_refusal_accuses() -> None:
+    # Sinhala: the lexicon reads it, but knows none of its consent, sign-in or error pages
+    portal = (
+        "<html lang='si'><body><h2>ගුවන්තොටුපළ නොමිලේ Wi-Fi</h2><p>ජාලයට සම්බන්ධ වීමට ඔබගේ "
+        "දුරකථන අංකය ඇතුළත් කරන්න. ප්‍රවේශය පැය 2 කට.</p></body></html>"
+    )
+    assert not families_known(portal)
+    verdict, _, evidence = _verdict(portal, 200)
+    assert verdict == "inconclusive", evidence
+    assert families_known("<html lang='es'><body>x</body></html>")
+    assert not families_known("<html><body><p>Կայքը արգելափակված է</p></body></html>")
+
+
+@pytest.mark.parametrize(
+    ("status", "html", "family"),
+    [
+        (
+            403,
+            "<h1>Teie päring on blokeeritud</h1><p>Meie veebirakenduse tulemüür tuvastas "
+            "päringus kahtlase sisu.</p>",
+            "site-waf",
+        ),
+        (
+            403,
+            "<h1>Pristup je odbijen</h1><p>Zaštitni sistem ovog sajta blokirao je vaš zahtev.</p>",
+            "site-waf",
+        ),
+        (
+            200,
+            "<h1>Deluje!</h1><p>To je privzeta stran spletnega strežnika.</p>",
+            "server-default-page",
+        ),
+    ],
+)
+def test_site_firewalls_and_default_pages_in_the_fourth_pass_languages(
+    status: int, html: str, family: str
+) -> None:
+    match = lookalike_match(
+        status, (), f"<html><body>{html}</body></html>", None, requested_host="x.com"
+    )
+    assert match == (family, False)

@@ -412,6 +412,22 @@ def test_a_service_citing_its_own_rules_and_a_translated_cdn_error_accuse_nobody
             "<h2>Tên miền này đã được đăng ký</h2><p>Liên hệ nhà đăng ký.</p>",
             "server-default-page",
         ),
+        (
+            403,
+            "<h1>Teie päring on blokeeritud</h1><p>Meie veebirakenduse tulemüür tuvastas "
+            "päringus kahtlase sisu.</p>",
+            "site-waf",
+        ),
+        (
+            403,
+            "<h1>Pristup je odbijen</h1><p>Zaštitni sistem ovog sajta blokirao je vaš zahtev.</p>",
+            "site-waf",
+        ),
+        (
+            200,
+            "<h1>Deluje!</h1><p>To je privzeta stran spletnega strežnika.</p>",
+            "server-default-page",
+        ),
     ],
 )
 def test_real_pages_families_in_more_languages(status: int, html: str, family: str) -> None:
@@ -636,33 +652,3 @@ def test_in_a_language_without_known_page_families_only_a_refusal_accuses() -> N
     assert verdict == "inconclusive", evidence
     assert families_known("<html lang='es'><body>x</body></html>")
     assert not families_known("<html><body><p>Կայքը արգելափակված է</p></body></html>")
-
-
-@pytest.mark.parametrize(
-    ("status", "html", "family"),
-    [
-        (
-            403,
-            "<h1>Teie päring on blokeeritud</h1><p>Meie veebirakenduse tulemüür tuvastas "
-            "päringus kahtlase sisu.</p>",
-            "site-waf",
-        ),
-        (
-            403,
-            "<h1>Pristup je odbijen</h1><p>Zaštitni sistem ovog sajta blokirao je vaš zahtev.</p>",
-            "site-waf",
-        ),
-        (
-            200,
-            "<h1>Deluje!</h1><p>To je privzeta stran spletnega strežnika.</p>",
-            "server-default-page",
-        ),
-    ],
-)
-def test_site_firewalls_and_default_pages_in_the_fourth_pass_languages(
-    status: int, html: str, family: str
-) -> None:
-    match = lookalike_match(
-        status, (), f"<html><body>{html}</body></html>", None, requested_host="x.com"
-    )
-    assert match == (family, False)

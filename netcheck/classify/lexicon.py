@@ -486,6 +486,8 @@ def speaks_of_access(body: str | None, title: str | None = None) -> bool:
         return False
     if _presents_itself(text) or (title and _home_title(title) and not _find(unable, text)):
         return False  # a home page, a welcome, a privacy policy: the site speaks of itself
+    if _follows(body):
+        return False  # "follow us" on two or more networks: the site's own page
     return bool(
         _find(unable, text)
         or _find(where, _ELISION.sub(r"\1 ", text))
@@ -510,6 +512,21 @@ def about_itself(body: str | None, title: str | None = None) -> bool:
     if title and _home_title(title):
         return not _find(_refusals()[0], text)
     return _presents_itself(text)
+
+
+_SOCIAL_LINK = re.compile(
+    r"<a\b[^>]{0,300}\bhref\s*=\s*[\"']?https?://(?:www\.|m\.)?(facebook\.com|instagram\.com|"
+    r"x\.com|twitter\.com|youtube\.com|linkedin\.com|tiktok\.com|threads\.net|t\.me|"
+    r"whatsapp\.com|flickr\.com|vk\.com)\b",
+    re.IGNORECASE,
+)
+
+
+def _follows(body: str | None) -> bool:
+    """Links to two or more social networks: a site inviting its visitors to follow it there
+    (a filter's page links to its help desk, never to the networks it refuses)."""
+    found = {m.group(1).lower() for m in _SOCIAL_LINK.finditer((body or "")[:MAX_SCAN])}
+    return len({"x.com" if host == "twitter.com" else host for host in found}) >= 2
 
 
 def _home_title(title: str) -> bool:

@@ -221,6 +221,11 @@ _ARTICLE_MARKS = tuple(
         r"|release notes|handbuch|guia (de|del) (administracion|usuario)|guide d'administration"
         r"|documentation|dokumentation|documentacion|documentacao",
         r"%%[a-z_]{2,30}%%|\$\{[a-z_]{2,30}\}|\{\{ ?[a-z_.]{2,30} ?\}\}",
+        # a council's or an agency's own rules, as adopted
+        r"(adopted|approved|enacted) by (the )?(city |county |town |municipal )?(council|board)"
+        r"|aprobad[oa] (por|mediante) (el |la )?(concejo|consejo|pleno|resolucion|decreto)"
+        r"|adopte(e)? par (le )?(conseil|deliberation)|beschlossen (vom|durch den) (rat|"
+        r"gemeinderat|stadtrat)",
         # an encyclopedia's article
         r"free encyclopedia|enciclopedia libre|encyclopedie libre|freie enzyklopadie"
         r"|enciclopedia livre|vrije encyclopedie|wolna encyklopedia|свободная энциклопедия"
@@ -228,6 +233,9 @@ _ARTICLE_MARKS = tuple(
     )
 )
 
+
+#: a document in numbered sections ("3. Employee access"): a policy, a guide, a regulation
+_NUMBERED_HEADING = re.compile(r"<h[2-4][^>]{0,200}>\s*\d{1,2}(\.\d{1,2})*\.?\s+\w", re.IGNORECASE)
 
 #: an article's own markup (one mark however many of these): the Open Graph type, a byline
 #: or a dateline, a wiki's body (not a bare <article> or <time>: a block page's template may
@@ -245,7 +253,8 @@ def is_article(body: str | None, title: str | None = None) -> bool:
     raw = (body or "")[:MAX_SCAN]
     text = fold((title or "") + " \n " + raw)[:MAX_TEXT]
     marks = sum(1 for mark in _ARTICLE_MARKS if mark.search(text))
-    return marks + int(bool(_ARTICLE_MARKUP.search(raw[:HEAD_SCAN]))) >= 2
+    numbered = len(_NUMBERED_HEADING.findall(raw[:HEAD_SCAN])) >= 2
+    return marks + int(bool(_ARTICLE_MARKUP.search(raw[:HEAD_SCAN]))) + int(numbered) >= 2
 
 
 def lookalike_match(

@@ -167,11 +167,17 @@ def _redirect(
 
 
 def _echoes(text: str, body: str, requested: str) -> bool:
-    """The page repeats the requested host in its text or a parameter of its own links."""
+    """The page repeats the requested host in its text or a parameter of its own links (not a
+    plain link to the site: a "follow us" link is no echo)."""
     host = url_host(requested)
     if not host:
         return False
-    return host in text or host in unquote(body).lower()
+    if host in text:
+        return True
+    handed = re.compile(
+        r"[?&;][^=&\"'\s>]{0,40}=\s*(?:https?:)?(?://)?" + re.escape(host), re.IGNORECASE
+    )
+    return bool(handed.search(unquote(body)))
 
 
 def page_structure(

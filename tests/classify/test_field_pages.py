@@ -652,3 +652,79 @@ def test_in_a_language_without_known_page_families_only_a_refusal_accuses() -> N
     assert verdict == "inconclusive", evidence
     assert families_known("<html lang='es'><body>x</body></html>")
     assert not families_known("<html><body><p>Կայքը արգելափակված է</p></body></html>")
+
+
+@pytest.mark.parametrize(
+    ("status", "html", "expected"),
+    [
+        # a town's home page with "follow us" links: the site's own, whatever its news say
+        (
+            200,
+            "<h1>Municipalidad</h1><p>La circulación estará prohibida entre las calles 5 y 9. Los "
+            "vehículos no autorizados serán retirados.</p><a href='https://www.facebook.com/'>"
+            "Facebook</a> <a href='https://x.com/'>X</a>",
+            "inconclusive",
+        ),
+        # a policy in numbered sections, as adopted: a document, not a notice
+        (
+            200,
+            "<h1>Social Media Use Policy</h1><p>Adopted by City Council Resolution 2023-41.</p>"
+            "<h2>3. Employee access</h2><p>Access to social networking sites from city devices "
+            "is blocked for most employees.</p><h2>4. Comments</h2><p>Users may be blocked.</p>",
+            "inconclusive",
+        ),
+        # the owner of a page or a workspace restricted it: the service's own words
+        (
+            200,
+            "<h2>This Page is restricted by age</h2><p>The Page owner has restricted who can see "
+            "this Page. Log in to confirm that you're old enough to view it.</p>",
+            "accessible",
+        ),
+        (
+            403,
+            "<h1>This workspace has been deactivated</h1><p>The owner of cityplanning has turned "
+            "off access for your account.</p>",
+            "accessible",
+        ),
+        # consent asked for cookies, or a subscription without ads ("pay or okay")
+        (
+            200,
+            "<h1>Wij vragen uw toestemming</h1><p>Akkoord gaan met cookies en advertenties, of een "
+            "abonnement zonder advertenties nemen.</p>",
+            "accessible",
+        ),
+        # a server's own "no permission to view this directory", translated
+        (
+            403,
+            "<h1>403 – Dostęp zabroniony</h1><p>Nie masz uprawnień do przeglądania tego katalogu "
+            "na serwerze.</p>",
+            "accessible",
+        ),
+        # Cloudflare's numbered error with its Ray ID, in Spanish
+        (
+            403,
+            "<h1>Acceso denegado</h1><span>Código de error 1009</span><p>ID de Ray: "
+            "7b2e90aa11c4d3f2</p>",
+            "accessible",
+        ),
+        # a Wi-Fi that asks to sign up before browsing
+        (
+            200,
+            "<h2>Wi-Fi Livre na Praça</h2><p>Cadastre-se com CPF para navegar gratuitamente por 2 "
+            "horas.</p>",
+            "inconclusive",
+        ),
+        # Turkey's standard wording of an access ban
+        (
+            200,
+            "<p>Bu internet sitesi hakkında verilen karar kapsamında erişim engeli "
+            "uygulanmaktadır.</p>",
+            "blocked",
+        ),
+    ],
+)
+def test_home_pages_policies_owners_consent_servers_portals_and_bans(
+    status: int, html: str, expected: str
+) -> None:
+    verdict, _, evidence = _verdict(f"<html><body>{html}</body></html>", status)
+    assert verdict == expected, evidence

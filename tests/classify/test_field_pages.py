@@ -632,31 +632,6 @@ def test_a_browsers_own_error_page_is_no_verdict_but_its_policy_block_is(
             "for this number. If you're 18 or over, sign in and verify your age.</p>",
             "blocked",
         ),
-    ],
-)
-def test_quotations_guides_limits_regions_and_parental_controls(
-    status: int, html: str, expected: str
-) -> None:
-    verdict, _, evidence = _verdict(f"<html><body>{html}</body></html>", status)
-    assert verdict == expected, evidence
-
-
-def test_in_a_language_without_known_page_families_only_a_refusal_accuses() -> None:
-    # Sinhala: the lexicon reads it, but knows none of its consent, sign-in or error pages
-    portal = (
-        "<html lang='si'><body><h2>ගුවන්තොටුපළ නොමිලේ Wi-Fi</h2><p>ජාලයට සම්බන්ධ වීමට ඔබගේ "
-        "දුරකථන අංකය ඇතුළත් කරන්න. ප්‍රවේශය පැය 2 කට.</p></body></html>"
-    )
-    assert not families_known(portal)
-    verdict, _, evidence = _verdict(portal, 200)
-    assert verdict == "inconclusive", evidence
-    assert families_known("<html lang='es'><body>x</body></html>")
-    assert not families_known("<html><body><p>Կայքը արգելափակված է</p></body></html>")
-
-
-@pytest.mark.parametrize(
-    ("status", "html", "expected"),
-    [
         # a town's home page with "follow us" links: the site's own, whatever its news say
         (
             200,
@@ -723,8 +698,21 @@ def test_in_a_language_without_known_page_families_only_a_refusal_accuses() -> N
         ),
     ],
 )
-def test_home_pages_policies_owners_consent_servers_portals_and_bans(
+def test_pages_that_speak_of_blocking_without_a_network_refusing_and_the_ones_that_do(
     status: int, html: str, expected: str
 ) -> None:
     verdict, _, evidence = _verdict(f"<html><body>{html}</body></html>", status)
     assert verdict == expected, evidence
+
+
+def test_in_a_language_without_known_page_families_only_a_refusal_accuses() -> None:
+    # Sinhala: the lexicon reads it, but knows none of its consent, sign-in or error pages
+    portal = (
+        "<html lang='si'><body><h2>ගුවන්තොටුපළ නොමිලේ Wi-Fi</h2><p>ජාලයට සම්බන්ධ වීමට ඔබගේ "
+        "දුරකථන අංකය ඇතුළත් කරන්න. ප්‍රවේශය පැය 2 කට.</p></body></html>"
+    )
+    assert not families_known(portal)
+    verdict, _, evidence = _verdict(portal, 200)
+    assert verdict == "inconclusive", evidence
+    assert families_known("<html lang='es'><body>x</body></html>")
+    assert not families_known("<html><body><p>Կայքը արգելափակված է</p></body></html>")

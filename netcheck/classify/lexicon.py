@@ -281,6 +281,15 @@ _LINK = re.compile(r"<a\b[^>]{0,400}\bhref\s*=", re.IGNORECASE)
 _ELISION = re.compile(r"\b(l|d|qu|dell|dall|nell|sull|all|dagl|degl|dell|un)'")
 
 
+_OWN_POLICIES = re.compile(
+    r"(privacy|cookie|cookies|data protection) (policy|notice|statement)|terms (of service|of use"
+    r"|and conditions)|politica de (privacidad|privacidade|cookies)|politique de "
+    r"(confidentialite|cookies)|datenschutz\w*|cookie-?richtlinie|informativa (sulla )?privacy"
+    r"|privacybeleid|cookiebeleid|polityka (prywatnosci|cookies)|политика конфиденциальности"
+    r"|gizlilik politikasi|cerez politikasi|kebijakan privasi"
+)
+
+
 def _refusal(text: str, body: str | None) -> _Cue | None:
     """A plain refusal: "cannot be opened" and "from this network/organisation" both said,
     not "temporarily". Weight 3 on a small page with nowhere else to go (a block page says one
@@ -290,8 +299,11 @@ def _refusal(text: str, body: str | None) -> _Cue | None:
     if len(text) >= small:
         return None  # said in passing on a long page, it would only ever weigh 1: not scored
     unable = _find(unable_lex, text)
-    # "dell'ente" says "ente": elided articles are split off for the where-words only
-    where = _find(where_lex, _ELISION.sub(r"\1 ", text)) if unable else []
+    # "dell'ente" says "ente": elided articles are split off for the where-words only; the
+    # site's own policies in its footer ("Privacy Policy", "Cookie Policy") are no rules of a
+    # network
+    own = _OWN_POLICIES.sub(" ", text)
+    where = _find(where_lex, _ELISION.sub(r"\1 ", own)) if unable else []
     if not where or _find(temporary, text):
         return None
     links = len(_LINK.findall((body or "")[:MAX_TEXT]))

@@ -64,6 +64,10 @@ _BLOCKY_URL = re.compile(
     r"bloque|bloqueo|sperr|interdit",
     re.IGNORECASE,
 )
+_SIGN_IN_URL = re.compile(
+    r"captive|hotspot|splash|wi-?fi|wlan|guest|log-?in|log-?on|sign-?in|/auth|sso\.|/sso",
+    re.IGNORECASE,
+)
 FILTER_PORTS = frozenset({*range(8008, 8016), 4080, 4081, 8090, 15871, 6080, 6081, 6082, 19080})
 _FILTER_HEADER = re.compile(
     r"^x-(squid-error|blocked|block-reason|blocked-by|filter|web-filter|content-filter|"
@@ -120,6 +124,19 @@ def named_filter_destination(
     return _filter_destination(url, requested, nets, own, handed=False)
 
 
+def sign_in_destination(url: str, requested: str, own: OwnHosts | None = None) -> bool:
+    """``url`` leads away from the requested site to a sign-in (a captive portal's login, a
+    single sign-on) that is handed the requested address to come back to."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    host, asked = (parts.hostname or "").lower(), url_host(requested)
+    if not host or not asked or host == asked or (own is not None and own(host)):
+        return False
+    return bool(_SIGN_IN_URL.search(host + parts.path)) and asked in unquote(parts.query).lower()
+
+
 def _filter_destination(
     url: str,
     requested: str,
@@ -148,7 +165,8 @@ def _filter_destination(
     if private or (port in FILTER_PORTS) or _BLOCKY_URL.search(host + parts.path):
         return url
     if handed and asked and asked in unquote(parts.query).lower():
-        return url
+        # handed to a sign-in (a captive portal's login, a single sign-on) it is no refusal
+        return None if _SIGN_IN_URL.search(host + parts.path) else url
     return None
 
 
@@ -204,7 +222,14 @@ def page_structure(
     if served is not None:
         signs.append(f"it loads its pictures or scripts from {served}")
         score += 2
-    names = sorted({k for k, _ in headers if _FILTER_HEADER.match(k)})
+    # squid names every error of its own in X-Squid-Error: only a denial is a filter's
+    names = sorted(
+        {
+            k
+            for k, v in headers
+            if _FILTER_HEADER.match(k) and (k.lower() != "x-squid-error" or "DENIED" in v.upper())
+        }
+    )
     if names:
         signs.append(f"a filter's header ({names[0]})")
         score += 2

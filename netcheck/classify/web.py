@@ -4,6 +4,8 @@ URLs, vendor and generic block pages, and the real pages that only look blocked.
 
 from __future__ import annotations
 
+import re
+
 from netcheck import failures as f
 from netcheck.classify.blockpage import (
     CueScore,
@@ -30,7 +32,12 @@ from netcheck.classify.evidence import (
 )
 from netcheck.classify.lexicon import about_itself, families_known, reads, speaks_of_access
 from netcheck.classify.network import proxy_auth_verdict, sign_in_verdict
-from netcheck.classify.pagecues import Structure, named_filter_destination, page_structure
+from netcheck.classify.pagecues import (
+    Structure,
+    named_filter_destination,
+    page_structure,
+    sign_in_destination,
+)
 from netcheck.models import (
     HttpStep,
 )
@@ -285,13 +292,43 @@ def _said(cues: CueScore, shape: Structure) -> str:
     return "; ".join(parts)
 
 
+#: web proxies' own errors that are failures, not refusals: Blue Coat ProxySG's exception ids
+_PROXY_FAILURE = re.compile(
+    r"\b(dns_unresolved_hostname|dns_server_failure|tcp_error|gateway_timeout|connect_failed"
+    r"|server_request_too_large|internal_error|unsupported_protocol)\b"
+)
+
+
+def proxy_failure(h: HttpStep) -> str | None:
+    """The error a proxy's own page names when it could not reach the site (squid's
+    ``X-Squid-Error: ERR_DNS_FAIL``, ProxySG's ``dns_unresolved_hostname``), or None: a denial
+    (ERR_ACCESS_DENIED) is a refusal, not a failure."""
+    for key, value in h.headers:
+        if key.lower() == "x-squid-error":
+            code = (value.split() or [""])[0].upper()
+            return None if "DENIED" in code else code or None
+    if (h.status or 0) >= 500:
+        found = _PROXY_FAILURE.search((h.body or "")[:4096])
+        return found.group(1) if found else None
+    return None
+
+
 def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
     authentic = _authenticated(ctx, h)
     page = f"{url_host(h.url) or ctx.host}" + (f" at {h.ip}" if h.ip else "")
     how = "over authenticated HTTPS" if authentic else "over plain HTTP"
     if ctx.intercepted and url_scheme(h.url) in TLS_SCHEMES:
         how = "through TLS interception"
+    if h.status == 407 and not authentic:
+        return proxy_auth_verdict(ctx, h)  # a proxy on the path asks who the user is
     block, ident, named = _vendors(ctx, h)
+    failed = None if authentic or block else proxy_failure(h)
+    if failed is not None:
+        return other_verdict(
+            "inconclusive",
+            f"{page} answered {h.status} {how} with a proxy's own error page ({failed}): the "
+            "proxy could not reach the site itself, which is no refusal.",
+        )
     if block and not authentic:
         return block_verdict(
             "http-blockpage",
@@ -384,6 +421,13 @@ def _unproven(
     filter, the status, or none of these decide — and with none, doubt is said, not blame."""
     status = h.status or 0
     said = "; ".join(signs[:4])
+    if 300 <= status < 400 and h.location and sign_in_destination(h.location, h.url):
+        return other_verdict(
+            "inconclusive",
+            f"{lead}, sending the browser to sign in at {url_host(h.location)} (a captive "
+            "portal or a single sign-on), handed the address to come back to: the network asks "
+            "who is there before any site, which says nothing of this one.",
+        )
     if meets is False and shape.own_assets:
         meets = True  # built from the service's own scripts, styles or pictures: its page
     if status == 451:  # RFC 7725: the status a filter or a court order answers with

@@ -716,3 +716,44 @@ def test_in_a_language_without_known_page_families_only_a_refusal_accuses() -> N
     assert verdict == "inconclusive", evidence
     assert families_known("<html lang='es'><body>x</body></html>")
     assert not families_known("<html><body><p>Կայքը արգելափակված է</p></body></html>")
+
+
+_SQUID_PAGE = (
+    "<h1>ERROR</h1><p>The requested URL could not be retrieved.</p>"
+    "<p>Contact the administrator.</p>"
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "html", "expected", "said"),
+    [
+        # a proxy on the path asks who the user is: never a block
+        (407, (("Proxy-Authenticate", "Basic realm=proxy"),), "<h1>Cache Access Denied</h1>",
+         "inconclusive", "requires authentication (407)"),
+        # squid's own failures are no refusals; its denial is
+        (503, (("X-Squid-Error", "ERR_DNS_FAIL 0"),), _SQUID_PAGE, "inconclusive", "ERR_DNS_FAIL"),
+        (403, (("X-Squid-Error", "ERR_ACCESS_DENIED 0"),), _SQUID_PAGE, "blocked", "Squid"),
+        # ProxySG's exception page for a name it could not resolve
+        (503, (("Server", "BlueCoat-Security-Appliance"),),
+         "<big>Network Error (dns_unresolved_hostname)</big><p>Your requested host could not be "
+         "resolved by DNS.</p>", "inconclusive", "dns_unresolved_hostname"),
+        # sent to a Wi-Fi's sign-in, handed the address to come back to
+        (302, (("Location", "http://portal.wifi.example/login?orig=http%3A%2F%2Fwww.facebook.com%2F"),),
+         "", "inconclusive", "sign in at portal.wifi.example"),
+    ],
+)  # fmt: skip
+def test_proxies_asking_or_failing_and_sign_ins_are_no_blocks(
+    status: int, headers: tuple[tuple[str, str], ...], html: str, expected: str, said: str
+) -> None:
+    verdict, _, evidence = _verdict(f"<html><body>{html}</body></html>", status, headers)
+    assert verdict == expected, evidence
+    assert said in evidence
+
+
+def test_the_services_own_footer_policies_are_no_network_rules() -> None:
+    nojs = (
+        "<title>X</title><h1>JavaScript is not available.</h1><p>Please enable JavaScript to "
+        "continue using x.com.</p><p>Terms of Service · Privacy Policy · Cookie Policy</p>"
+    )
+    verdict, _, evidence = _verdict(f"<html><body>{nojs}</body></html>", 200, service="x")
+    assert verdict == "accessible", evidence

@@ -171,11 +171,21 @@ def _catalogue_brands() -> frozenset[str]:
     """Every catalogue service's name and title words: a page titled "Facebook" where YouTube
     was expected is a real service's page gone astray (a redirect, a shared front), never a
     filter's, which names the service it refuses in a sentence, not as its own name."""
-    words: set[str] = set()
+    words: set[str] = set(_NATIVE_NAMES)
     for t in builtin_targets():
         words.add(t.service.casefold())
         words.update(w.casefold() for w in t.expect.title_contains)
     return frozenset(w for w in words if len(w) > 1 or w == "x")
+
+
+#: the services' names as they title their pages in other scripts ("فيسبوك", "페이스북")
+_NATIVE_NAMES = (
+    "فيسبوك", "فيس بوك", "يوتيوب", "انستغرام", "إنستغرام", "تويتر", "فیسبوک", "یوتیوب",
+    "اینستاگرام", "фейсбук", "ютуб", "инстаграм", "твиттер", "페이스북", "유튜브", "인스타그램",
+    "트위터", "フェイスブック", "ユーチューブ", "インスタグラム", "ツイッター", "脸书", "臉書",
+    "推特", "ফেসবুক", "ইউটিউব", "फेसबुक", "फ़ेसबुक", "यूट्यूब", "इंस्टाग्राम", "เฟซบุ๊ก",
+    "ยูทูบ", "อินสตาแกรม", "פייסבוק", "יוטיוב", "אינסטגרם",
+)  # fmt: skip
 
 
 def addresses_fail(ctx: Ctx, addrs: frozenset[str]) -> bool:

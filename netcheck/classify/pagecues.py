@@ -269,8 +269,15 @@ def _served_from(
     comes from the appliance that wrote it, a site's from the site or its CDN."""
     for m in _ASSET_URL.finditer(body[:HEAD_SCAN]):
         url = html.unescape(m.group(1))
-        if named_filter_destination(url, requested, nets, own) is not None:
-            return url_host(url if not url.startswith("//") else "http:" + url) or url
+        try:
+            parts = urlsplit(url if not url.startswith("//") else "http:" + url)
+            host, port = (parts.hostname or "").lower(), parts.port
+        except ValueError:
+            continue
+        # the host, not the file: a site's own picture may be called "snoo-blocked.png"
+        origin = f"http://{host}" + (f":{port}" if port else "") + "/"
+        if host and named_filter_destination(origin, requested, nets, own) is not None:
+            return host
     return None
 
 

@@ -30,7 +30,7 @@ from netcheck.classify.evidence import (
     own_hosts,
     page_meets_expect,
 )
-from netcheck.classify.lexicon import about_itself, families_known, reads, speaks_of_access
+from netcheck.classify.lexicon import about_itself, families_known, fold, reads, speaks_of_access
 from netcheck.classify.network import proxy_auth_verdict, sign_in_verdict
 from netcheck.classify.pagecues import (
     Structure,
@@ -299,6 +299,21 @@ _PROXY_FAILURE = re.compile(
 )
 
 
+#: a gateway's own words for a site it could not reach (with a 5xx), in the main languages
+_FAILED_TO_REACH = re.compile(
+    r"(did not respond to the gateway|upstream (connection )?(timeout|timed out|connect error)"
+    r"|could not be resolved|could not connect to|connection (to the server )?(timed out|refused"
+    r"|failed)|(dns|name) (lookup|resolution) failed|no se pudo (conectar|resolver)|nao foi "
+    r"possivel (conectar|resolver)|impossible de (joindre|resoudre|se connecter)|konnte nicht "
+    r"(aufgelost|erreicht) werden|zeituberschreitung)"
+)
+#: ... unless the page refuses as well
+_DENIAL = re.compile(
+    r"block|denied|not allowed|not permitted|prohibited|policy|bloque|denegad|prohibid|"
+    r"interdit|gesperrt|verweigert|negad|proibid|vietat|bloccat"
+)
+
+
 def proxy_failure(h: HttpStep) -> str | None:
     """The error a proxy's own page names when it could not reach the site (squid's
     ``X-Squid-Error: ERR_DNS_FAIL``, ProxySG's ``dns_unresolved_hostname``), or None: a denial
@@ -308,8 +323,10 @@ def proxy_failure(h: HttpStep) -> str | None:
             code = (value.split() or [""])[0].upper()
             return None if "DENIED" in code else code or None
     if (h.status or 0) >= 500:
-        found = _PROXY_FAILURE.search((h.body or "")[:4096])
-        return found.group(1) if found else None
+        head = (h.body or "")[:4096]
+        found = _PROXY_FAILURE.search(head) or _FAILED_TO_REACH.search(fold(head))
+        if found and not _DENIAL.search(fold(head)):
+            return found.group(1)
     return None
 
 
@@ -322,13 +339,6 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
     if h.status == 407 and not authentic:
         return proxy_auth_verdict(ctx, h)  # a proxy on the path asks who the user is
     block, ident, named = _vendors(ctx, h)
-    failed = None if authentic or block else proxy_failure(h)
-    if failed is not None:
-        return other_verdict(
-            "inconclusive",
-            f"{page} answered {h.status} {how} with a proxy's own error page ({failed}): the "
-            "proxy could not reach the site itself, which is no refusal.",
-        )
     if block and not authentic:
         return block_verdict(
             "http-blockpage",
@@ -338,6 +348,21 @@ def _final_page(ctx: Ctx, h: HttpStep) -> Classification:
     cues, shape = _page_cues(ctx, h)
     look = _look(ctx, h)
     firm_look = look is not None and not look[1]
+    # a proxy's own page for a site it could not reach (a CDN's own error page is its family)
+    failed = None if authentic or block or firm_look else proxy_failure(h)
+    if (
+        failed is not None
+        and not failed.startswith("ERR_")  # squid's own code says it outright
+        and look is not None
+        and look[0] not in ("server-error", "site-notice")
+    ):
+        failed = None  # a soft family of its own (a CDN's, a site's front) says more
+    if failed is not None:
+        return other_verdict(
+            "inconclusive",
+            f"{page} answered {h.status} {how} with a proxy's own error page ({failed}): the "
+            "proxy could not reach the site itself, which is no refusal.",
+        )
     if named and not authentic and not firm_look and _refuses(cues, shape):
         return block_verdict(
             "http-blockpage",

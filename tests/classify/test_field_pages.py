@@ -17,6 +17,7 @@ from netcheck.classify.lexicon import (
     speaks_of_access,
 )
 from netcheck.classify.lookalikes import lookalike_match
+from netcheck.classify.pagecues import page_structure
 from tests.classify.test_families import _verdict
 
 
@@ -757,3 +758,38 @@ def test_the_services_own_footer_policies_are_no_network_rules() -> None:
     )
     verdict, _, evidence = _verdict(f"<html><body>{nojs}</body></html>", 200, service="x")
     assert verdict == "accessible", evidence
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "html", "expected"),
+    [
+        # the service titled in its own script, saying a page is not available
+        (200, (), "<title>فيسبوك</title><h2>هذه الصفحة غير متاحة</h2><p>ربما تمت إزالة الصفحة.</p>",
+         "accessible"),
+        # a gateway that could not reach the site, in its own words
+        (502, (), "<h2>The website could not be reached</h2><p>The server did not respond to the "
+         "gateway in time. Please try again; contact your IT helpdesk if it persists.</p>",
+         "inconclusive"),
+        # Cloudflare's own 522 is its front's page, not a proxy on the path
+        (522, (("Server", "cloudflare"),), "<h1>Connection timed out</h1><p>Error code 522</p>"
+         "<p>Cloudflare Ray ID: 8a1b00aa11bb22cc</p>", "accessible"),
+        # a Wi-Fi that asks to accept its terms before connecting
+        (200, (), "<h1>Free Wi-Fi</h1><form action='https://wifi.portal.example/connect'><input "
+         "type='email' name='email'><label><input type='checkbox'> I agree to the Terms &amp; "
+         "Conditions</label><button>Connect</button></form>", "inconclusive"),
+    ],
+)  # fmt: skip
+def test_native_titles_gateway_failures_cdn_errors_and_wifi_terms(
+    status: int, headers: tuple[tuple[str, str], ...], html: str, expected: str
+) -> None:
+    verdict, _, evidence = _verdict(f"<html><body>{html}</body></html>", status, headers)
+    assert verdict == expected, evidence
+
+
+def test_a_picture_named_blocked_on_a_sites_own_host_is_no_filter_host() -> None:
+    page = "<img src='https://static.example.com/assets/snoo-blocked.png'><p>Hello.</p>"
+    cues = page_structure(body=page, headers=(), requested="http://www.facebook.com/")
+    assert not any("loads its pictures" in s for s in cues.signs)
+    page = page.replace("static.example.com", "blockpage.filter.example")
+    cues = page_structure(body=page, headers=(), requested="http://www.facebook.com/")
+    assert any("loads its pictures" in s for s in cues.signs)

@@ -281,6 +281,20 @@ _LINK = re.compile(r"<a\b[^>]{0,400}\bhref\s*=", re.IGNORECASE)
 _ELISION = re.compile(r"\b(l|d|qu|dell|dall|nell|sull|all|dagl|degl|dell|un)'")
 
 
+#: an authority's order cited: a shutdown "for now" by a regulator's or a court's decision is a
+#: block all the same, not a maintenance window
+BY_ORDER = re.compile(  # folded below, as the text it is searched in
+    r"(court|judicial) order|order of the (court|competent authorit)|competent authorit|"
+    r"regulatory (authority|commission)|orden judicial|autoridad(es)? competente|"
+    r"determinacao judicial|ordem judicial|autoridade competente|decision de justice|"
+    r"autorite competente|gerichtsbeschluss|behordliche anordnung|autorita competente|"
+    r"rechterlijk bevel|nakaz sadu|решени\w* суда|mahkeme karari|perintah pengadilan|"
+    r"putusan pengadilan|الجهات المختصة|قرار قضائي|أمر قضائي|حکم قضایی|"
+    r"নিয়ন্ত্রণ কমিশন|নির্দেশনা অনুযায়ী|คำสั่งศาล|法院命令|裁判所の命令|법원 명령"
+)
+BY_ORDER = re.compile(fold(BY_ORDER.pattern))
+
+
 _OWN_POLICIES = re.compile(
     r"(privacy|cookie|cookies|data protection) (policy|notice|statement)|terms (of service|of use"
     r"|and conditions)|politica de (privacidad|privacidade|cookies)|politique de "
@@ -304,7 +318,7 @@ def _refusal(text: str, body: str | None) -> _Cue | None:
     # network
     own = _OWN_POLICIES.sub(" ", text)
     where = _find(where_lex, _ELISION.sub(r"\1 ", own)) if unable else []
-    if not where or _find(temporary, text):
+    if not where or (_find(temporary, text) and not BY_ORDER.search(text)):
         return None
     links = len(_LINK.findall((body or "")[:MAX_TEXT]))
     weight = 3 if links <= 2 else 1
@@ -494,8 +508,11 @@ def speaks_of_access(body: str | None, title: str | None = None) -> bool:
     in any of the many languages that share it (``blocking``) speaks of access too."""
     unable, where, temporary, _small = _refusals()
     text = fold((title or "") + " \n " + (body or ""))[:MAX_TEXT]
-    if _find(temporary, text):
+    ordered = BY_ORDER.search(text)
+    if _find(temporary, text) and not ordered:
         return False
+    if ordered:
+        return True  # an authority's order stops access, for now or for good
     if _presents_itself(text) or (title and _home_title(title) and not _find(unable, text)):
         return False  # a home page, a welcome, a privacy policy: the site speaks of itself
     if _follows(body):

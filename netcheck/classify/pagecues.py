@@ -64,6 +64,27 @@ _BLOCKY_URL = re.compile(
     r"bloque|bloqueo|sperr|interdit",
     re.IGNORECASE,
 )
+#: squid's own errors for a site it could not reach (X-Squid-Error): failures, not refusals; any
+#: other code is a denial (ERR_ACCESS_DENIED, or the name of an agency's own deny_info page)
+SQUID_FAILURES = frozenset(
+    {
+        "ERR_CONNECT_FAIL", "ERR_DNS_FAIL", "ERR_READ_TIMEOUT", "ERR_LIFETIME_EXP",
+        "ERR_READ_ERROR", "ERR_WRITE_ERROR", "ERR_ZERO_SIZE_OBJECT", "ERR_INVALID_RESP",
+        "ERR_CANNOT_FORWARD", "ERR_GATEWAY_FAILURE", "ERR_SECURE_CONNECT_FAIL",
+        "ERR_SOCKET_FAILURE", "ERR_ICAP_FAILURE", "ERR_NO_RELAY", "ERR_SHUTTING_DOWN",
+        "ERR_ONLY_IF_CACHED_MISS", "ERR_TOO_BIG", "ERR_UNSUP_HTTPVERSION", "ERR_UNSUP_REQ",
+        "ERR_INVALID_REQ", "ERR_INVALID_URL", "ERR_URN_RESOLVE", "ERR_FTP_FAILURE",
+        "ERR_FTP_NOT_FOUND", "ERR_FTP_UNAVAILABLE", "ERR_PRECONDITION_FAILED",
+    }
+)  # fmt: skip
+
+
+def squid_failure(value: str) -> str | None:
+    """The failure an ``X-Squid-Error`` value names, or None when it is a denial."""
+    code = (value.split() or [""])[0].upper()
+    return code if code in SQUID_FAILURES else None
+
+
 _SIGN_IN_URL = re.compile(
     r"captive|hotspot|splash|wi-?fi|wlan|guest|log-?in|log-?on|sign-?in|/auth|sso\.|/sso",
     re.IGNORECASE,
@@ -227,7 +248,7 @@ def page_structure(
         {
             k
             for k, v in headers
-            if _FILTER_HEADER.match(k) and (k.lower() != "x-squid-error" or "DENIED" in v.upper())
+            if _FILTER_HEADER.match(k) and (k.lower() != "x-squid-error" or not squid_failure(v))
         }
     )
     if names:

@@ -37,6 +37,7 @@ from netcheck.classify.pagecues import (
     named_filter_destination,
     page_structure,
     sign_in_destination,
+    squid_failure,
 )
 from netcheck.models import (
     HttpStep,
@@ -320,8 +321,7 @@ def proxy_failure(h: HttpStep) -> str | None:
     (ERR_ACCESS_DENIED) is a refusal, not a failure."""
     for key, value in h.headers:
         if key.lower() == "x-squid-error":
-            code = (value.split() or [""])[0].upper()
-            return None if "DENIED" in code else code or None
+            return squid_failure(value)
     if (h.status or 0) >= 500:
         head = (h.body or "")[:4096]
         found = _PROXY_FAILURE.search(head) or _FAILED_TO_REACH.search(fold(head))

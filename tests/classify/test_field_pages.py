@@ -690,6 +690,35 @@ def test_a_browsers_own_error_page_is_no_verdict_but_its_policy_block_is(
             "horas.</p>",
             "inconclusive",
         ),
+        # an authority's order stops access "for now": a block all the same
+        (
+            200,
+            "<h2>تم إيقاف الوصول إلى هذه المنصة مؤقتاً</h2><p>استناداً إلى قرار الجهات المختصة، "
+            "يتعذر الوصول إلى هذه الخدمة عبر شبكات مزودي الإنترنت.</p>",
+            "blocked",
+        ),
+        # a site's firewall judged the request, in Japanese
+        (
+            403,
+            "<h1>403</h1><p>不正なリクエストと判断されたため、お客様のアクセスを一時的に制限して"
+            "おります。</p>",
+            "accessible",
+        ),
+        # a café's hotspot asks for its voucher; an agency's network for its terms, once
+        (
+            200,
+            "<h2>Kopi Senja Wi-Fi</h2><p>Masukkan kode voucher.</p><form name='login' "
+            "action='http://hotspot.kopi.example/login'><input type='hidden' name='dst' "
+            "value='http://www.facebook.com/'><input name='username'></form>",
+            "inconclusive",
+        ),
+        (
+            200,
+            "<h2>Before you continue to the internet</h2><p>Devices on this network must "
+            "acknowledge the acceptable use terms once every 30 days.</p><form action='/aup'>"
+            "<button>I accept</button></form>",
+            "inconclusive",
+        ),
         # Turkey's standard wording of an access ban
         (
             200,
@@ -734,6 +763,10 @@ _SQUID_PAGE = (
         # squid's own failures are no refusals; its denial is
         (503, (("X-Squid-Error", "ERR_DNS_FAIL 0"),), _SQUID_PAGE, "inconclusive", "ERR_DNS_FAIL"),
         (403, (("X-Squid-Error", "ERR_ACCESS_DENIED 0"),), _SQUID_PAGE, "blocked", "Squid"),
+        # an agency's own deny_info page keeps its template's name: a denial too
+        (403, (("X-Squid-Error", "ERR_ACCESO_RESTRINGIDO 0"),),
+         "<h2>Acceso restringido</h2><p>El recurso no se encuentra disponible desde la red "
+         "institucional.</p>", "blocked", "block page"),
         # ProxySG's exception page for a name it could not resolve
         (503, (("Server", "BlueCoat-Security-Appliance"),),
          "<big>Network Error (dns_unresolved_hostname)</big><p>Your requested host could not be "

@@ -290,7 +290,9 @@ BY_ORDER = re.compile(  # folded below, as the text it is searched in
     r"autorite competente|gerichtsbeschluss|behordliche anordnung|autorita competente|"
     r"rechterlijk bevel|nakaz sadu|решени\w* суда|mahkeme karari|perintah pengadilan|"
     r"putusan pengadilan|الجهات المختصة|قرار قضائي|أمر قضائي|حکم قضایی|"
-    r"নিয়ন্ত্রণ কমিশন|নির্দেশনা অনুযায়ী|คำสั่งศาล|法院命令|裁判所の命令|법원 명령"
+    r"নিয়ন্ত্রণ কমিশন|নির্দেশনা অনুযায়ী|คำสั่งศาล|法院命令|裁判所の命令|법원 명령|"
+    r"दूरसञ्चार प्राधिकरण|निर्देशन बमोजिम|दूरसंचार विभाग|के निर्देश(ों)? (के अनुसार|पर)|"
+    r"ٹیلی کمیونیکیشن اتھارٹی|کی ہدایات? (پر|کے مطابق)"
 )
 BY_ORDER = re.compile(fold(BY_ORDER.pattern))
 

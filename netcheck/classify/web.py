@@ -30,7 +30,14 @@ from netcheck.classify.evidence import (
     own_hosts,
     page_meets_expect,
 )
-from netcheck.classify.lexicon import about_itself, families_known, fold, reads, speaks_of_access
+from netcheck.classify.lexicon import (
+    BY_ORDER,
+    about_itself,
+    families_known,
+    fold,
+    reads,
+    speaks_of_access,
+)
 from netcheck.classify.network import proxy_auth_verdict, sign_in_verdict
 from netcheck.classify.pagecues import (
     Structure,
@@ -306,7 +313,9 @@ _FAILED_TO_REACH = re.compile(
     r"|could not be resolved|could not connect to|connection (to the server )?(timed out|refused"
     r"|failed)|(dns|name) (lookup|resolution) failed|no se pudo (conectar|resolver)|nao foi "
     r"possivel (conectar|resolver)|impossible de (joindre|resoudre|se connecter)|konnte nicht "
-    r"(aufgelost|erreicht) werden|zeituberschreitung)"
+    r"(aufgelost|erreicht) werden|zeituberschreitung|не (удалось|смог) установить соединение"
+    r"|не ответил в течение|превышено время ожидания|не удалось разрешить|connection_timeout"
+    r"|connection_refused|dns_failure|baglanti zaman asimina ugradi|sunucuya ulasilamadi)"
 )
 #: ... unless the page refuses as well
 _DENIAL = re.compile(
@@ -474,7 +483,11 @@ def _unproven(
             f"{lead}: a brief page that is not the service's, in a language netcheck does not "
             "read, so neither a refusal nor a real page's family can be told.",
         )
-    if _stands_in(h, meets, shape) and not families_known(h.body, h.title):
+    if (
+        _stands_in(h, meets, shape)
+        and not families_known(h.body, h.title)
+        and not BY_ORDER.search(fold((h.title or "") + " " + (h.body or "")))
+    ):
         return other_verdict(
             "inconclusive",
             f"{lead}: a brief page that is not the service's, in a language whose refusals "

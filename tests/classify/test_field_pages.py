@@ -719,6 +719,34 @@ def test_a_browsers_own_error_page_is_no_verdict_but_its_policy_block_is(
             "<button>I accept</button></form>",
             "inconclusive",
         ),
+        # a service for some countries, that sees the VPN
+        (
+            403,
+            "<h1>We're not in your country yet</h1><p>StreamNest is currently available in the "
+            "United States and Canada only.</p><p>Using a VPN? Turn it off.</p>",
+            "accessible",
+        ),
+        # a site's WordPress firewall, in Spanish
+        (
+            403,
+            "<h1>Tu acceso a este sitio ha sido limitado por el propietario del sitio</h1><p>"
+            "Bloqueo generado por Wordfence.</p>",
+            "accessible",
+        ),
+        # a gateway that could not connect, in Russian
+        (
+            502,
+            "<h2>Веб-сервер недоступен</h2><p>Прокси-сервер организации не смог установить "
+            "соединение с сервером: удалённый узел не ответил в течение 30 секунд.</p>",
+            "inconclusive",
+        ),
+        # a regulator's directive, in Nepali (a language of the added files)
+        (
+            200,
+            "<html lang='ne'><h2>यो साइटमा पहुँच बन्द गरिएको छ</h2><p>नेपाल दूरसञ्चार "
+            "प्राधिकरणको निर्देशन बमोजिम पहुँच रोकेको छ।</p></html>",
+            "blocked",
+        ),
         # Turkey's standard wording of an access ban
         (
             200,

@@ -177,6 +177,8 @@ BATCHES = (
     ("heldout32", "batch32"),
     ("heldout33", "batch33"),
     ("heldout34", "batch34"),
+    ("heldout35", "batch35"),
+    ("heldout36", "batch36"),
 )
 #: how each split was used, for the bench's headings
 SPLIT_NOTES = {
@@ -279,10 +281,16 @@ SPLIT_NOTES = {
     "inconclusive; without brand 100/112 and 2/66), then looked at",
     "batch33": "written blind as the last acceptance set from real networks, kept unread until "
     "the fifth pass's last change (tuning on batch 32); measured once (recall 448/448, false "
-    "alarms 34/376, 26/376 inconclusive; without brand 106/112 and 4/84)",
+    "alarms 34/376, 26/376 inconclusive; without brand 106/112 and 4/84), then looked at",
     "batch34": "written blind as an auditor's fleet-wide collection in 37 languages, kept unread "
     "until the fifth pass's last change; measured once (recall 424/432, false alarms 12/298, "
-    "78/298 inconclusive; without brand 98/108 and 2/62)",
+    "78/298 inconclusive; without brand 98/108 and 2/62), then looked at",
+    "batch35": "written blind as an acceptance set from real networks, kept unread until the "
+    "fifth pass had ended (its last change: tuning on batches 33 and 34); measured once (recall "
+    "432/432, false alarms 32/328, 16/328 inconclusive; without brand 108/108 and 4/76)",
+    "batch36": "written blind as a communications office's and its IT's collection, kept unread "
+    "until the fifth pass had ended; measured once (recall 416/416, false alarms 2/320, 46/320 "
+    "inconclusive; without brand 100/104 and 0/68)",
 }
 
 

@@ -747,6 +747,33 @@ def test_a_browsers_own_error_page_is_no_verdict_but_its_policy_block_is(
             "प्राधिकरणको निर्देशन बमोजिम पहुँच रोकेको छ।</p></html>",
             "blocked",
         ),
+        # Cloudflare's error page in Spanish, by its markup and footer
+        (
+            403,
+            "<div id='cf-wrapper'><h1>Error 1020</h1><h2>Acceso denegado</h2><p>ID de Cloudflare "
+            "Ray: 86a1ffe9cd20aa11 • Rendimiento y seguridad de Cloudflare</p></div>",
+            "accessible",
+        ),
+        # free Wi-Fi that asks to register, in Spanish and Portuguese
+        (
+            200,
+            "<h1>Conéctate al WiFi gratuito</h1><p>Regístrate con tu correo.</p><form><input "
+            "type='email'><button>Navegar gratis</button></form>",
+            "inconclusive",
+        ),
+        (
+            200,
+            "<h2>Wi-Fi Livre</h2><p>Para usar a internet gratuita nas estações, informe seu CPF e "
+            "aceite os termos.</p><form><input name='cpf'><button>Entrar</button></form>",
+            "inconclusive",
+        ),
+        # the hosting speaks to the site's owner, in Russian
+        (
+            403,
+            "<h1>Доступ к сайту запрещён</h1><p>Сайт временно отключён владельцем аккаунта "
+            "хостинга. Если вы владелец сайта, обратитесь в панель управления.</p>",
+            "accessible",
+        ),
         # Turkey's standard wording of an access ban
         (
             200,

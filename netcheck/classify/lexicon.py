@@ -283,7 +283,7 @@ _ELISION = re.compile(r"\b(l|d|qu|dell|dall|nell|sull|all|dagl|degl|dell|un)'")
 
 #: an authority's order cited: a shutdown "for now" by a regulator's or a court's decision is a
 #: block all the same, not a maintenance window
-BY_ORDER = re.compile(  # folded below, as the text it is searched in
+_BY_ORDER = re.compile(  # folded below, as the text it is searched in
     r"(court|judicial) order|order of the (court|competent authorit)|competent authorit|"
     r"regulatory (authority|commission)|orden judicial|autoridad(es)? competente|"
     r"determinacao judicial|ordem judicial|autoridade competente|decision de justice|"
@@ -294,7 +294,7 @@ BY_ORDER = re.compile(  # folded below, as the text it is searched in
     r"दूरसञ्चार प्राधिकरण|निर्देशन बमोजिम|दूरसंचार विभाग|के निर्देश(ों)? (के अनुसार|पर)|"
     r"ٹیلی کمیونیکیشن اتھارٹی|کی ہدایات? (پر|کے مطابق)"
 )
-BY_ORDER = re.compile(fold(BY_ORDER.pattern))
+_BY_ORDER = re.compile(fold(_BY_ORDER.pattern))
 
 
 _OWN_POLICIES = re.compile(
@@ -320,7 +320,7 @@ def _refusal(text: str, body: str | None) -> _Cue | None:
     # network
     own = _OWN_POLICIES.sub(" ", text)
     where = _find(where_lex, _ELISION.sub(r"\1 ", own)) if unable else []
-    if not where or (_find(temporary, text) and not BY_ORDER.search(text)):
+    if not where or (_find(temporary, text) and not _BY_ORDER.search(text)):
         return None
     links = len(_LINK.findall((body or "")[:MAX_TEXT]))
     weight = 3 if links <= 2 else 1
@@ -465,13 +465,21 @@ def reads(body: str | None, title: str | None = None) -> bool:
     the real pages' families are known: its ``lang`` attribute names one of them or, with
     none, it holds no letter those languages never write. A page in another language (Welsh,
     Maltese, Telugu...) could be a refusal or a "coming soon" alike, and netcheck cannot tell."""
+    return _written_in(body, title, lexicon_languages(), _FOREIGN)
+
+
+def _written_in(
+    body: str | None, title: str | None, languages: frozenset[str], foreign: re.Pattern[str]
+) -> bool:
+    """The page's ``lang`` attribute names one of ``languages`` or, with none, its text holds
+    no letter of ``foreign``."""
     raw = (body or "")[:MAX_SCAN]
     declared = _LANG_ATTR.search(raw[:4096])
     if declared is not None:
         code = declared.group(1).lower()
-        return _LANG_ALIASES.get(code, code) in lexicon_languages()
+        return _LANG_ALIASES.get(code, code) in languages
     text = (title or "") + " " + _TAG.sub(" ", _drop_scripts(raw))[:MAX_TEXT]
-    return not _FOREIGN.search(text)
+    return not foreign.search(text)
 
 
 #: letters of the languages added in their own files (data/languages/) and of no language of
@@ -491,14 +499,7 @@ def families_known(body: str | None, title: str | None = None) -> bool:
     access words, but no consent, login, error or placeholder pages, so a brief page there
     that only speaks of access may be any of those. By the ``lang`` attribute, else by the
     letters only the added languages write."""
-    raw = (body or "")[:MAX_SCAN]
-    declared = _LANG_ATTR.search(raw[:4096])
-    known: frozenset[str] = _data()["families_languages"]
-    if declared is not None:
-        code = declared.group(1).lower()
-        return _LANG_ALIASES.get(code, code) in known
-    text = (title or "") + " " + _TAG.sub(" ", _drop_scripts(raw))[:MAX_TEXT]
-    return not _ADDED_SCRIPT.search(text)
+    return _written_in(body, title, _data()["families_languages"], _ADDED_SCRIPT)
 
 
 def speaks_of_access(body: str | None, title: str | None = None) -> bool:
@@ -510,12 +511,12 @@ def speaks_of_access(body: str | None, title: str | None = None) -> bool:
     in any of the many languages that share it (``blocking``) speaks of access too."""
     unable, where, temporary, _small = _refusals()
     text = fold((title or "") + " \n " + (body or ""))[:MAX_TEXT]
-    ordered = BY_ORDER.search(text)
+    ordered = _BY_ORDER.search(text)
     if _find(temporary, text) and not ordered:
         return False
     if ordered:
         return True  # an authority's order stops access, for now or for good
-    if _presents_itself(text) or (title and _home_title(title) and not _find(unable, text)):
+    if _about_itself(text, title):
         return False  # a home page, a welcome, a privacy policy: the site speaks of itself
     if _follows(body):
         return False  # "follow us" on two or more networks: the site's own page
@@ -539,10 +540,19 @@ def about_itself(body: str | None, title: str | None = None) -> bool:
     """The page presents the site itself (its home page, a welcome, its privacy or cookie
     policy: ``refusals.site_itself``; or a title naming it the home page) and says nothing of
     being unable to open."""
-    text = fold((title or "") + " \n " + (body or ""))[:MAX_TEXT]
+    return _about_itself(fold((title or "") + " \n " + (body or ""))[:MAX_TEXT], title)
+
+
+def _about_itself(text: str, title: str | None) -> bool:
+    """``about_itself`` on the page's folded text."""
     if title and _home_title(title):
         return not _find(_refusals()[0], text)
     return _presents_itself(text)
+
+
+def cites_order(body: str | None, title: str | None = None) -> bool:
+    """The page cites an authority's order (``_BY_ORDER``): a court, a regulator."""
+    return bool(_BY_ORDER.search(fold((title or "") + " \n " + (body or ""))[:MAX_TEXT]))
 
 
 _SOCIAL_LINK = re.compile(

@@ -248,10 +248,9 @@ _ARTICLE_MARKUP = re.compile(
 )
 
 
-def is_article(body: str | None, title: str | None = None) -> bool:
-    """Two or more distinct marks of an article (see ``_ARTICLE_MARKS``, ``_ARTICLE_MARKUP``)."""
-    raw = (body or "")[:MAX_SCAN]
-    text = fold((title or "") + " \n " + raw)[:MAX_TEXT]
+def _is_article(text: str, raw: str) -> bool:
+    """Two or more distinct marks of an article (see ``_ARTICLE_MARKS``, ``_ARTICLE_MARKUP``)
+    in the page's folded ``text`` and its markup ``raw``."""
     marks = sum(1 for mark in _ARTICLE_MARKS if mark.search(text))
     numbered = len(_NUMBERED_HEADING.findall(raw[:HEAD_SCAN])) >= 2
     return marks + int(bool(_ARTICLE_MARKUP.search(raw[:HEAD_SCAN]))) + int(numbered) >= 2
@@ -282,7 +281,7 @@ def lookalike_match(
     form = _form_match(body, requested_host, own)
     if form is not None and not (form[1] and first_soft is not None):
         return form
-    if is_article(body, title):
+    if _is_article(text, raw):
         return "article", False
     if first_soft is None and ad_links(body, requested_host, own):
         return "server-default-page", True

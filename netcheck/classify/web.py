@@ -31,8 +31,8 @@ from netcheck.classify.evidence import (
     page_meets_expect,
 )
 from netcheck.classify.lexicon import (
-    BY_ORDER,
     about_itself,
+    cites_order,
     families_known,
     fold,
     reads,
@@ -333,8 +333,9 @@ def proxy_failure(h: HttpStep) -> str | None:
             return squid_failure(value)
     if (h.status or 0) >= 500:
         head = (h.body or "")[:4096]
-        found = _PROXY_FAILURE.search(head) or _FAILED_TO_REACH.search(fold(head))
-        if found and not _DENIAL.search(fold(head)):
+        folded = fold(head)
+        found = _PROXY_FAILURE.search(head) or _FAILED_TO_REACH.search(folded)
+        if found and not _DENIAL.search(folded):
             return found.group(1)
     return None
 
@@ -486,7 +487,7 @@ def _unproven(
     if (
         _stands_in(h, meets, shape)
         and not families_known(h.body, h.title)
-        and not BY_ORDER.search(fold((h.title or "") + " " + (h.body or "")))
+        and not cites_order(h.body, h.title)
     ):
         return other_verdict(
             "inconclusive",

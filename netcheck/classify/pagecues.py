@@ -155,7 +155,13 @@ def sign_in_destination(url: str, requested: str, own: OwnHosts | None = None) -
     host, asked = (parts.hostname or "").lower(), url_host(requested)
     if not host or not asked or host == asked or (own is not None and own(host)):
         return False
-    return bool(_SIGN_IN_URL.search(host + parts.path)) and asked in unquote(parts.query).lower()
+    return _signs_in(host, parts.path, parts.query, asked)
+
+
+def _signs_in(host: str, path: str, query: str, asked: str) -> bool:
+    """A sign-in address (a portal's or a single sign-on's login) handed ``asked`` to come
+    back to."""
+    return bool(_SIGN_IN_URL.search(host + path)) and asked in unquote(query).lower()
 
 
 def _filter_destination(
@@ -187,7 +193,7 @@ def _filter_destination(
         return url
     if handed and asked and asked in unquote(parts.query).lower():
         # handed to a sign-in (a captive portal's login, a single sign-on) it is no refusal
-        return None if _SIGN_IN_URL.search(host + parts.path) else url
+        return None if _signs_in(host, parts.path, parts.query, asked) else url
     return None
 
 

@@ -313,7 +313,7 @@ _VENDOR_ALIASES = {
     **{v: v for v in ("fortiguard", "paloalto", "forcepoint", "skyhigh", "bluecoat")},
     **{v: v for v in ("cisco-umbrella", "cisco-wsa", "checkpoint", "pfsense", "squid")},
     **{v: v for v in ("zscaler", "sophos", "sonicwall", "kerio", "netsweeper", "barracuda")},
-    **{v: v for v in ("watchguard", "untangle", "symantec-wss", "cisco-meraki")},
+    **{v: v for v in ("watchguard", "untangle", "symantec-wss")},
     "fortinet": "fortiguard",
     "fortigate": "fortiguard",
     "palo-alto": "paloalto",
@@ -345,6 +345,7 @@ _VENDOR_ALIASES = {
     "quick-heal": "seqrite",
     "digital-arts": "i-filter",
     "ifilter": "i-filter",
+    "cisco-meraki": "meraki",
 }
 _OONI_PREFIXES = ("prs-", "nat-", "isp-", "prod-", "inst-", "vbw-", "cp-")
 

@@ -166,12 +166,25 @@ def _unshown(kind: type) -> type:
     return _UNSHOWN[kind]
 
 
+class _Argument(typer.core.TyperArgument):
+    """A named argument as click writes it in a usage line: ``FILE URL``, ``RESULTS...`` for
+    one or more, ``[FILE]`` when optional (typer 0.28 writes ``{FILE}`` and drops the dots)."""
+
+    def make_metavar(self, ctx: Any, *, usage: bool = False) -> str:
+        var = self.metavar or (self.name or "").upper()
+        if self.nargs != 1:
+            var += "..."
+        return f"[{var}]" if usage and not self.required else var
+
+
 def tidy_help(command: Any) -> None:
     """Help shows metavars, never Python types: flags (and ``--help``) show no value at all,
     arguments only their metavar. Applied to every command as it is built."""
     for param in command.params:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+        if type(param) is typer.core.TyperArgument:
+            param.__class__ = _Argument
         named = isinstance(param, typer.core.TyperArgument) and param.metavar
         if named and not isinstance(param.type, _TypeUnshown):
             # a copy: click's types are shared (STRING is one object for every str parameter);

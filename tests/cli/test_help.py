@@ -62,6 +62,22 @@ def test_help_shows_no_python_type(name: str) -> None:
         assert not PYTHON_TYPE.findall(shown.output), shown.output
 
 
+def test_usage_lines_name_arguments_as_click_does() -> None:
+    """``FILE URL``, ``RESULTS...`` for one or more: not typer 0.28's ``{FILE}``."""
+    for path, command in every_command():
+        usage = command.collect_usage_pieces(typer.Context(command))
+        for param in command.params:
+            if isinstance(param, typer.core.TyperArgument):
+                name = param.metavar or (param.name or "").upper()
+                shown = name + ("..." if param.nargs != 1 else "")
+                shown = shown if param.required else f"[{shown}]"
+                assert shown in usage, (" ".join(path), usage)
+        assert not [piece for piece in usage if piece.startswith("{")], (" ".join(path), usage)
+    shown = CliRunner().invoke(app, ["classify"])
+    assert shown.exit_code == 2
+    assert "Usage: netcheck classify [OPTIONS] RESULTS...\n" in shown.output
+
+
 def test_top_level_listing_matches_each_commands_own_help() -> None:
     for name, entry in COMMANDS.items():
         command = load_command(name)

@@ -345,13 +345,14 @@ def read_dataset(path: str) -> pa.Table:
 def is_record_table(name: str, filesystem: pafs.FileSystem | None = None) -> bool:
     """Whether a Parquet file holds records (its footer names the record columns); a file that
     is not Parquet at all is an input error naming it. ``filesystem``: where ``name`` is, when
-    not on a local (or mounted) file system (the Dask engine reads fsspec URLs)."""
+    not on a local (or mounted) file system (the Dask engine reads fsspec URLs). A footer whose
+    column names are not UTF-8 is no Parquet file either (pyarrow decodes them in Python)."""
     try:
         size = os.stat(name).st_size if filesystem is None else filesystem.get_file_info(name).size
         if (size or 0) > MAX_FILE_BYTES:
             raise InputError(f"larger than {MAX_FILE_BYTES // 2**20} MiB", file=name)
         names = set(pq.read_schema(name, filesystem=filesystem).names)
-    except (OSError, pa.ArrowException) as exc:
+    except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
         raise InputError(f"not a readable Parquet file: {_short(exc)}", file=name) from None
     return set(_REQUIRED + ("sha256",)) <= names
 
@@ -372,7 +373,7 @@ def read_parquet(
             if pa.types.is_dictionary(field.type):
                 table = table.set_column(i, field.name, pc.cast(table[i], field.type.value_type))
         table.validate(full=True)  # strings are UTF-8, offsets in bounds: the file may be hostile
-    except (OSError, pa.ArrowException) as exc:
+    except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read Parquet records: {_short(exc)}", file=name) from None
     for column in _REQUIRED + ("sha256",):
         kind = table.schema.field(column).type

@@ -210,6 +210,63 @@ def test_run_stops_before_measuring(data: bytes) -> None:
     _with_file(data, ".yaml" if data.lstrip().startswith(b"#") else ".txt", run)
 
 
+def _parquet_records() -> bytes:
+    """The seed results as the collector archives them: one Parquet file of records."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from netcheck.report import fastjson
+
+    table = fastjson.table_from_lines(RESULTS.splitlines()).drop_columns(["file_index", "line"])
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
+
+
+SEEDS["parquet"] = _parquet_records()
+
+
+@st.composite
+def _flipped(draw: st.DrawFn, seed: str) -> bytes:
+    """Bytes flipped inside the file, its magic numbers kept: a Parquet file whose footer,
+    schema (column names) or pages are corrupt, as a bad disk or a cut copy leaves it."""
+    data = bytearray(SEEDS[seed])
+    for _ in range(draw(st.sampled_from([1, 2, 5, 20]))):
+        at = draw(st.integers(4, len(data) - 9))
+        data[at] ^= draw(st.integers(1, 255))
+    return bytes(data)
+
+
+@FUZZ
+@given(data=damaged("parquet") | _flipped("parquet"))
+def test_report_reads_damaged_parquet(data: bytes) -> None:
+    def run(path: str, tmp: Path) -> None:
+        out = tmp / "audit"
+        invoke(["report", path, "--audience", "audit", "--format", "csv", "--out", str(out)])
+
+    _with_file(data, ".parquet", run)
+
+
+@pytest.mark.parametrize("column", [b"probe_id", b"verdict", b"measured_at"])
+def test_report_refuses_parquet_whose_column_names_are_not_utf8(
+    tmp_path: Path, column: bytes
+) -> None:
+    """A footer whose schema names are not UTF-8 (pyarrow raises UnicodeDecodeError there)."""
+    data = SEEDS["parquet"]
+    footer = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+    damaged = data[:footer] + data[footer:].replace(column, b"\xad" + column[1:])
+    path = tmp_path / "records.parquet"
+    path.write_bytes(damaged)
+    out = tmp_path / "audit"
+    args = ["report", str(path), "--audience", "audit", "--format", "csv", "--out", str(out)]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 2, done.output
+    assert done.output.startswith(f"netcheck: error: {path}: ")
+    assert done.output.count("\n") == 1
+    assert not out.exists()
+
+
 @FUZZ
 @given(data=damaged("results"), fmt=st.sampled_from(["md", "html"]))
 def test_report_never_touches_an_existing_out(data: bytes, fmt: str) -> None:

@@ -98,6 +98,12 @@ def explain(
         raise InputError(
             f"unknown function {function!r}; known: {', '.join(FUNCTIONS)}", field="--function"
         )
+    if service is not None:
+        from netcheck.targets.catalogue import known_services
+
+        if service not in known_services():
+            known = ", ".join(known_services())
+            raise InputError(f"unknown service {service!r}; known: {known}", field="--service")
     if fmt != "netcheck":
         config = load_config(fmt, policy)
         answer = config.decide(url)

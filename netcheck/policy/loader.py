@@ -12,7 +12,9 @@ walk counts nodes, so YAML aliases cannot multiply a small file into an unbounde
 Limits, each reported at the line where it is crossed: ``textfile.read_text``'s (size, UTF-8, no
 NUL or other binary byte), nesting ``MAX_DEPTH`` deep (checked while composing, so a file of ten
 thousand ``[`` ends in an ``InputError``, never in Python's recursion limit), ``MAX_NODES``
-values, ``MAX_FIELD_CHARS`` characters in one value and ``MAX_RULES`` rules.
+values, ``MAX_FIELD_CHARS`` characters in one value, ``MAX_RULES`` rules and ``MAX_PATTERNS``
+patterns that each cost a regular expression per request (``urls``, ``host_regex``,
+``url_regex`` and shell-glob ``hosts``), so that checking a policy stays within seconds.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ from typing import Any
 import yaml
 
 from netcheck.errors import InputError
+from netcheck.policy.match import suffix_kind
 from netcheck.policy.model import Policy
 from netcheck.policy.shape import Invalid, build
 from netcheck.textfile import compose_yaml, read_text
 
-MAX_NODES = 500_000
+MAX_NODES = 200_000
+MAX_PATTERNS = 5_000
+_PATTERN_KEYS = frozenset(("urls", "host_regex", "url_regex"))
 MAX_DEPTH = 32
 MAX_FIELD_CHARS = 8192
 MAX_RULES = 10_000
@@ -47,6 +52,8 @@ class PolicyDoc:
     rule_lines: tuple[int, ...]
     channel_lines: tuple[int, ...]
     lines: dict[Path_, int] = field(default_factory=dict, compare=False, repr=False)
+    # what deciding builds once per policy (``decide.RuleIndex``), not part of the policy
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def line_of(self, path: Path_) -> int | None:
         return _line_for(self.lines, path)
@@ -126,6 +133,7 @@ class _Data:
         self.file = file
         self.lines = lines
         self.count = 0
+        self.patterns = 0
 
     def fail(self, node: yaml.Node, path: Path_, message: str) -> InputError:
         return InputError(
@@ -158,11 +166,24 @@ class _Data:
         assert isinstance(node, yaml.ScalarNode)
         if len(node.value) > MAX_FIELD_CHARS:
             raise self.fail(node, path, f"a value longer than {MAX_FIELD_CHARS} characters")
+        if len(path) > 1 and _costs_a_pattern(path[-2], node.value):
+            self.patterns += 1
+            if self.patterns > MAX_PATTERNS:
+                message = f"more than {MAX_PATTERNS} url, regex and glob patterns in all"
+                raise self.fail(node, path, message)
         try:
             constructor = yaml.constructor.SafeConstructor()
             return constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+            if "integer string conversion" in str(exc):  # Python's int() digit limit
+                raise self.fail(node, path, "a number with too many digits") from None
             raise self.fail(node, path, f"bad value: {exc}") from None
+
+
+def _costs_a_pattern(key: str | int, value: str) -> bool:
+    if key in _PATTERN_KEYS:
+        return True
+    return key == "hosts" and suffix_kind(value.strip().rstrip(".").lower()) is None
 
 
 def _line_for(lines: dict[Path_, int], path: Sequence[str | int]) -> int | None:

@@ -9,6 +9,10 @@ In: host patterns as written in policies and imported configs; host names and UR
 Everything is case-insensitive and a trailing dot is ignored. ``covers`` is conservative: when
 it says True, every host the inner pattern matches is matched by the outer one; it may say False
 for some covered cases (which makes shadowing reports safe: never a false alarm).
+
+``HostSet`` answers ``host_matches`` for a whole list of patterns at once, in one set lookup per
+label of the host rather than one comparison per pattern: a rule imported from an acl of
+100,000 domains is checked as fast as a rule of one.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ def is_glob(pattern: str) -> bool:
     return any(c in _GLOB_CHARS for c in pattern)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=8192)  # more than a policy's MAX_PATTERNS
 def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(fnmatch.translate(pattern))
 
@@ -92,3 +96,39 @@ def covers(outer: str, inner: str) -> bool:
     if ikind == "dot":
         return idom != odom and _under(idom, odom)
     return _under(idom, odom)
+
+
+class HostSet:
+    """A list of host patterns, matched as ``any(host_matches(p, host) for p in patterns)``."""
+
+    __slots__ = ("exact", "dot", "sub", "globs")
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.exact: set[str] = set()
+        self.dot: set[str] = set()
+        self.sub: set[str] = set()
+        self.globs: list[str] = []  # "*" and every other shell glob
+        for raw in patterns:
+            pattern = host_key(raw)
+            shape = suffix_kind(pattern)
+            if shape is None or shape[0] == "any":
+                self.globs.append(pattern)
+            else:
+                {"exact": self.exact, "dot": self.dot, "sub": self.sub}[shape[0]].add(shape[1])
+
+    def domains(self) -> set[str]:
+        """Every domain a matching host ends with, or an empty set when a glob may match any."""
+        return set() if self.globs else self.exact | self.dot | self.sub
+
+    def matches(self, host: str) -> bool:
+        host = host_key(host)
+        if not host:
+            return False
+        if host in self.exact or host in self.dot:
+            return True
+        labels = host.split(".")
+        for k in range(1, len(labels)):
+            suffix = ".".join(labels[k:])
+            if suffix in self.dot or suffix in self.sub:
+                return True
+        return any(_glob_regex(pattern).match(host) is not None for pattern in self.globs)

@@ -22,14 +22,17 @@ After a dataclass's fields all pass, its ``_consistent()`` method, if it has one
 ``ValueError`` about the fields together (reported at the dataclass's own path). Unknown keys and
 missing required ones are problems too. Type messages are pydantic's, and conversions follow
 pydantic's lax mode where a YAML file needs them (a quoted number, ``"yes"`` for a boolean, a
-``YYYY-MM-DD`` text for a date); bytes, sets and booleans-as-numbers are refused.
+``YYYY-MM-DD`` text for a date); bytes, sets, booleans-as-numbers and numbers that are not
+finite (``.nan``, ``.inf``, ``1e400``) are refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import functools
+import math
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -158,13 +161,17 @@ def _read_bool(value: Any, loc: Loc, out: list[Problem]) -> Any:
 
 
 def _read_float(value: Any, loc: Loc, out: list[Problem]) -> Any:
+    number: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
+        number = float(value) if abs(value) < 1e308 else math.inf
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = float(value)
+    if number is not None and math.isfinite(number):
+        return number
+    if number is not None:  # .nan, .inf, 1e400: no measurement compares with them
+        out.append((loc, "Input should be a finite number"))
+        return _BAD
     out.append((loc, "Input should be a valid number" + _unable(value, "parse string as a number")))
     return _BAD
 

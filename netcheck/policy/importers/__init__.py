@@ -27,12 +27,13 @@ from typing import Any, Literal
 import yaml
 
 from netcheck.errors import InputError
-from netcheck.policy.loader import MAX_RULES
+from netcheck.policy.loader import MAX_NODES, MAX_RULES
 from netcheck.policy.model import Action, Network, Policy, Rule
 from netcheck.policy.shape import Invalid, build, dump
 from netcheck.textfile import read_text
 
 MAX_WARNINGS = 200
+MAX_CANDIDATES = 2 * MAX_RULES  # rules converted before the shadowed ones are left out
 FORMATS = ("squid", "pac", "rpz", "hosts", "adblock")
 Layer = Literal["dns", "proxy", "browser"]
 
@@ -59,10 +60,28 @@ class Conversion:
     default: Action
     notes: list[str] = field(default_factory=list)
     networks: list[Network] = field(default_factory=list)
+    values: int = 0  # hosts, URLs and patterns in the rules so far (the loader caps its values)
 
     def add(self, file: str, line: int, **fields: Any) -> None:
         """Append ``Rule(**fields)`` (``match`` as a dict, validated here too); a rule the
-        policy model refuses becomes a warning naming ``file:line``."""
+        policy model refuses becomes a warning naming ``file:line``. Past ``MAX_CANDIDATES``
+        rules the config is refused at ``line``: even with every shadowed rule left out, it
+        could not make a policy worth the seconds that checking each one costs."""
+        self.values += sum(len(v) for v in fields.get("match", {}).values() if isinstance(v, list))
+        if self.values > MAX_NODES:
+            raise InputError(
+                f"more than {MAX_NODES} hosts, URLs and patterns; a policy holds at most that "
+                "many values: give this config to 'netcheck check --config' instead",
+                file=file,
+                line=line,
+            )
+        if len(self.rules) >= MAX_CANDIDATES:
+            raise InputError(
+                f"more than {MAX_CANDIDATES} rules to convert; a policy holds at most "
+                f"{MAX_RULES}: give this config to 'netcheck check --config' instead",
+                file=file,
+                line=line,
+            )
         try:
             self.rules.append(build(Rule, fields))
         except Invalid as exc:
@@ -130,7 +149,9 @@ class EffectiveConfig(ABC):
         data = dump(self.to_policy(), exclude_defaults=True)
         header = [f"# netcheck policy imported from {self.kind} configuration {self.file}"]
         header += [f"# warning: {note}" for note in self.warnings()]
-        body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+        # libyaml's emitter when PyYAML has it: the Python one takes seconds on 10,000 rules
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+        body = yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
         text = "\n".join(_printable(h) for h in header) + "\n" + body
         try:
             load_policy_text(text, f"policy imported from {self.file}")

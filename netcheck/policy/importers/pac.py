@@ -9,6 +9,10 @@ when the string is built at run time, the ``FindProxyForURL`` line. An answer th
 string (a number, ``undefined``) or not a PAC result (``parse_pac_result``) is an
 ``InputError`` at that line, never read as DIRECT.
 
+The script gets ``BUDGET`` seconds in all, loading and every answer included (``pacjs``): the
+catalogue's hosts asked of a script that answers each just inside the per-call deadline would
+otherwise take minutes. Past it, the command stops with an ``InputError`` naming the file.
+
 As browsers do, https URLs are handed to ``FindProxyForURL`` without path and query. The script
 may call ``dnsResolve``/``isInNet``; those resolve through the system resolver, so they are only
 safe where names resolve locally.
@@ -26,6 +30,8 @@ from netcheck.policy.importers import ConfigDecision, Conversion, EffectiveConfi
 from netcheck.policy.model import Action
 from netcheck.targets import catalogue
 
+BUDGET = 4.0
+
 
 class PacConfig(EffectiveConfig):
     kind = "pac"
@@ -35,7 +41,8 @@ class PacConfig(EffectiveConfig):
         self.file = file
         self.text = text
         try:
-            self.pac = SandboxedPac(text)  # a worker process: a looping script cannot hang us
+            # a worker process: a looping script cannot hang us, nor a slow one for long
+            self.pac = SandboxedPac(text, budget=BUDGET)
         except PacError as exc:
             raise InputError(f"not a PAC script: {str(exc)[:200]}", file=file) from None
 

@@ -157,8 +157,8 @@ def select(
     targets: Sequence[Target], *, services: Sequence[str] = (), functions: Sequence[str] = ()
 ) -> list[Target]:
     """Targets of the given services and functions (empty = all). Names may be comma-separated."""
-    wanted_services = _names(services)
-    wanted_functions = _names(functions)
+    wanted_services = _names(services, "--service")
+    wanted_functions = _names(functions, "--function")
     known = list(dict.fromkeys([*known_services(), *(t.service for t in targets)]))
     for name in wanted_services:
         if name not in known:
@@ -264,9 +264,17 @@ def _builtin() -> _Catalogue:
 # --- small helpers ------------------------------------------------------------------------------
 
 
-def _names(values: Sequence[str]) -> list[str]:
-    names = (part.strip().lower() for value in values for part in value.split(","))
-    return [_ALIASES.get(name, name) for name in names if name]
+def _names(values: Sequence[str], flag: str) -> list[str]:
+    """The names of repeated, comma-separated flag values; an empty one is refused (``--service
+    ""`` from an unset shell variable would otherwise select everything)."""
+    names: list[str] = []
+    for value in values:
+        given = [part.strip().lower() for part in value.split(",") if part.strip()]
+        if not given:
+            message = f"{value!r} names nothing; give a name, or leave the flag out for all"
+            raise InputError(message, field=flag)
+        names += given
+    return [_ALIASES.get(name, name) for name in names]
 
 
 def _url_key(url: str) -> str:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from netcheck.errors import InputError
 from netcheck.target import Target
-from netcheck.targets.files import MAX_TARGETS, url_problem
+from netcheck.targets.files import MAX_TARGETS, odd_character, url_problem
 from netcheck.textfile import csv_rows
 
 MAX_CATEGORY_CHARS = 64  # a code such as GRP or MMED
@@ -35,7 +35,8 @@ def looks_like_csv(text: str) -> bool:
 
 def parse_csv(text: str, file: str, service_for_host: Callable[[str], str]) -> list[Target]:
     rows = csv_rows(io.StringIO(text, newline=""), file)
-    first = next(rows, None)
+    # the header is the first line with something on it (blank lines before it are skipped)
+    first = next((row for row in rows if any(cell.strip() for cell in row[1])), None)
     if first is None:
         raise InputError("no targets: the file is empty", file=file)
     header_line, header = first
@@ -47,6 +48,10 @@ def parse_csv(text: str, file: str, service_for_host: Callable[[str], str]) -> l
             line=header_line,
             field="url",
         )
+    twice = next((name for i, name in enumerate(columns) if name and name in columns[:i]), None)
+    if twice is not None:
+        message = "the column is named twice in the header: which one holds the value?"
+        raise InputError(message, file=file, line=header_line, field=twice)
     url_at = columns.index("url")
     category_at = columns.index("category_code") if "category_code" in columns else None
     targets: list[Target] = []
@@ -70,6 +75,10 @@ def parse_csv(text: str, file: str, service_for_host: Callable[[str], str]) -> l
             category = row[category_at].strip().upper()
             if len(category) > MAX_CATEGORY_CHARS:
                 message = f"longer than {MAX_CATEGORY_CHARS} characters"
+                raise InputError(message, file=file, line=line, field=columns[category_at])
+            odd = odd_character(category)
+            if odd is not None:
+                message = f"{odd}: {category[:60]!r}"
                 raise InputError(message, file=file, line=line, field=columns[category_at])
         targets.append(
             Target(

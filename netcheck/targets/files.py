@@ -14,6 +14,7 @@ the probe is asked to fetch, for YAML and CSV alike.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import fields
 from typing import NoReturn
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from netcheck.errors import InputError
+from netcheck.netaddr import is_ip_literal
 from netcheck.target import FUNCTIONS, Expect, Target
 from netcheck.textfile import compose_yaml
 
@@ -60,6 +62,8 @@ class Walk:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != TAG + "str":
                 self.fail(key_node, field, f"keys must be words, got {node_kind(key_node)}")
             key = key_node.value
+            if odd_character(key) is not None:
+                self.fail(key_node, field or None, f"key {key[:60]!r}: {odd_character(key)}")
             if allowed is not None and key not in allowed:
                 self.fail(
                     key_node,
@@ -84,6 +88,8 @@ class Walk:
             self.fail(node, field, "must not be empty")
         if len(value) > max_chars:
             self.fail(node, field, f"longer than {max_chars} characters")
+        if odd_character(value) is not None:
+            self.fail(node, field, f"{odd_character(value)}: {value[:60]!r}")
         return value
 
     def strings(self, node: Node, field: str) -> list[str]:
@@ -110,6 +116,25 @@ class Walk:
             return float(str(node.value).replace("_", ""))
         except ValueError:
             self.fail(node, field, f"expected a plain decimal number, got {node.value!r}")
+
+
+#: characters that reorder or hide text (bidirectional overrides and isolates, zero-width marks)
+_HIDDEN = frozenset("\u061c\u200b\u200c\u200d\u200e\u200f\u2060\ufeff") | frozenset(
+    chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+)
+
+
+def odd_character(text: str) -> str | None:
+    """Why one-line text (a name, a note, a word a page must show) cannot be used as written:
+    a control character (YAML's escapes, ``"\\0"`` or ``"\\n"``, let them past the file's
+    own check for binary bytes, and they would reach the terminal and every report) or a mark
+    that reorders or hides text. None when it is fine."""
+    for c in text:
+        if c in _HIDDEN:
+            return f"holds the invisible character U+{ord(c):04X}"
+        if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp"):
+            return f"holds the control character U+{ord(c):04X}"
+    return None
 
 
 def node_kind(node: Node) -> str:
@@ -216,4 +241,39 @@ def url_problem(url: str) -> str | None:
         return f"scheme must be http or https, not {parts.scheme!r}"
     if not host or not all(c.isalnum() or c in "-._:" for c in host):
         return f"no valid host in {url[:60]!r}"
+    if parts.username is not None or parts.password is not None:
+        return "a user name or password in the URL would be written into every record: remove it"
+    if parts.port == 0:
+        return f"port 0 cannot be reached: {url[:60]!r}"
+    problem = host_problem(host)
+    return None if problem is None else f"{problem}: {url[:60]!r}"
+
+
+def host_problem(host: str) -> str | None:
+    """Why ``host`` (as ``urlsplit`` gives it) is not an address or a DNS name a resolver
+    could be asked for, or None. Without this an empty label, a label over 63 bytes or a
+    broken ``xn--`` label went to the resolver, failed there, and came back as a verdict
+    ("blocked: DNS filter") about a name nobody could have reached."""
+    if ":" in host:  # only an IPv6 literal has colons here; urlsplit checked its brackets
+        return None if is_ip_literal(host) else "not an IPv6 address"
+    name = host.removesuffix(".")
+    try:
+        # the IDNA form is what goes on the wire (and what TLS compares): fullwidth letters
+        # map to ASCII, a label IDNA cannot encode is refused here
+        wire = name if name.isascii() else name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return "not a valid international host name"
+    labels = wire.split(".")
+    if not name or any(not label for label in labels):
+        return "an empty label in the host name"
+    if len(wire) > 253 or any(len(label) > 63 for label in labels):
+        return "host name too long (a label over 63, or the name over 253 characters)"
+    if labels[-1].isdigit() and not is_ip_literal(name):
+        return "not an IPv4 address and not a host name"
+    for label in labels:
+        if label.lower().startswith("xn--"):
+            try:
+                label.encode("ascii").decode("idna")
+            except UnicodeError:
+                return f"label {label[:63]!r} is not valid punycode"
     return None

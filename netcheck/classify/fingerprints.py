@@ -39,6 +39,12 @@ MAX_FINGERPRINTS = 10_000
 MAX_LINE_CHARS = 16 * 1024
 MAX_PATTERN_CHARS = 4096
 MAX_NAME_CHARS = 1024
+#: RE2 runs a user's regex in time linear in the page, times a factor that grows with its
+#: compiled program when the pattern defeats RE2's DFA (``(a|b)*a(a|b){160}x``: 60 ms per 64 kB
+#: page; ``(a|b){1000}(a|b){1000}x``: 2.9 s). One regex's program, and a file's in all, are
+#: capped so a hostile file costs at most about a second per page (OONI's regexes: under 200).
+MAX_REGEX_PROGRAM = 2000
+MAX_FILE_PROGRAM = 8000
 
 
 @dataclass(frozen=True)
@@ -85,25 +91,29 @@ def _make(
     line: int | None,
     field_names: dict[str, str] | None = None,
     linear: bool = True,
+    lines: dict[str, int] | None = None,
 ) -> Fingerprint:
-    """Validate one entry; ``field_names`` maps our keys to the file's column names for errors.
-    ``linear``: compile a regex with RE2 (users' files) rather than ``re`` (the shipped set)."""
+    """Validate one entry; ``field_names`` maps our keys to the file's column names for errors,
+    ``lines`` to the line of each key (else ``line``, the entry's). ``linear``: compile a
+    regex with RE2 (users' files) rather than ``re`` (the shipped set)."""
     names = field_names or {}
 
     def bad(key: str, message: str) -> InputError:
-        return InputError(message, file=file, line=line, field=names.get(key, key))
+        where = (lines or {}).get(key, line)
+        return InputError(message, file=file, line=where, field=names.get(key, key))
 
     for key in ("id", "vendor", "scope", "match", "pattern"):
         if not isinstance(raw.get(key), str) or not raw[key].strip():
             raise bad(key, "missing or empty")
     for key in ("id", "vendor", "scope", "match", "kind", "note"):
-        value = raw.get(key)
-        if value is not None and not isinstance(value, str):
-            raise bad(key, f"expected text, got {type(value).__name__}")
-        if isinstance(value, str) and len(value) > MAX_NAME_CHARS:
-            raise bad(key, f"longer than {MAX_NAME_CHARS} characters")
+        problem = _text_problem(raw.get(key))
+        if problem is not None:
+            raise bad(key, problem)
     if len(raw["pattern"]) > MAX_PATTERN_CHARS:
         raise bad("pattern", f"longer than {MAX_PATTERN_CHARS} characters")
+    control = _CONTROL.search(raw["pattern"])
+    if control is not None:
+        raise bad("pattern", f"holds the control character U+{ord(control.group()):04X}")
     scope, match, kind = raw["scope"].strip(), raw["match"].strip(), raw.get("kind") or "block"
     if scope not in ("body", "title", "location", "dns") and not (
         scope.startswith("header:") and len(scope) > len("header:")
@@ -116,12 +126,45 @@ def _make(
     regex = None
     if match == "regex":
         try:
-            regex = _LinearRegex(raw["pattern"]) if linear else _python_regex(raw["pattern"])
+            regex = _compile(raw["pattern"], linear)
         except ValueError as exc:
-            raise bad("pattern", f"invalid regular expression: {exc}") from None
+            raise bad("pattern", str(exc)) from None
     note = raw.get("note") or ""
     ident, vendor = raw["id"].strip(), raw["vendor"].strip()
     return Fingerprint(ident, vendor, scope, match, raw["pattern"], str(note), kind, regex)
+
+
+def _text_problem(value: object) -> str | None:
+    """Why a name or note cannot be used, or None (absent is fine: required keys are checked
+    before)."""
+    from netcheck.targets.files import odd_character
+
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f"expected text, got {type(value).__name__}"
+    if len(value) > MAX_NAME_CHARS:
+        return f"longer than {MAX_NAME_CHARS} characters"
+    odd = odd_character(value)
+    return None if odd is None else f"{odd}: {value[:60]!r}"
+
+
+def _compile(pattern: str, linear: bool) -> _LinearRegex | LiteralLedRegex:
+    """The regex of a fingerprint, or ``ValueError`` saying why it cannot be one: it does not
+    compile, it matches empty text (every page would be a block page), or (a user's, on RE2)
+    it is too costly to search."""
+    try:
+        regex = _LinearRegex(pattern) if linear else _python_regex(pattern)
+    except ValueError as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+    if regex.search("") is not None:
+        raise ValueError("matches empty text, so every page would be a block page")
+    if isinstance(regex, _LinearRegex) and regex.program_size > MAX_REGEX_PROGRAM:
+        raise ValueError(
+            f"too costly to search (RE2 program of {regex.program_size} steps, at most "
+            f"{MAX_REGEX_PROGRAM}): fewer or smaller repetitions such as {{n}}"
+        )
+    return regex
 
 
 def lower_pattern(pattern: str) -> str:
@@ -234,6 +277,10 @@ class _LinearRegex:
         except (UnicodeEncodeError, TypeError) as exc:
             raise ValueError(str(exc)) from None
 
+    @property
+    def program_size(self) -> int:
+        return int(self._compiled.programsize)
+
     def search(self, text: str) -> Any:
         try:
             return self._compiled.search(text)
@@ -241,8 +288,16 @@ class _LinearRegex:
             return self._compiled.search(text.encode("utf-8", "replace").decode("utf-8"))
 
 
+_ENTRY_KEYS = ("id", "vendor", "scope", "match", "pattern", "note", "kind")
+
+
 def _load_yaml(text: str, file: str, *, linear: bool = True) -> list[Fingerprint]:
+    """A YAML fingerprints file, walked as a node tree (``targets.files.Walk``) so that each
+    error names the line and the field it is about (``fingerprints[3].pattern``): unknown and
+    duplicate keys are refused, as are keys that are not words and tags that are not text."""
     import yaml
+
+    from netcheck.targets.files import Walk
 
     root = compose_yaml(text, file)
     if root is None or (isinstance(root, yaml.ScalarNode) and not root.value.strip()):
@@ -250,30 +305,75 @@ def _load_yaml(text: str, file: str, *, linear: bool = True) -> list[Fingerprint
     shape = "expected a mapping with a 'fingerprints' list"
     if not isinstance(root, yaml.MappingNode):
         raise InputError(shape, file=file, line=root.start_mark.line + 1)
-    items = next(
-        (v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "fingerprints"),
-        None,
-    )
+    walk = Walk(file)
+    # the shipped file also names each vendor (read by blockpage); a user's file has no use for it
+    top = walk.mapping(root, "", ("fingerprints",) if linear else ("fingerprints", "vendor_names"))
+    if "fingerprints" not in top:
+        raise InputError(shape, file=file, line=1, field="fingerprints")
+    items = top["fingerprints"][1]
     if not isinstance(items, yaml.SequenceNode):
-        line = (items or root).start_mark.line + 1
-        raise InputError(shape, file=file, line=line, field="fingerprints")
+        raise InputError(shape, file=file, line=items.start_mark.line + 1, field="fingerprints")
     if len(items.value) > MAX_FINGERPRINTS:
         raise InputError(f"more than {MAX_FINGERPRINTS} fingerprints", file=file)
-    constructor = yaml.SafeLoader("")
     out = []
     for i, node in enumerate(items.value):
+        field = f"fingerprints[{i}]"
         line = node.start_mark.line + 1
         if not isinstance(node, yaml.MappingNode):
-            raise InputError("not a mapping", file=file, line=line, field=f"fingerprints[{i}]")
-        try:
-            raw = {str(k): v for k, v in constructor.construct_mapping(node, deep=True).items()}
-        except (yaml.YAMLError, TypeError) as exc:  # e.g. a list used as a key
-            raise InputError(f"invalid entry: {exc}", file=file, line=line) from None
-        # the field is the key as written; the line says which entry
-        out.append(_make(raw, file=file, line=line, linear=linear))
+            raise InputError("not a mapping", file=file, line=line, field=field)
+        pairs = walk.mapping(node, field, _ENTRY_KEYS)
+        raw: dict[str, Any] = {}
+        for key, (_, value) in pairs.items():
+            if value.tag == _NULL:
+                continue
+            # the field is the key as written, and the line its own
+            if key == "pattern":  # as written: spaces at either end may be part of it
+                raw[key] = _pattern(walk, value, key)
+            else:
+                raw[key] = walk.string(value, key, MAX_NAME_CHARS)
+        # errors about the entry as a whole name its first line; about one key, that key's
+        lines = {key: pairs[key][1].start_mark.line + 1 for key in pairs}
+        out.append(_make(raw, file=file, line=line, linear=linear, lines=lines))
+        _within_budget(out, file, lines.get("pattern", line), "pattern")
     if not out:
         raise InputError("no fingerprints: the list is empty", file=file, field="fingerprints")
     return out
+
+
+_NULL = "tag:yaml.org,2002:null"
+
+
+def _within_budget(entries: Sequence[Fingerprint], file: str, line: int, field: str) -> None:
+    """``InputError`` at ``line`` when the user's regexes so far cost more than
+    ``MAX_FILE_PROGRAM`` in all (see ``MAX_REGEX_PROGRAM``)."""
+    total = sum(f._regex.program_size for f in entries if isinstance(f._regex, _LinearRegex))
+    if total > MAX_FILE_PROGRAM:
+        raise InputError(
+            f"the file's regexes are too costly to search in all (RE2 programs of {total} "
+            f"steps, at most {MAX_FILE_PROGRAM})",
+            file=file,
+            line=line,
+            field=field,
+        )
+
+
+def _pattern(walk: Any, node: Any, field: str) -> str:
+    """A pattern's text as written (not stripped); a control character other than tab and line
+    breaks (YAML's ``"\\0"``) is refused: no page text holds one."""
+    import yaml
+
+    from netcheck.targets.files import node_kind
+
+    if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:str":
+        walk.fail(node, field, f"expected text, got {node_kind(node)}")
+    value = str(node.value)
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        walk.fail(node, field, f"holds the control character U+{ord(bad.group()):04X}")
+    return value
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 _VENDOR_NAMES = {
@@ -377,7 +477,7 @@ def _ooni_scope(location: str) -> str | None:
 
 
 def _load_ooni_csv(lines: Iterator[str], file: str) -> list[Fingerprint]:
-    rows = csv_rows(lines, file)
+    rows = csv_rows(_cr_lines(lines), file)
     try:
         _, header = next(rows)
     except StopIteration:
@@ -386,6 +486,10 @@ def _load_ooni_csv(lines: Iterator[str], file: str) -> list[Fingerprint]:
     for column in _OONI_REQUIRED:
         if column not in header:
             raise InputError("missing column in header", file=file, line=1, field=column)
+    twice = next((name for i, name in enumerate(header) if name and name in header[:i]), None)
+    if twice is not None:
+        message = "the column is named twice in the header: which one holds the value?"
+        raise InputError(message, file=file, line=1, field=twice)
     out: list[Fingerprint] = []
     for line, row in rows:
         if not any(cell.strip() for cell in row):
@@ -404,9 +508,20 @@ def _load_ooni_csv(lines: Iterator[str], file: str) -> list[Fingerprint]:
         if len(out) >= MAX_FINGERPRINTS:
             raise InputError(f"more than {MAX_FINGERPRINTS} fingerprints", file=file, line=line)
         out.append(_ooni_entry(rec, file, line))
+        _within_budget(out, file, line, "pattern")
     if not out:
         raise InputError("no fingerprints: the file has no usable rows", file=file)
     return out
+
+
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
+
+
+def _cr_lines(lines: Iterator[str]) -> Iterator[str]:
+    """Lines ended by CR alone (old Mac files, some exports) split as lines: ``read_lines``
+    splits at LF only, and the csv module refuses a CR inside an unquoted field."""
+    for line in lines:
+        yield from (part for part in _LONE_CR.split(line) if part)
 
 
 def _ooni_entry(rec: dict[str, str], file: str, line: int) -> Fingerprint:

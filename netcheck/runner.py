@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -27,9 +29,11 @@ from netcheck.measure.probe import Probe, ProbeConfig
 from netcheck.measure.probeid import probe_id as default_probe_id
 from netcheck.measure.trust import load_trust
 from netcheck.models import Result, Target
+from netcheck.pacjs import PacError
 from netcheck.policy.compare import check_results
 from netcheck.policy.loader import PolicyDoc, load_policy, require_group, require_network
 from netcheck.targets import catalogue, load_targets
+from netcheck.targets.files import odd_character, url_problem
 
 if TYPE_CHECKING:
     from netcheck.browser.session import BrowserPlan
@@ -98,13 +102,21 @@ class RunPlan:
 
 def plan_run(options: RunOptions, environ: Mapping[str, str]) -> RunPlan:
     """Check every option and file, in the order a user would fix them; raise ``InputError``."""
+    check_labels(options)
     doc = policy_for(options)  # a bad policy stops us before anything else is read
     selected = select_targets(
         options.targets, options.services, options.functions, catalogue_too=not options.no_catalogue
     )
-    goodput = goodput_for(options.bandwidth, options.bandwidth_control, options.bandwidth_urls)
+    goodput = goodput_for(
+        options.bandwidth,
+        options.bandwidth_control,
+        options.bandwidth_urls,
+        services=[t.service for t in selected],
+    )
+    config = probe_config(options, environ)
+    check_pac(config, selected)
     return RunPlan(
-        config=probe_config(options, environ),
+        config=config,
         targets=selected,
         policy=doc,
         group=options.group,
@@ -149,6 +161,90 @@ def plan_browse(
     )
 
 
+MAX_LABEL_CHARS = 128
+#: a probe id names a folder of the fleet's archive (results/<probe_id>/...): a word, no path
+_PROBE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._:@-]*")
+
+
+def check_labels(options: RunOptions) -> None:
+    """``--network`` and ``--probe-id`` go into every record as written: one line of text, not
+    empty, at most ``MAX_LABEL_CHARS``; a probe id is one word (letters, digits, ``._:@-``)."""
+    for flag, value in (("--network", options.network), ("--probe-id", options.probe_id)):
+        if value is None:
+            continue
+        if not value.strip():
+            raise InputError("must not be empty", field=flag)
+        if len(value) > MAX_LABEL_CHARS:
+            raise InputError(f"longer than {MAX_LABEL_CHARS} characters", field=flag)
+        odd = odd_character(value)
+        if odd is not None:
+            raise InputError(f"{odd}: {value[:60]!r}", field=flag)
+    if options.probe_id is not None and not _PROBE_ID.fullmatch(options.probe_id):
+        raise InputError(
+            f"expected one word of letters, digits and ._:@- , got {options.probe_id[:60]!r}",
+            field="--probe-id",
+        )
+
+
+def input_files(options: RunOptions) -> list[tuple[str, str]]:
+    """(flag, path) of every file the run reads."""
+    pac = options.pac if options.pac and not options.pac.startswith(HTTP_SCHEMES) else None
+    given = [
+        *(("--targets", path) for path in options.targets),
+        *(("--fingerprints", path) for path in options.fingerprints),
+        ("--ca-bundle", options.ca_bundle),
+        ("--local-ca", options.local_ca),
+        ("--pac", pac.removeprefix("file://") if pac else None),
+        ("--policy", options.policy),
+        ("--control-token-file", options.control_token_file),
+        ("--browser-path", options.browser_path),
+    ]
+    return [(flag, path) for flag, path in given if path]
+
+
+def refuse_input_as_out(out: os.PathLike[str] | str, options: RunOptions) -> None:
+    """``InputError`` when ``--out`` is one of the run's input files under any spelling
+    (``./x``, a symbolic or a hard link): records are appended to ``--out``, and would be
+    appended to the targets file, the policy or the CA bundle the user meant to read."""
+    for flag, path in input_files(options):
+        try:
+            same = os.path.samefile(out, os.path.expanduser(path))
+        except OSError:  # --out does not exist yet (so it is no input), or the input is gone
+            same = False
+        if same:
+            raise InputError(
+                f"is the {flag} file {path!r}: the records would be appended to it",
+                file=os.fspath(out),
+                field="--out",
+            )
+
+
+def check_pac(config: ProbeConfig, targets: Sequence[Target]) -> None:
+    """Ask the PAC of ``--pac`` about every target before anything is measured: an answer that
+    is not a string (a number, undefined) or a script that throws would otherwise send that
+    target DIRECT with only a note, and the run would measure a path no browser takes."""
+    if config.pac is None:
+        return
+    for url in dict.fromkeys(t.url for t in targets):
+        try:
+            config.pac.decide(url)
+        except PacError as exc:
+            raise InputError(
+                f"FindProxyForURL fails for {url[:100]}: {exc}",
+                file=config.pac.source,
+                field="--pac",
+            ) from None
+
+
+def _http_url(value: str, field: str) -> str:
+    """``value`` when it is an http(s) URL the probe can fetch, else ``InputError``."""
+    problem = url_problem(value) if value.startswith(HTTP_SCHEMES) else None
+    if not value.startswith(HTTP_SCHEMES) or problem is not None:
+        why = f": {problem}" if problem else ""
+        raise InputError(f"expected an http(s) URL, got {value[:200]!r}{why}", field=field)
+    return value
+
+
 def policy_for(options: RunOptions) -> PolicyDoc | None:
     """The declared policy, with ``--network`` and ``--group`` known to it."""
     if options.policy is None:
@@ -182,7 +278,8 @@ def select_targets(
             merged = catalogue.merge(merged, catalogue.load_targets_file(path))
         selected = catalogue.select(merged, services=services, functions=functions)
     if not selected:
-        raise InputError("no targets left after --service/--function", field="--service")
+        flag = "--function" if functions and not services else "--service"
+        raise InputError("no targets left after --service/--function", field=flag)
     return selected
 
 
@@ -217,31 +314,39 @@ def control_client(url: str | None, token_file: str | None) -> ControlClient | N
         if token_file is not None:
             raise InputError("given without --control", field="--control-token-file")
         return None
-    if not url.startswith(HTTP_SCHEMES):
-        raise InputError(f"expected an http(s) URL, got {url!r}", field="--control")
+    _http_url(url, "--control")
     if token_file is None:
         raise InputError("required with --control", field="--control-token-file")
     return ControlClient(url=url, token=read_token(token_file))
 
 
-def goodput_for(enabled: bool, control_url: str | None, specs: Sequence[str]) -> Goodput | None:
-    """The large-object URL per service (catalogue hints, then ``--bandwidth-url``), or None."""
+def goodput_for(
+    enabled: bool, control_url: str | None, specs: Sequence[str], services: Sequence[str] = ()
+) -> Goodput | None:
+    """The large-object URL per service (catalogue hints, then ``--bandwidth-url``), or None.
+    A ``--bandwidth-url`` must name a service of the catalogue or of ``services`` (the run's
+    targets): a misspelt one would be ignored and its service measured without it."""
     if not enabled:
         if control_url is not None or specs:
             raise InputError("given without --bandwidth", field="--bandwidth-control")
         return None
     if control_url is None:
         raise InputError("required with --bandwidth", field="--bandwidth-control")
-    if not control_url.startswith(HTTP_SCHEMES):
-        raise InputError(
-            f"expected an http(s) URL, got {control_url!r}", field="--bandwidth-control"
-        )
+    _http_url(control_url, "--bandwidth-control")
     urls = catalogue.bandwidth_hints()
     for spec in specs:
         service, sep, url = spec.partition("=")
+        service = service.strip().lower()
         if not sep or not service or not url.startswith(HTTP_SCHEMES):
-            raise InputError(f"expected SERVICE=http(s)-URL, got {spec!r}", field="--bandwidth-url")
-        urls[service.strip()] = url
+            raise InputError(
+                f"expected SERVICE=http(s)-URL, got {spec[:200]!r}", field="--bandwidth-url"
+            )
+        known = list(dict.fromkeys([*urls, *services]))
+        if service not in known:
+            raise InputError(
+                f"unknown service {service!r}; known: {', '.join(known)}", field="--bandwidth-url"
+            )
+        urls[service] = _http_url(url, "--bandwidth-url")
     return Goodput(urls=urls, control_url=control_url)
 
 

@@ -153,6 +153,7 @@ def run(
     options = run_options(locals())
     plan = runner.plan_run(options, os.environ)
     path = out or output.default_out_path()
+    runner.refuse_input_as_out(path, options)
     if plan.browser is not None:  # screenshots beside the JSON Lines file
         shots = path.parent / f"{path.stem}.screenshots"
         plan = dataclasses.replace(

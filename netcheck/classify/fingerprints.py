@@ -367,6 +367,7 @@ def _pattern(walk: Any, node: Any, field: str) -> str:
     if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:str":
         walk.fail(node, field, f"expected text, got {node_kind(node)}")
     value = str(node.value)
+    walk.count_text(node, value)  # the walk's budget on the text aliases repeat
     bad = _CONTROL.search(value)
     if bad is not None:
         walk.fail(node, field, f"holds the control character U+{ord(bad.group()):04X}")

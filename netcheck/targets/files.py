@@ -14,6 +14,7 @@ the probe is asked to fetch, for YAML and CSV alike.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import fields
@@ -25,12 +26,14 @@ import yaml
 from netcheck.errors import InputError
 from netcheck.netaddr import is_ip_literal
 from netcheck.target import FUNCTIONS, Expect, Target
-from netcheck.textfile import compose_yaml
+from netcheck.textfile import MAX_FILE_BYTES, compose_yaml
 
 MAX_TARGETS = 20_000
 MAX_LIST_ITEMS = 64  # per expect list; with MAX_TARGETS this bounds what YAML aliases can multiply
 MAX_URL_LENGTH = 2048
 MAX_TEXT_CHARS = 1024  # a service name, a category, a note: a line of words, not a document
+#: text a file may hold once its aliases are expanded: twice the largest file without any
+MAX_EXPANDED_CHARS = 2 * MAX_FILE_BYTES
 
 _ENTRY_KEYS = ("url", "service", "function", "official", "category", "hosts_note", "note", "expect")
 _EXPECT_KEYS = tuple(f.name for f in fields(Expect))
@@ -50,6 +53,17 @@ class Walk:
 
     def __init__(self, file: str) -> None:
         self.file = file
+        self.chars = 0  # text read so far: YAML aliases can repeat a node without bound
+
+    def count_text(self, node: Node, value: str) -> None:
+        self.chars += len(value)
+        if self.chars > MAX_EXPANDED_CHARS:
+            self.fail(
+                node,
+                None,
+                f"the file's aliases (*name) repeat more than {MAX_EXPANDED_CHARS // 2**20} MiB "
+                "of text: write the entries out",
+            )
 
     def fail(self, node: Node, field: str | None, message: str) -> NoReturn:
         raise InputError(message, file=self.file, line=node.start_mark.line + 1, field=field)
@@ -84,6 +98,7 @@ class Walk:
         if not isinstance(node, yaml.ScalarNode) or node.tag != TAG + "str":
             self.fail(node, field, f"expected text, got {node_kind(node)}")
         value = str(node.value).strip()
+        self.count_text(node, value)
         if not value:
             self.fail(node, field, "must not be empty")
         if len(value) > max_chars:
@@ -118,9 +133,11 @@ class Walk:
             self.fail(node, field, f"expected a plain decimal number, got {node.value!r}")
 
 
+#: control characters (C0, DEL, C1), lone surrogates, line and paragraph separators, and the
 #: characters that reorder or hide text (bidirectional overrides and isolates, zero-width marks)
-_HIDDEN = frozenset("\u061c\u200b\u200c\u200d\u200e\u200f\u2060\ufeff") | frozenset(
-    chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_ODD = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029"
+    "\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
 )
 
 
@@ -129,12 +146,12 @@ def odd_character(text: str) -> str | None:
     a control character (YAML's escapes, ``"\\0"`` or ``"\\n"``, let them past the file's
     own check for binary bytes, and they would reach the terminal and every report) or a mark
     that reorders or hides text. None when it is fine."""
-    for c in text:
-        if c in _HIDDEN:
-            return f"holds the invisible character U+{ord(c):04X}"
-        if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp"):
-            return f"holds the control character U+{ord(c):04X}"
-    return None
+    found = _ODD.search(text)
+    if found is None:
+        return None
+    c = found.group()
+    kind = "control" if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") else "invisible"
+    return f"holds the {kind} character U+{ord(c):04X}"
 
 
 def node_kind(node: Node) -> str:

@@ -63,3 +63,12 @@ def test_an_ooni_csv_with_cr_line_ends_loads_and_names_lines(tmp_path: Path) -> 
     with pytest.raises(InputError) as caught:
         load_fingerprint_file(str(path))
     assert (caught.value.line, caught.value.field) == (3, "location_found")
+
+
+def test_aliases_cannot_multiply_the_patterns(tmp_path: Path) -> None:
+    entry = "{id: a, vendor: v, scope: body, match: contains, pattern: " + "x" * 4000 + "}"
+    path = tmp_path / "fp.yaml"
+    path.write_text(f"fingerprints:\n  - &e {entry}\n" + "  - *e\n" * 9_999)
+    with pytest.raises(InputError) as caught:
+        load_fingerprint_file(str(path))
+    assert "aliases" in caught.value.message

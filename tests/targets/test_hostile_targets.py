@@ -109,3 +109,15 @@ def test_blank_lines_before_the_csv_header_are_skipped(tmp_path: Path) -> None:
 def test_an_empty_filter_is_refused_not_read_as_all(tmp_path: Path, flag: str) -> None:
     proc = netcheck("targets", "list", flag, "", cwd=tmp_path)
     one_line(proc, f"{flag}: '' names nothing")
+
+
+def test_aliases_cannot_multiply_a_small_file(tmp_path: Path) -> None:
+    """A 200 kB file whose one entry (128 kB of expected words) is repeated by 19,999 aliases
+    ran for minutes, and `targets list --json` would have printed 2.5 GB."""
+    words = "[" + ",".join(["w" * 1000] * 64) + "]"
+    expect = f"{{title_contains: {words}}}"
+    entry = f"{{url: https://a.example/, service: a, function: view, expect: {expect}}}"
+    (tmp_path / "t.yaml").write_text(f"targets:\n  - &e {entry}\n" + "  - *e\n" * 19_999)
+    proc = netcheck("targets", "list", "--targets", "t.yaml", "--json", cwd=tmp_path)
+    one_line(proc, "t.yaml:2:", "aliases")
+    assert proc.stdout == ""

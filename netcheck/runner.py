@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -102,6 +103,7 @@ class RunPlan:
 
 def plan_run(options: RunOptions, environ: Mapping[str, str]) -> RunPlan:
     """Check every option and file, in the order a user would fix them; raise ``InputError``."""
+    check_numbers(options)
     check_labels(options)
     doc = policy_for(options)  # a bad policy stops us before anything else is read
     selected = select_targets(
@@ -164,6 +166,28 @@ def plan_browse(
 MAX_LABEL_CHARS = 128
 #: a probe id names a folder of the fleet's archive (results/<probe_id>/...): a word, no path
 _PROBE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._:@-]*")
+
+
+#: upper bounds of run's numbers: beyond them a value is a typo, or a way to wait forever
+#: (``--timeout inf``) or to read a hostile server's endless body into memory
+LIMITS = {
+    "--timeout": ("timeout", 600.0),
+    "--browser-deadline": ("browser_deadline", 600.0),
+    "--max-body": ("max_body", 64 * 2**20),
+    "--concurrency": ("concurrency", 1024),
+    "--per-host": ("per_host", 1024),
+}
+
+
+def check_numbers(options: RunOptions) -> None:
+    """Each number finite and at most its ``LIMITS`` bound (typer checks the lower ones, but
+    ``nan`` passes a ``min`` and ``inf`` has no end)."""
+    for flag, (name, most) in LIMITS.items():
+        value = getattr(options, name)
+        if not math.isfinite(value):
+            raise InputError(f"expected a number, got {value}", field=flag)
+        if value > most:
+            raise InputError(f"{value} is more than the {most} allowed", field=flag)
 
 
 def check_labels(options: RunOptions) -> None:

@@ -87,3 +87,21 @@ def test_a_pac_answering_a_number_is_refused_before_measuring(tmp_path: Path) ->
     )  # fmt: skip
     one_line(proc, "p.pac: --pac: FindProxyForURL fails for https://127.0.0.1:9/", "number")
     assert not (tmp_path / "r.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--timeout", "nan"], "--timeout: expected a number, got nan"),
+        (["--timeout", "inf"], "--timeout: expected a number, got inf"),
+        (["--browser-deadline", "nan"], "--browser-deadline: expected a number"),
+        (["--max-body", "99999999999999999999"], "--max-body: 99999999999999999999 is more"),
+        (["--concurrency", "100000"], "--concurrency: 100000 is more than the 1024"),
+    ],
+)
+def test_numbers_without_end_are_refused(tmp_path: Path, flags: list[str], needle: str) -> None:
+    """`nan` passed typer's `min`, and `inf` or a huge body cap meant waiting or reading
+    without end."""
+    proc = _run(tmp_path, *flags, "--out", "r.jsonl")
+    one_line(proc, needle)
+    assert not (tmp_path / "r.jsonl").exists()

@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_LINE_CHARS = 64 * 1024
 MAX_YAML_DEPTH = 64
+# values (scalars, lists, mappings) in one YAML document: a 4 MiB file of one-character flow
+# items holds ~2 million, which PyYAML's composer needs ~8 s to build; 300,000 take ~1 s and are
+# far more than any reader's own count caps need (20,000 targets, 10,000 fingerprints)
+MAX_YAML_NODES = 300_000
 # C0 controls that text files do not hold: everything below space but tab, LF, VT, FF, CR
 _BINARY = re.compile("[\x00-\x08\x0e-\x1f]")
 _BINARY_BYTES = re.compile(b"[\x00-\x08\x0e-\x1f]")
@@ -94,9 +98,16 @@ def read_lines(
             yield line.removeprefix("\ufeff") if number == 1 else line
 
 
-def compose_yaml(text: str, file: str, *, max_depth: int = MAX_YAML_DEPTH) -> yaml.Node | None:
+def compose_yaml(
+    text: str,
+    file: str,
+    *,
+    max_depth: int = MAX_YAML_DEPTH,
+    max_nodes: int = MAX_YAML_NODES,
+) -> yaml.Node | None:
     """The YAML document as a node tree (each node knows its line), or ``InputError`` naming
-    the line of the first syntax error or of the node nested deeper than ``max_depth``.
+    the line of the first syntax error, of the node nested deeper than ``max_depth`` or of the
+    value past ``max_nodes`` (counted as they are built, so a huge flat list stops early).
 
     libyaml scans and parses (in C, about nine times faster than PyYAML's pure-Python parser,
     and without recursion: it keeps its own stacks), PyYAML's Python composer builds the nodes
@@ -106,14 +117,19 @@ def compose_yaml(text: str, file: str, *, max_depth: int = MAX_YAML_DEPTH) -> ya
 
     class Loader(_composer_base()):  # type: ignore[misc]
         depth = 0
+        nodes = 0
 
         def compose_node(self, parent: Any, index: Any) -> Any:
             self.depth += 1
-            if self.depth > max_depth:
+            self.nodes += 1
+            if self.depth > max_depth or self.nodes > max_nodes:
                 mark = self.peek_event().start_mark
-                raise InputError(
-                    f"nested deeper than {max_depth} levels", file=file, line=mark.line + 1
+                problem = (
+                    f"nested deeper than {max_depth} levels"
+                    if self.depth > max_depth
+                    else f"more than {max_nodes:,} values in one file: split it"
                 )
+                raise InputError(problem, file=file, line=mark.line + 1)
             try:
                 return super().compose_node(parent, index)
             finally:

@@ -506,3 +506,18 @@ def test_yaml_that_does_not_read_is_named_at_its_line(text: str, line: int, word
         textfile.compose_yaml(text, "f.yaml")
     assert (err.value.file, err.value.line) == ("f.yaml", line)
     assert words in err.value.message
+
+
+def test_yaml_with_too_many_values_stops_at_the_value_past_the_cap() -> None:
+    """Counted as the nodes are built: a huge flat list stops early, named at its line."""
+    text = "a:\n" + "- x\n" * 20  # mapping, key, list, then item k on line k + 1
+    assert textfile.compose_yaml(text, "f.yaml", max_nodes=23) is not None
+    with pytest.raises(InputError) as err:
+        textfile.compose_yaml(text, "f.yaml", max_nodes=10)
+    assert (err.value.file, err.value.line) == ("f.yaml", 9)
+    assert "more than 10 values" in err.value.message
+    flat = "[" + ",".join(["1"] * (textfile.MAX_YAML_NODES + 5)) + "]\n"
+    with pytest.raises(InputError) as err:
+        textfile.compose_yaml(flat, "f.yaml")
+    assert err.value.line == 1
+    assert f"more than {textfile.MAX_YAML_NODES:,} values" in err.value.message

@@ -213,11 +213,14 @@ def _entry(walk: Walk, node: Node, field: str) -> Target:
         found = walk.mapping(pairs["expect"][1], f"{field}.expect", _EXPECT_KEYS)
         lists = {k: walk.strings(v, f"{field}.expect.{k}") for k, (_, v) in found.items()}
         for i, name in enumerate(lists.get("cert_names", [])):
-            if any(c.isspace() or c in "/:@" for c in name):
+            # a name, or one wildcard label at the left ("*.example.org"): "*" or "a..b" would
+            # match no certificate, and every page would look intercepted
+            bare = name.removeprefix("*.")
+            if any(c.isspace() or c in "/:@*" for c in bare) or host_problem(bare) is not None:
                 walk.fail(
                     found["cert_names"][1],
                     f"{field}.expect.cert_names[{i}]",
-                    f"not a DNS name: {name!r}",
+                    f"not a DNS name (or *.name): {name!r}",
                 )
         expect = Expect(**lists)
     url = url_value(walk, pairs["url"][1], f"{field}.url")

@@ -121,3 +121,12 @@ def test_aliases_cannot_multiply_a_small_file(tmp_path: Path) -> None:
     proc = netcheck("targets", "list", "--targets", "t.yaml", "--json", cwd=tmp_path)
     one_line(proc, "t.yaml:2:", "aliases")
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("name", ["*", "*.*", "a..example", "xn--a.example", "a*.example.org"])
+def test_a_certificate_name_no_certificate_could_hold_is_refused(tmp_path: Path, name: str) -> None:
+    """It would match no certificate, and every page would look intercepted."""
+    text = ENTRY.format(url="https://example.org/", service="ex")
+    (tmp_path / "t.yaml").write_text(text + f'    expect: {{cert_names: ["{name}"]}}\n')
+    proc = netcheck("targets", "list", "--targets", "t.yaml", cwd=tmp_path)
+    one_line(proc, "t.yaml:5: targets[0].expect.cert_names[0]: not a DNS name")

@@ -142,6 +142,22 @@ def url_scheme(url: str) -> str:
         return ""
 
 
+def http_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be an http(s) address a flag or config names (a collector, a
+    webhook, a speed test), or None: a scheme http/https, a host, a port from 1 to 65535, no
+    white space or control characters (an unquoted space, a NUL, a line break)."""
+    try:
+        parts = urlsplit(url)
+        port, host = parts.port, parts.hostname
+    except ValueError as exc:
+        return f"not a URL ({exc}): {url[:80]!r}"
+    if parts.scheme not in ("http", "https"):
+        return f"not an http(s) URL: {url[:80]!r}"
+    if not host or port == 0 or any(c.isspace() or not c.isprintable() for c in url):
+        return f"not an http(s) URL with a host: {url[:80]!r}"
+    return None
+
+
 def split_url(url: str) -> tuple[str, str, int]:
     """(scheme, host, port) of an http(s) URL, the port defaulting by scheme. Raises
     ``ValueError`` on a malformed URL (a bad port)."""

@@ -93,7 +93,8 @@ def find_browser(path: str | None = None, environ: Mapping[str, str] | None = No
     env = os.environ if environ is None else environ
     given = path or env.get(ENV_BROWSER)
     if given:
-        found = shutil.which(given) or (given if os.access(given, os.X_OK) else None)
+        runnable = os.path.isfile(given) and os.access(given, os.X_OK)  # a folder is "X_OK" too
+        found = shutil.which(given) or (given if runnable else None)
         if found is None:
             raise BrowserMissing(f"no executable browser at {given!r}", field="--browser-path")
         return _with_driver(found)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import os
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +20,7 @@ import typer
 
 from netcheck import output, runner
 from netcheck.cli import stderr
+from netcheck.errors import InputError
 from netcheck.models import Result
 
 
@@ -93,6 +95,9 @@ def browse(
     json_out: Annotated[bool, typer.Option("--json", help="Print the records on stdout.")] = False,
 ) -> None:
     """Load pages in the installed Chromium; name what fails on them and how it is blocked."""
+    for flag, value, high in (("--timeout", timeout, 300.0), ("--deadline", deadline, 600.0)):
+        if not math.isfinite(value) or value > high:
+            raise InputError(f"{value} is not a number of seconds up to {high:g}", field=flag)
     options = runner.RunOptions(
         resolvers=resolver or (),
         ca_bundle=ca_bundle,

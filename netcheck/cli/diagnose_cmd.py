@@ -8,6 +8,7 @@ runs the DNS, TCP and TLS steps. Human output: the conclusion first, then the ev
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Annotated
 
 import typer
@@ -18,6 +19,10 @@ from netcheck.diagnose import diagnose as run_diagnosis
 from netcheck.errors import InputError
 from netcheck.measure import dns
 from netcheck.measure.trust import load_trust
+from netcheck.netaddr import http_url_problem
+
+#: seconds per step at most: more is a typo (the trace waits this long per hop)
+MAX_TIMEOUT = 60.0
 
 
 def diagnose(
@@ -43,6 +48,13 @@ def diagnose(
     """Locate the hop that blocks URL; detect forged resets and injected DNS answers."""
     if not url.startswith(("http://", "https://")):
         raise InputError(f"expected an http(s) URL, got {url!r}", field="URL")
+    problem = http_url_problem(url)
+    if problem is not None:
+        raise InputError(problem, field="URL")
+    if not math.isfinite(timeout) or timeout > MAX_TIMEOUT:
+        raise InputError(
+            f"{timeout} is not a number of seconds up to {MAX_TIMEOUT:g}", field="--timeout"
+        )
     chosen = dns.parse_resolver(resolver) if resolver else None
     if chosen is None:
         system = dns.system_nameservers()

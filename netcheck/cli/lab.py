@@ -29,6 +29,32 @@ StateDir = Annotated[
 ]
 
 
+#: what only the lab writes at the top of its state folder (``Lab._build``: targets.yaml and
+#: pki/ first, control.token, daemons' pids/, built.json last)
+_LAB_MARKS = ({"built.json"}, {"control.token"}, {"pids"}, {"targets.yaml", "pki"})
+
+
+def _lab_folder(state_dir: Path) -> Path:
+    """``--state-dir`` as the lab may use it: absent, empty, or a folder the lab made. ``down``
+    deletes the folder and kills the pids it finds in it, so a mistyped ``--state-dir ~`` or
+    ``.`` must stop here (exit 2), not wipe someone's files."""
+    if not state_dir.exists() and not state_dir.is_symlink():
+        return state_dir
+    if not state_dir.is_dir():
+        raise InputError("not a folder", file=str(state_dir), field="--state-dir")
+    try:
+        names = {p.name for p in state_dir.iterdir()}
+    except OSError as exc:
+        raise InputError(f"cannot list it: {exc.strerror}", file=str(state_dir)) from None
+    if names and not any(mark <= names for mark in _LAB_MARKS):
+        raise InputError(
+            "not a lab state folder (the lab would delete it): give an empty or new folder",
+            file=str(state_dir),
+            field="--state-dir",
+        )
+    return state_dir
+
+
 @app.command("up")
 @guard
 def up(
@@ -43,7 +69,7 @@ def up(
     if len(picked) != 1:
         raise InputError("lab up applies exactly one scenario", field="--scenario")
     chosen = picked[0]
-    lab = Lab(state_dir)
+    lab = Lab(_lab_folder(state_dir))
     with lab.locked():
         lab.up(chosen)
     stderr.print(
@@ -73,7 +99,7 @@ def run(
     from netcheck.lab.runner import run_scenario
 
     chosen = scenarios.select(scenario)
-    lab = Lab(state_dir)
+    lab = Lab(_lab_folder(state_dir))
     failed = 0
     with lab.locked():
         if not lab.healthy():
@@ -109,7 +135,7 @@ def down(
     state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
     """Stop every lab process and delete the namespaces (safe to repeat, also after a crash)."""
-    lab = Lab(state_dir)
+    lab = Lab(_lab_folder(state_dir))
     with lab.locked():
         lab.down(keep_files=keep_files)
     stderr.print("lab down")

@@ -85,7 +85,11 @@ def user_add(
     from netcheck.server.store import Store
 
     check_user_name(name)
-    password = sys.stdin.readline().rstrip("\r\n")
+    raw = sys.stdin.buffer.readline(8192)  # one line, never the whole of a stream
+    try:
+        password = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise InputError("the password on stdin is not UTF-8 text", field="password") from None
     store = Store(data, create=False)
     try:
         new = add_user(store, name, password)
@@ -150,12 +154,22 @@ def export(
 ) -> None:
     """Write every stored record once, with its probe, batch and signature reference."""
     from netcheck.server.export import export as write_export
-    from netcheck.server.store import DB_NAME, Store
+    from netcheck.server.store import Store
 
     if out.is_dir():
         raise InputError("is a folder; --out takes a file", file=str(out), field="--out")
-    if out.resolve().parent == data.resolve() and out.name.startswith(DB_NAME):
-        raise InputError("would overwrite the collector's database", file=str(out), field="--out")
+    if not out.parent.is_dir():
+        raise InputError("no such folder", file=str(out.parent), field="--out")
+    # nothing in the data folder (database, admin token, dashboard key, archive) is an export's
+    # to replace, whatever the spelling (./x, a symlink, ..)
+    place = out.parent.resolve() / out.name
+    for where in (place, out.resolve()):
+        if where == data.resolve() or data.resolve() in where.parents:
+            raise InputError(
+                "is inside the collector's data folder: write the export elsewhere",
+                file=str(out),
+                field="--out",
+            )
     store = Store(data, create=False)
     try:
         batches, records = write_export(store, out)

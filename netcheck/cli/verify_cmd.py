@@ -7,6 +7,7 @@ removed, reordered or inserted, 2 when PATH is not something to verify.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +24,7 @@ def verify(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Check every record's signature and every probe's chain, offline."""
-    if path.is_dir():
+    if os.path.isdir(path):  # os.path: False, not PermissionError, for a folder out of reach
         from netcheck.server.evidence import verify_store
 
         report = verify_store(path)

@@ -14,20 +14,25 @@ rewrote everything, keys included, is caught that way, not by the signatures alo
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from netcheck.errors import InputError
 from netcheck.fleet.evidence import (
     GENESIS,
+    MAX_RECORD_BYTES,
     BatchError,
     canonical,
     check_signature,
     key_fingerprint,
+    load_public,
     parse_header,
     sha256_hex,
 )
+from netcheck.textfile import read_lines
 
 
 @dataclass
@@ -52,8 +57,9 @@ class Report:
 
 def verify_export(path: Path) -> Report:
     """Check a file written by ``netcheck server export``."""
-    if not path.is_file():
-        raise InputError("no such file", file=str(path))
+    if not os.path.isfile(path):
+        why = "not a regular file" if os.path.exists(path) else "no such file"
+        raise InputError(why, file=str(path))
     return check(from_export(path))
 
 
@@ -61,6 +67,12 @@ def check(source: Iterator[tuple[str, str, list[Batch]]]) -> Report:
     report = Report()
     for probe, public, batches in source:
         report.probes += 1
+        if not public:
+            first = batches[0].where if batches else ""
+            report.problem = (
+                f"probe {probe}: batches{first} but no probe line with its key (removed?)"
+            )
+            return report
         report.keys[probe] = key_fingerprint(public)
         problem = _check_probe(probe, public, batches, report)
         if problem is not None:
@@ -131,40 +143,100 @@ def _record_hashes(line: str, record: object) -> tuple[str, ...]:
     return (sha256_hex(raw[at + len(marker) : -1]), canon)
 
 
+#: an export line carries one record (at most ``MAX_RECORD_BYTES``) and its place
+MAX_EXPORT_LINE = 2 * MAX_RECORD_BYTES
+#: an export is read one line at a time; this only stops a file that never ends (a device)
+MAX_EXPORT_BYTES = 1 << 40
+
+_FIELDS: dict[str, tuple[tuple[str, type], ...]] = {
+    "probe": (("probe", str), ("public_key", str)),
+    "batch": (("probe", str), ("seq", int), ("header", str), ("signature", str)),
+    "record": (("probe", str), ("seq", int), ("index", int)),
+    "duplicate": (("probe", str), ("seq", int), ("index", int), ("same_as", dict)),
+}
+
+
+_KIND_NAMES = {str: "a string", int: "an integer", dict: "an object"}
+
+
+def _export_line(path: Path, number: int, line: str) -> dict[str, Any]:
+    """One export line, checked for the fields its type needs (``InputError`` naming the line
+    and the field otherwise)."""
+    try:
+        item = json.loads(line)
+    except (ValueError, RecursionError):
+        raise InputError("not a netcheck export line", file=str(path), line=number) from None
+    kind = item.get("type") if isinstance(item, dict) else None
+    if not isinstance(kind, str) or kind not in _FIELDS:
+        found = f"type {kind!r}" if isinstance(kind, str) else "no type"
+        raise InputError(
+            f"not a netcheck export line ({found[:80]})", file=str(path), line=number, field="type"
+        )
+    for name, want in _FIELDS[kind]:
+        value = item.get(name)
+        if not isinstance(value, want) or isinstance(value, bool):
+            raise InputError(
+                f"missing or not {_KIND_NAMES[want]} in a {kind} line",
+                file=str(path),
+                line=number,
+                field=name,
+            )
+    if kind == "record" and "record" not in item:
+        raise InputError(
+            "a record line without its record", file=str(path), line=number, field="record"
+        )
+    if kind == "duplicate":
+        same = item["same_as"]
+        if not all(isinstance(same.get(k), int) for k in ("seq", "index")):
+            raise InputError(
+                "not {seq, index} of the first copy", file=str(path), line=number, field="same_as"
+            )
+    if kind == "probe":
+        try:
+            load_public(item["public_key"])
+        except BatchError:
+            raise InputError(
+                "not an Ed25519 public key", file=str(path), line=number, field="public_key"
+            ) from None
+    checked: dict[str, Any] = item
+    return checked
+
+
 def from_export(path: Path) -> Iterator[tuple[str, str, list[Batch]]]:
     keys: dict[str, str] = {}
     batches: dict[str, list[Batch]] = {}
     hashes: dict[tuple[str, int, int], tuple[str, ...]] = {}
     current: Batch | None = None
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-                kind = item["type"]
-            except (ValueError, KeyError, TypeError, RecursionError):
-                raise InputError(
-                    "not a netcheck export line", file=str(path), line=number
-                ) from None
-            where = f" (line {number})"
-            if kind == "probe":
-                keys[item["probe"]] = item["public_key"]
-                batches.setdefault(item["probe"], [])
-            elif kind == "batch":
-                current = Batch(
-                    item["probe"], item["seq"], item["header"], item["signature"], where=where
-                )
-                batches.setdefault(item["probe"], []).append(current)
-            elif kind in ("record", "duplicate") and current is not None:
-                if kind == "record":
-                    found = _record_hashes(line, item["record"])
-                    hashes[(item["probe"], item["seq"], item["index"])] = found
-                else:
-                    same = item["same_as"]
-                    found = hashes.get((item["probe"], same["seq"], same["index"]), ())
-                current.records.append((where, found))
-            else:
-                raise InputError(f"unexpected {kind!r} line", file=str(path), line=number)
-    for probe, public in keys.items():
-        yield probe, public, batches.get(probe, [])
+    lines = read_lines(
+        str(path), "netcheck export", max_bytes=MAX_EXPORT_BYTES, max_line=MAX_EXPORT_LINE
+    )
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        item = _export_line(path, number, line)
+        kind = item["type"]
+        where = f" (line {number})"
+        if kind == "probe":
+            keys[item["probe"]] = item["public_key"]
+            batches.setdefault(item["probe"], [])
+        elif kind == "batch":
+            current = Batch(
+                item["probe"], item["seq"], item["header"], item["signature"], where=where
+            )
+            batches.setdefault(item["probe"], []).append(current)
+        elif current is None:
+            raise InputError(f"a {kind} line before any batch line", file=str(path), line=number)
+        elif kind == "record":
+            found = _record_hashes(line, item["record"])
+            hashes[(item["probe"], item["seq"], item["index"])] = found
+            current.records.append((where, found))
+        else:
+            same = item["same_as"]
+            found = hashes.get((item["probe"], same["seq"], same["index"]), ())
+            current.records.append((where, found))
+    if not batches:
+        raise InputError("nothing to verify: no probe and no batch in the export", file=str(path))
+    for probe, found_batches in batches.items():
+        # a probe whose line (its key) was removed: its batches are checked, and fail, rather
+        # than skipped as if they were not there
+        yield probe, keys.get(probe, ""), found_batches

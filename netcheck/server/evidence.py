@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from netcheck.errors import InputError
 from netcheck.fleet.evidence import sha256_hex
 from netcheck.fleet.verify import Batch, Report, check
 from netcheck.server.store import Store
@@ -17,11 +18,14 @@ from netcheck.server.store import Store
 
 def verify_store(data: Path) -> Report:
     """Check every signature, chain and record stored in a collector's data folder."""
-    return check(from_store(data))
+    report = check(from_store(data))
+    if report.probes == 0:
+        raise InputError("nothing to verify: no probe in this collector", file=str(data))
+    return report
 
 
 def from_store(data: Path) -> Iterator[tuple[str, str, list[Batch]]]:
-    store = Store(data, create=False)
+    store = Store(data, readonly=True)
     try:
         by_sha: dict[str, tuple[str, ...]] = {}
         for p in store.probes():

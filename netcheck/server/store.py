@@ -121,29 +121,54 @@ def check_label(label: str) -> str:
     return label
 
 
-def parse_duration(text: str, field: str = "--expires") -> float:
-    """``90s``, ``30m``, ``24h``, ``7d`` → seconds; ``InputError`` naming ``field`` otherwise."""
+#: the longest duration a flag takes (a code's lifetime, the agent's interval): ten years
+MAX_DURATION = 3650 * 86400.0
+
+
+def parse_duration(
+    text: str, field: str = "--expires", *, minimum: float = 1.0, maximum: float = MAX_DURATION
+) -> float:
+    """``90s``, ``30m``, ``24h``, ``7d`` → seconds, from ``minimum`` to ``maximum`` (zero would
+    expire a code at once or loop an agent without pause; ``9…9d`` is infinite); ``InputError``
+    naming ``field`` otherwise."""
     try:
-        return duration_seconds(text)
+        seconds = duration_seconds(text)
     except ValueError as exc:
         raise InputError(str(exc), field=field) from None
+    if not minimum <= seconds <= maximum:
+        raise InputError(
+            f"{text.strip()!r} is out of range: from {minimum:g} s to {maximum / 86400:g} days",
+            field=field,
+        )
+    return seconds
 
 
 class Store:
     """One data folder: ``collector.sqlite3`` and ``records/`` (the Parquet archive)."""
 
-    def __init__(self, data: Path, *, create: bool = True) -> None:
+    def __init__(self, data: Path, *, create: bool = True, readonly: bool = False) -> None:
+        """``create``: make the folder and database when missing; ``readonly``: open an existing
+        database without writing a byte (``verify`` on evidence, maybe on read-only media)."""
         self.data = data
-        if not create and not (data / DB_NAME).exists():
+        db = data / DB_NAME
+        # os.path's tests, not Path's: they answer False where a folder cannot be searched
+        # (Path's raise PermissionError, which would be a crash, not a message)
+        if os.path.exists(data) and not os.path.isdir(data):
+            raise InputError("not a folder", file=str(data), field="--data")
+        if (not create or readonly) and not os.path.isfile(db):
             raise InputError("not a collector data folder (no collector.sqlite3)", file=str(data))
-        data.mkdir(parents=True, exist_ok=True)
         self.archive = data / "records"
+        if os.path.lexists(self.archive) and not os.path.isdir(self.archive):
+            raise InputError("the archive is not a folder", file=str(self.archive))
         self._lock = threading.Lock()
-        self.db = sqlite3.connect(data / DB_NAME, check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA busy_timeout=10000")
-        self.db.executescript(SCHEMA)
+        try:
+            if not readonly:
+                data.mkdir(parents=True, exist_ok=True)
+            self.db = _connect(db, readonly)
+        except (OSError, sqlite3.Error) as exc:
+            raise InputError(
+                f"cannot open the collector's database: {exc}", file=str(db), field="--data"
+            ) from None
 
     def close(self) -> None:
         self.db.close()
@@ -505,6 +530,74 @@ class Store:
 
     def counters(self) -> dict[str, int]:
         return dict(self.query("SELECT name, value FROM counters"))
+
+
+def _connect(db: Path, readonly: bool) -> sqlite3.Connection:
+    """The database, checked: a file that is not SQLite, or a SQLite file that is not a
+    collector's, is refused here (``sqlite3.Error``) before anything is written to it."""
+    if readonly:
+        conn = _connect_readonly(db)
+    else:
+        conn = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout=10000")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "probes" not in tables:
+            raise sqlite3.DatabaseError("a SQLite database, but not a collector's")
+        if readonly:
+            if "probes" not in tables:
+                raise sqlite3.DatabaseError("an empty database: no probes, no batches")
+            return conn
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.executescript(SCHEMA)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _connect_readonly(db: Path) -> sqlite3.Connection:
+    """Read-only, without a byte written beside it: with no write-ahead log (the collector
+    stopped cleanly, or this is a copy of the evidence) the file is complete and is read as
+    immutable, so SQLite makes no ``-wal``/``-shm`` files either (nor fails on read-only media);
+    with one, a collector may be running, and ``mode=ro`` reads the log too."""
+    uri = db.resolve().as_uri()
+    mode = "mode=ro" if os.path.exists(f"{db}-wal") else "immutable=1"
+    return sqlite3.connect(f"{uri}?{mode}", uri=True, check_same_thread=False)
+
+
+#: a secret shorter than this is refused: an empty or truncated ``admin.token`` must not open
+#: ``/metrics`` and the read API to anyone who sends ``Authorization: Bearer``
+MIN_SECRET = 16
+MAX_SECRET = 512
+
+
+def read_secret(path: Path, what: str, *, minimum: int = MIN_SECRET) -> str:
+    """The one word in a secret file the collector made (admin token, dashboard key); an
+    ``InputError`` naming the file when it is not that (empty, truncated, binary, too long, a
+    folder): a weak or empty secret would let anyone in."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_SECRET + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read {what}: {exc.strerror or exc}", file=str(path)) from None
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        text = "\x00"
+    if len(raw) > MAX_SECRET or not text.isascii() or not text.isprintable() or " " in text:
+        raise InputError(
+            f"{what} is not one word of at most {MAX_SECRET} characters", file=str(path), line=1
+        )
+    if len(text) < minimum:
+        raise InputError(
+            f"{what} is empty or shorter than {minimum} characters (delete the file: a new one "
+            "is made on the next start)",
+            file=str(path),
+            line=1,
+        )
+    return text
 
 
 def expires_at(seconds: float) -> str:

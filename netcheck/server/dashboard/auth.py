@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Protocol
 
 from netcheck.errors import InputError
+from netcheck.server.store import read_secret
 
 N, R, P, DKLEN = 2**15, 8, 1, 32
 MAXMEM = 64 * 1024 * 1024  # scrypt needs 128 * r * n = 32 MiB at these settings
@@ -147,7 +148,11 @@ def secret_key(data: Path) -> bytes:
         else:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32) + "\n")
-    return bytes.fromhex(path.read_text().strip())
+    text = read_secret(path, "the dashboard key", minimum=64)
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise InputError("the dashboard key is not hexadecimal", file=str(path), line=1) from None
 
 
 @dataclass(frozen=True)

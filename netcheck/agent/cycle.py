@@ -66,6 +66,8 @@ def keep_and_deliver(
     """Spool ``results`` (fsynced), sign the spool into batches, deliver the outbox."""
     spool = spool or Spool(folder)
     state = load_state(folder)
+    load_key(folder)  # a key that does not load stops here, before the records are spooled
+    spool.check()
     spool.add([r.model_dump(mode="json") for r in results])
     dropped = spool.enforce_caps(state)
     made = spool.pack(state, load_key(folder), folder)

@@ -19,12 +19,21 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from netcheck.agent.state import AgentState, write_atomic
-from netcheck.fleet.evidence import MAX_RECORDS, SignedBatch, canonical, sign_batch
+from netcheck.errors import InputError
+from netcheck.fleet.evidence import (
+    MAX_RECORD_BYTES,
+    MAX_RECORDS,
+    SignedBatch,
+    canonical,
+    sign_batch,
+)
 from netcheck.models import utc_now
+from netcheck.textfile import read_lines, read_text
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_AGE = 30 * 86400
@@ -41,7 +50,13 @@ class Spool:
         self.max_bytes = max_bytes
         self.max_age = max_age
         for d in (self.spool_dir, self.outbox_dir):
-            d.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                d.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                why = "not a folder" if d.exists() else (exc.strerror or str(exc))
+                raise InputError(
+                    f"cannot use the agent's {d.name} folder: {why}", file=str(d)
+                ) from None
 
     # --- stage 1: records ---------------------------------------------------------------------
 
@@ -58,7 +73,18 @@ class Spool:
         return path
 
     def files(self) -> list[Path]:
-        return sorted(self.spool_dir.glob("*.jsonl"))
+        return _entries(self.spool_dir, ".jsonl")
+
+    def check(self) -> None:
+        """Every spool file and outbox batch reads back, else ``InputError`` naming the file
+        and line (exit 2) before anything is added: a file the agent did not write, or one
+        damaged on disk, must not stop delivery midway or be signed into a batch the
+        collector refuses. Nothing is moved or removed: the operator decides."""
+        for path in self.files():
+            for _ in _records(path):
+                pass
+        for path in self.outbox():
+            load_batch(path)
 
     def pending_records(self) -> int:
         return sum(_count_lines(p) for p in self.files())
@@ -93,10 +119,10 @@ class Spool:
             records: list[dict[str, Any]] = []
             used: list[Path] = []
             for path in files:
-                lines = _lines(path)
-                if records and len(records) + len(lines) > min(BATCH_RECORDS, MAX_RECORDS):
+                found = list(_records(path))
+                if records and len(records) + len(found) > min(BATCH_RECORDS, MAX_RECORDS):
                     break
-                records.extend(json.loads(line) for line in lines)
+                records.extend(found)
                 used.append(path)
             files = files[len(used) :]
             seq = state.last_seq + 1
@@ -119,16 +145,66 @@ class Spool:
         return made
 
     def outbox(self) -> list[Path]:
-        return sorted(self.outbox_dir.glob("*.json"))
+        return _entries(self.outbox_dir, ".json")
+
+
+#: a spool line is one record (the collector takes at most ``MAX_RECORD_BYTES``)
+MAX_LINE = MAX_RECORD_BYTES + 1024
+#: a batch file holds at most ``BATCH_RECORDS`` records
+MAX_BATCH_BYTES = BATCH_RECORDS * (MAX_RECORD_BYTES + 1024)
+
+
+def _entries(folder: Path, suffix: str) -> list[Path]:
+    """The files the agent wrote in ``folder``, in order; ``InputError`` for an entry it did
+    not write (its names are digits: a time or a sequence number) or that is not a file."""
+    found = sorted(folder.glob(f"*{suffix}"))
+    for path in found:
+        if not path.stem.isdigit() or not path.stem.isascii() or not path.is_file():
+            why = "not a file" if not path.is_file() else "a name the agent never writes"
+            raise InputError(
+                f"not the agent's: {why} (move it out of {folder.name}/)", file=str(path)
+            )
+    return found
+
+
+def _records(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of one spool file; ``InputError`` naming the line that is not one."""
+    lines = read_lines(str(path), "spool file", max_bytes=DEFAULT_MAX_BYTES, max_line=MAX_LINE)
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            record = None
+        if not isinstance(record, dict):
+            raise InputError(
+                "not a record (a JSON object on one line): the file was cut short or changed; "
+                "move it out of spool/ to let delivery go on",
+                file=str(path),
+                line=number,
+            )
+        yield record
 
 
 def load_batch(path: Path) -> SignedBatch:
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    return SignedBatch(raw["header"], raw["signature"], tuple(raw["records"]))
-
-
-def _lines(path: Path) -> list[str]:
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """A signed batch from the outbox; ``InputError`` naming the file when it is not one."""
+    text = read_text(str(path), "outbox batch", max_bytes=MAX_BATCH_BYTES, allow_empty=False)
+    try:
+        raw = json.loads(text)
+        batch = SignedBatch(raw["header"], raw["signature"], tuple(raw["records"]))
+    except (ValueError, RecursionError, KeyError, TypeError):
+        batch = None
+    if batch is None or not all(
+        isinstance(x, str) for x in (batch.header, batch.signature, *batch.records)
+    ):
+        raise InputError(
+            "not a signed batch: the file was cut short or changed (the agent never rewrites "
+            "one; move it out of outbox/ to let delivery go on)",
+            file=str(path),
+            line=1,
+        )
+    return batch
 
 
 def _count_lines(path: Path) -> int:

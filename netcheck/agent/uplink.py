@@ -24,7 +24,7 @@ import httpx
 
 from netcheck.agent.spool import Spool, load_batch
 from netcheck.agent.state import AgentState
-from netcheck.errors import ServiceError
+from netcheck.errors import InputError, ServiceError
 from netcheck.models import utc_now
 
 BASE_DELAY = 1.0
@@ -44,7 +44,13 @@ def tls_verify(ca_bundle: str | None) -> ssl.SSLContext:
     """The collector's certificate is checked against ``--ca-bundle`` if given, else the OS
     trust store (truststore: Windows and macOS keep the agency's CAs there, not in a PEM)."""
     if ca_bundle:
-        return ssl.create_default_context(cafile=ca_bundle)
+        try:
+            return ssl.create_default_context(cafile=ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise InputError(
+                f"not a readable PEM CA bundle: {why}", file=ca_bundle, field="--ca-bundle"
+            ) from None
     import truststore
 
     return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -158,5 +164,11 @@ def enroll(server: str, code: str, public_key: str, ca_bundle: str | None) -> tu
         raise ServiceError(
             f"the collector refused the enrollment: {answer.status_code} {_reason(answer)}"
         )
-    body = answer.json()
-    return str(body["probe_id"]), str(body["network"])
+    try:
+        body = answer.json()
+        return str(body["probe_id"]), str(body["network"])
+    except (ValueError, KeyError, TypeError):
+        raise ServiceError(
+            f"the collector at {server} answered the enrollment with something else than "
+            "a probe id and network"
+        ) from None

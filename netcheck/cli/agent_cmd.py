@@ -59,18 +59,31 @@ def enroll(
     """Make this machine's key pair and register it with the collector."""
     from netcheck.agent.state import KEY_FILE, STATE_FILE, AgentState
     from netcheck.agent.uplink import enroll as register
+    from netcheck.agent.uplink import tls_verify
     from netcheck.fleet.evidence import new_key, public_b64, save_private
+    from netcheck.netaddr import http_url_problem
 
     folder = _state(state)
+    if folder.exists() and not folder.is_dir():
+        raise InputError("not a folder", file=str(folder), field="--state")
     if (folder / STATE_FILE).exists() or (folder / KEY_FILE).exists():
         raise InputError("already enrolled here; use another --state folder", file=str(folder))
-    if not server.startswith(("https://", "http://")):
-        raise InputError(f"not an http(s) URL: {server!r}", field="--server")
-    if ca_bundle is not None and not Path(ca_bundle).is_file():
-        raise InputError("no such file", file=ca_bundle, field="--ca-bundle")
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    problem = http_url_problem(server)
+    if problem is not None:
+        raise InputError(problem, field="--server")
+    if not code.strip() or not code.isprintable():
+        raise InputError("the one-time code from `server enroll` is one word", field="--code")
+    if ca_bundle is not None:
+        if not Path(ca_bundle).is_file():
+            raise InputError("no such file", file=ca_bundle, field="--ca-bundle")
+        tls_verify(ca_bundle)  # a file that is not a PEM CA bundle stops here
     key = new_key()
-    probe, network = register(server, code, public_b64(key), ca_bundle)
+    probe, network = register(server, code.strip(), public_b64(key), ca_bundle)
+    # the folder only once the collector said yes: a refused enrollment leaves nothing behind
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise InputError(f"cannot make the folder: {exc.strerror}", file=str(folder)) from None
     save_private(key, folder / KEY_FILE)
     AgentState(
         server=server.rstrip("/"), probe_id=probe, network=network, ca_bundle=ca_bundle
@@ -108,13 +121,17 @@ def run(
 ) -> None:
     """Measure like `netcheck run` (same flags), keep the results, deliver them; repeat."""
     from netcheck.agent.cycle import lower_priority, sleep_until_next
-    from netcheck.agent.state import load_state
+    from netcheck.agent.spool import Spool
+    from netcheck.agent.state import load_key, load_state
     from netcheck.server.store import parse_duration
 
     folder = _state(state)
-    load_state(folder)  # enrolled? (exit 2 before any packet otherwise)
-    every_s = parse_duration(every, field="--every")
-    jitter_s = parse_duration(jitter, field="--jitter")
+    # enrolled, key and spool readable? (exit 2 before any packet otherwise)
+    load_state(folder)
+    load_key(folder)
+    Spool(folder).check()
+    every_s = parse_duration(every, field="--every", minimum=60)
+    jitter_s = parse_duration(jitter, field="--jitter", minimum=0)
     options = run_cmd.run_options(flags)
     lower_priority()
     while True:
@@ -229,6 +246,9 @@ def install(
     from netcheck.agent import install as defs
     from netcheck.server.store import parse_duration
 
+    if state is not None and any(not c.isprintable() for c in str(state)):
+        # a line break would end the unit's ExecStart= and start a directive of its own
+        raise InputError("a folder name without control characters", field="--state")
     chosen = [
         n for n, on in (("systemd", systemd), ("launchd", launchd), ("windows", windows_task)) if on
     ]
@@ -250,8 +270,8 @@ def install(
     files = make(
         command,
         folder,
-        parse_duration(every, field="--every"),
-        parse_duration(jitter, field="--jitter"),
+        parse_duration(every, field="--every", minimum=60),
+        parse_duration(jitter, field="--jitter", minimum=0),
     )
     if not out.is_dir():
         raise InputError("not a folder", file=str(out), field="--out")

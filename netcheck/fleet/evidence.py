@@ -102,11 +102,25 @@ def save_private(key: Ed25519PrivateKey, path: Path) -> None:
         os.fsync(fh.fileno())
 
 
+#: a PEM Ed25519 key is 119 bytes; this only stops a file that is not one
+MAX_KEY_BYTES = 16 * 1024
+
+
 def load_private(path: Path) -> Ed25519PrivateKey:
     try:
-        key = load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the probe's key: {exc}", file=str(path)) from None
+        with path.open("rb") as fh:
+            pem = fh.read(MAX_KEY_BYTES + 1)
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the probe's key: {exc.strerror or exc}", file=str(path)
+        ) from None
+    if len(pem) > MAX_KEY_BYTES:
+        raise InputError("not a probe key: larger than 16 KiB", file=str(path))
+    try:
+        key = load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:  # TypeError: encrypted with a passphrase
+        why = str(exc).split(". See https://")[0]
+        raise InputError(f"cannot read the probe's key: {why}", file=str(path)) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise InputError("the probe's key is not an Ed25519 key", file=str(path))
     return key

@@ -30,19 +30,51 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from netcheck.errors import InputError
 from netcheck.models import duration_seconds
+from netcheck.netaddr import http_url_problem
 from netcheck.policy.loader import _Data, _located  # the policy's located-YAML walk, reused
 from netcheck.textfile import compose_yaml, read_text
 
 Lang = Literal["es", "en"]
+#: the longest password read from ``password_file`` (its first line)
+MAX_PASSWORD = 1024
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 #: ``90s``, ``30m``, ``24h``, ``7d`` -> seconds (``ValueError`` otherwise)
 seconds = duration_seconds
+
+
+def _ca_bundle(value: str | None) -> str | None:
+    """A CA bundle named in the config loads now, not at the first delivery (where a typo
+    would only show as failed attempts, retried until given up)."""
+    if value is None:
+        return None
+    if not os.path.isfile(value):
+        raise ValueError(f"no such file: {value[:120]!r}")
+    try:
+        ssl.create_default_context(cafile=value)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise ValueError(f"not a PEM CA bundle: {value[:120]!r} ({exc})") from None
+    return value
+
+
+def _seconds(value: str | None, minimum: float) -> str | None:
+    if value is not None and seconds(value) < minimum:
+        raise ValueError(f"at least {minimum:g} s: {value!r}")
+    return value
 
 
 def _email_address(value: str) -> str:
@@ -60,15 +92,22 @@ class _Strict(BaseModel):
 
 
 class Smtp(_Strict):
-    host: str = Field(min_length=1)
+    host: str = Field(min_length=1, max_length=253)
     port: int = Field(587, ge=1, le=65535)
     tls: Literal["starttls", "implicit", "none"] = "starttls"
     user: str | None = None
     password_file: str | None = None
     password_env: str | None = None
     sender: EmailAddress = Field(alias="from")
-    ca_bundle: str | None = None
+    ca_bundle: Annotated[str | None, AfterValidator(_ca_bundle)] = None
     timeout: float = Field(30.0, gt=0, le=300)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if any(c.isspace() or not c.isprintable() for c in value) or value.startswith("-"):
+            raise ValueError(f"not a host name or address: {value[:80]!r}")
+        return value
 
 
 class Recipient(_Strict):
@@ -84,13 +123,14 @@ class Webhook(_Strict):
     lang: Lang = "es"
     report: bool = False
     alerts: bool = True
-    ca_bundle: str | None = None
+    ca_bundle: Annotated[str | None, AfterValidator(_ca_bundle)] = None
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(f"not an http(s) URL: {value[:80]!r}")
+        problem = http_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 
@@ -102,9 +142,8 @@ class Schedule(_Strict):
     @field_validator("check_every", "report_every")
     @classmethod
     def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            seconds(value)
-        return value
+        # 0s would make the collector's notifier loop without pause
+        return _seconds(value, 1)
 
 
 class Retry(_Strict):
@@ -115,8 +154,14 @@ class Retry(_Strict):
     @field_validator("first", "longest")
     @classmethod
     def _duration(cls, value: str) -> str:
-        seconds(value)
+        _seconds(value, 1)
         return value
+
+    @model_validator(mode="after")
+    def _order(self) -> Retry:
+        if seconds(self.longest) < seconds(self.first):
+            raise ValueError(f"longest ({self.longest}) is shorter than first ({self.first})")
+        return self
 
 
 class NotifyConfig(_Strict):
@@ -191,11 +236,19 @@ def _password(
         )
     if smtp.password_file:
         try:
+            if not os.path.isfile(smtp.password_file):  # a FIFO or /dev/zero never ends
+                raise FileNotFoundError("not a regular file")
             with open(smtp.password_file, encoding="utf-8") as fh:
-                secret = fh.readline().rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
+                secret = fh.readline(MAX_PASSWORD + 1).rstrip("\r\n")
+            if len(secret) > MAX_PASSWORD or not secret.isprintable():
+                raise ValueError("not one line of at most 1024 printable characters")
+        except (OSError, ValueError) as exc:
+            # never the text of the exception for a decoding error: it could quote the password
+            why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            if isinstance(exc, OSError) and exc.strerror:
+                why = exc.strerror
             raise InputError(
-                f"cannot read the password file: {exc.__class__.__name__}",
+                f"cannot read the password file: {why}",
                 file=path,
                 line=lines.get(("smtp", "password_file")),
                 field="smtp.password_file",

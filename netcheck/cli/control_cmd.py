@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import math
 import sys
 from typing import Annotated
 
@@ -42,12 +43,29 @@ def _group() -> None:
     """A control vantage outside the agency network (issue 7)."""
 
 
+#: the largest values the service's flags take: beyond them a limit is no limit (a burst of
+#: 10^20 URLs, a step that never times out) or a typo
+MAX_TIMEOUT = 300.0
+MAX_RATE = 10_000.0
+MAX_URLS = 1_000
+MAX_BYTES = 64 * 1024 * 1024
+MAX_BURST = 100_000
+
+
+def _in_range(flag: str, value: float, low: float, high: float) -> None:
+    """``value`` is a finite number from ``low`` to ``high`` (click's ranges let NaN through)."""
+    if not math.isfinite(value) or not low <= value <= high:
+        raise InputError(f"{value} is not a number from {low:g} to {high:g}", field=flag)
+
+
 def parse_bind(spec: str) -> tuple[str, int]:
     """``ADDR:PORT`` or ``[V6]:PORT`` -> (addr, port); port 0 picks a free one."""
     host, sep, port = spec.rpartition(":")
     host = host.strip("[]")
     try:
         ipaddress.ip_address(host)
+        if not (port.isascii() and port.isdigit()):
+            raise ValueError(port)
         number = int(port)
     except ValueError:
         raise InputError(f"expected ADDR:PORT, got {spec!r}", field="--bind") from None
@@ -112,6 +130,11 @@ def serve(
 ) -> None:
     """Serve POST /v1/measure (bearer token) until interrupted."""
     host, port = parse_bind(bind)
+    _in_range("--timeout", timeout, 0.1, MAX_TIMEOUT)
+    _in_range("--rate", rate, 0.001, MAX_RATE)
+    _in_range("--max-urls", max_urls, 1, MAX_URLS)
+    _in_range("--max-bytes", max_bytes, 1024, MAX_BYTES)
+    _in_range("--burst", burst, 1, MAX_BURST)
     config = ControlConfig(
         token=read_token(token_file, field="--token-file"),
         trust=load_trust(ca_bundle, None),

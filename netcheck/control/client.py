@@ -29,9 +29,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -48,17 +48,49 @@ MAX_RESPONSE = 8 * 1024 * 1024
 CONNECT_TIMEOUT = 10.0
 
 
+#: a token file holds one word; this only stops a file that is not one (a device, a log)
+MAX_TOKEN_FILE = 4096
+#: shorter tokens are refused: the control measures for whoever holds one
+MIN_TOKEN = 16
+
+
 def read_token(path: str, field: str = "--control-token-file") -> str:
-    """The token in ``path`` (first line, stripped); InputError when unreadable or empty."""
+    """The token in ``path`` (first line, stripped); InputError when unreadable, empty, short,
+    or not one printable word. Never more than ``MAX_TOKEN_FILE`` bytes are read, and a FIFO
+    or device is refused before it is opened (it would never end, or never start)."""
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        raise InputError("not a regular file", file=path, field=field)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the token: {exc}", file=path, field=field) from None
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_TOKEN_FILE + 1)
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the token: {exc.strerror or exc}", file=path, field=field
+        ) from None
+    if len(raw) > MAX_TOKEN_FILE:
+        raise InputError(
+            f"not a token file: larger than {MAX_TOKEN_FILE} bytes", file=path, field=field
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(
+            "the token file is not UTF-8 text", file=path, line=1, field=field
+        ) from None
     token = text.strip().splitlines()[0].strip() if text.strip() else ""
+    line = text[: text.find(token)].count("\n") + 1 if token else 1
     if not token:
         raise InputError("the token file is empty", file=path, field=field)
     if any(c.isspace() or not c.isprintable() for c in token):
-        raise InputError("the token must be one printable word", file=path, field=field)
+        raise InputError("the token must be one printable word", file=path, line=line, field=field)
+    if len(token) < MIN_TOKEN:
+        raise InputError(
+            f"the token is shorter than {MIN_TOKEN} characters (make one with "
+            "`openssl rand -base64 32`)",
+            file=path,
+            line=line,
+            field=field,
+        )
     return token
 
 

@@ -18,7 +18,7 @@ import difflib
 import functools
 import importlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, ParamSpec, TypeVar
 
 import typer
@@ -245,6 +245,62 @@ class LazyGroup(typer.core.TyperGroup):
         rows = [(name, entry.help) for name, entry in COMMANDS.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """click's own main, but a usage error is one ``netcheck: error:`` line (click writes
+        the usage, a hint, a blank line and the error: four lines), exit 2."""
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+        from typer.exceptions import Abort
+
+        run = functools.partial(
+            super().main,
+            args=args,
+            prog_name=prog_name,
+            complete_var=complete_var,
+            windows_expand_args=windows_expand_args,
+            **extra,
+        )
+        if not standalone_mode:
+            return run(standalone_mode=False)
+        try:
+            code = run(standalone_mode=False)
+        except NoArgsIsHelpError as exc:  # `netcheck policy` alone: its help, as click does
+            exc.show()
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            where = hint = ""
+            if isinstance(exc, UsageError) and exc.ctx is not None:
+                path, root = exc.ctx.command_path, exc.ctx.find_root().command_path
+                sub = path.removeprefix(root).strip()  # "targets list"; "" for netcheck itself
+                where, hint = (f"{sub}: " if sub else ""), f" (see {path} --help)"
+            message = " ".join(exc.format_message().split())
+            print(f"netcheck: error: {where}{message}{hint}", file=sys.stderr, flush=True)
+            sys.exit(exc.exit_code)
+        except Abort:
+            print("netcheck: interrupted", file=sys.stderr, flush=True)
+            sys.exit(130)
+        sys.exit(code if type(code) is int else 0)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # the reader of stdout went away (`netcheck targets list | head -1`): nothing is
+            # wrong with the input or the network, so not 1 or 2; 141 is the shell's own code
+            # for a writer stopped by a closed pipe (128 + SIGPIPE)
+            import os
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(141) from None
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         if args and args[0] not in COMMANDS and not args[0].startswith("-"):

@@ -73,9 +73,49 @@ def test_usage_lines_name_arguments_as_click_does() -> None:
                 shown = shown if param.required else f"[{shown}]"
                 assert shown in usage, (" ".join(path), usage)
         assert not [piece for piece in usage if piece.startswith("{")], (" ".join(path), usage)
-    shown = CliRunner().invoke(app, ["classify"])
-    assert shown.exit_code == 2
-    assert "Usage: netcheck classify [OPTIONS] RESULTS...\n" in shown.output
+    shown = CliRunner().invoke(app, ["classify", "--help"])
+    assert " Usage: netcheck classify [OPTIONS] RESULTS... " in shown.output
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["classify"], "classify: Missing argument 'RESULTS'. (see "),
+        (["targets", "list", "--nope"], "targets list: No such option: --nope"),
+        (
+            ["run", "--timeout", "-1"],
+            "run: Invalid value for '--timeout': -1.0 is not in the range",
+        ),
+        (["nosuch"], "No such command 'nosuch'."),
+        (["report", "x.jsonl", "--audience"], "Option '--audience' requires an argument"),
+    ],
+)
+def test_a_usage_error_is_one_line(args: list[str], line: str) -> None:
+    """Bad flags answer like bad input: one ``netcheck: error:`` line naming the option, exit
+    2 (click itself writes the usage, a hint, a blank line and the error)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "netcheck", *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"netcheck: error: {line}"), done.stderr
+
+
+def test_a_closed_stdout_is_neither_a_finding_nor_a_crash() -> None:
+    """`netcheck targets list | head -1`: 141 (the shell's code for a closed pipe), no trace."""
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "netcheck", "targets", "list", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert producer.stdout is not None
+    producer.stdout.read(10)
+    producer.stdout.close()
+    _, err = producer.communicate(timeout=60)
+    assert producer.returncode in (0, 141), err  # 0 when it had written everything already
+    assert b"Traceback" not in err
+    assert b"internal error" not in err
 
 
 def test_top_level_listing_matches_each_commands_own_help() -> None:

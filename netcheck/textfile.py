@@ -24,6 +24,7 @@ import csv
 import functools
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -219,19 +220,33 @@ def csv_rows(lines: Iterable[str], file: str) -> Iterator[tuple[int, list[str]]]
 # --- helpers -------------------------------------------------------------------------------------
 
 
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX; Windows has no FIFOs to wait on
+
+
 def _open(path: str, what: str, max_bytes: int) -> Any:
+    """``path`` opened for reading, if it is a file: a FIFO or a terminal would make the
+    reader wait for ever for a writer, a device (``/dev/zero``) never ends; opened without
+    blocking so that even a FIFO with no writer answers at once, then checked."""
     try:
-        handle = open(path, "rb")  # noqa: SIM115 -- returned to the caller's with
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise InputError(f"cannot read {what}: {exc.strerror or exc}", file=path) from None
     try:
-        size = os.fstat(handle.fileno()).st_size
-    except OSError:  # pragma: no cover -- fstat on an open file does not fail on Linux
-        size = 0
-    if size > max_bytes:
-        handle.close()
-        raise InputError(f"{what} larger than {_size(max_bytes)}", file=path)
-    return handle
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError(f"cannot read {what}: it is a folder", file=path)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(
+                f"cannot read {what}: not a regular file (a pipe, socket or device)", file=path
+            )
+        if info.st_size > max_bytes:
+            raise InputError(f"{what} larger than {_size(max_bytes)}", file=path)
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _read_capped(path: str, what: str, max_bytes: int) -> bytes:

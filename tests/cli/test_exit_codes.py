@@ -102,3 +102,42 @@ def test_input_and_usage_errors_stay_exit_2(args: list[str], code: int) -> None:
     assert done.returncode == code, done.stderr
     assert "Traceback" not in done.stderr
     assert "internal error" not in done.stderr
+
+
+RESULTS = str(
+    Path(__file__).resolve().parents[2] / "sample_results" / "lab" / "proxy-blockpage.jsonl"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["targets", "list", "--targets", "{f}"],
+        ["policy", "validate", "{f}"],
+        ["policy", "import", "squid", "{f}"],
+        ["classify", "{f}"],
+        ["classify", RESULTS, "--fingerprints", "{f}"],
+        ["report", "{f}", "--format", "md", "--out", "{out}"],
+        ["verify", "{f}"],
+    ],
+)
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_or_a_device_is_refused_at_once(tmp_path: Path, args: list[str]) -> None:
+    """A FIFO with no writer would make a reader wait for ever, /dev/zero would never end:
+    every reader opens without blocking and refuses what is not a regular file."""
+    fifo = tmp_path / "input.yaml"
+    os.mkfifo(fifo)
+    out = tmp_path / "out.md"
+    for path in (str(fifo), "/dev/zero"):
+        argv = [a.format(f=path, out=out) for a in args]
+        done = subprocess.run(
+            [sys.executable, "-m", "netcheck", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,  # the bug being tested is a hang: the timeout fails the test
+            check=False,
+        )
+        assert done.returncode == 2, (argv, done.stderr)
+        assert done.stderr.startswith(f"netcheck: error: {path}"), done.stderr
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert not out.exists()

@@ -267,6 +267,62 @@ def test_report_refuses_parquet_whose_column_names_are_not_utf8(
     assert not out.exists()
 
 
+def _export() -> bytes:
+    """A ``server export`` file as the collector writes it: a probe, two signed batches of the
+    seed records (the second resending one record of the first, as a duplicate line)."""
+    import json
+
+    from netcheck.fleet.evidence import GENESIS, key_fingerprint, new_key, public_b64, sign_batch
+
+    key = new_key()
+    records = [json.loads(line) for line in RESULTS.splitlines()]
+    lines = [
+        {
+            "type": "probe",
+            "probe": "p1",
+            "network": "lab",
+            "public_key": public_b64(key),
+            "key_fingerprint": key_fingerprint(public_b64(key)),
+            "enrolled_at": "2026-12-01T00:00:00Z",
+            "revoked_at": None,
+        }
+    ]
+    prev = GENESIS
+    for seq, chunk in ((1, records[:2]), (2, records[1:])):
+        batch = sign_batch(
+            key, probe="p1", seq=seq, prev=prev, records=chunk, sent_at="2026-12-01T00:00:00Z"
+        )
+        head = {"probe": "p1", "seq": seq, "batch_sha256": batch.sha256, "network": "lab"}
+        lines.append(
+            {"type": "batch", "probe": "p1", "seq": seq, "sha256": batch.sha256}
+            | {"header": batch.header, "signature": batch.signature}
+        )
+        for index, text in enumerate(batch.records):
+            if seq == 2 and index == 0:
+                same = {"seq": 1, "index": 1}
+                lines.append({"type": "duplicate", **head, "index": index, "same_as": same})
+            else:
+                lines.append({"type": "record", **head, "index": index, "record": json.loads(text)})
+        prev = batch.sha256
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
+SEEDS["export"] = _export()
+
+
+def test_the_export_seed_verifies(tmp_path: Path) -> None:
+    """The fuzz below starts from evidence that checks, so its mutations test the checks."""
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(SEEDS["export"])
+    assert invoke(["verify", str(path)]) == 0
+
+
+@FUZZ
+@given(data=damaged("export"))
+def test_verify_reads_damaged_exports(data: bytes) -> None:
+    _with_file(data, ".jsonl", lambda path, _: invoke(["verify", path]) and None)
+
+
 @FUZZ
 @given(data=damaged("results"), fmt=st.sampled_from(["md", "html"]))
 def test_report_never_touches_an_existing_out(data: bytes, fmt: str) -> None:

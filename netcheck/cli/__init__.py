@@ -386,5 +386,12 @@ def main() -> None:
     except NetcheckError as exc:  # raised outside a guarded command (e.g. a callback)
         print(f"netcheck: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except (PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+        if exc.filename is None:
+            sys.exit(internal_error(exc))
+        # a path the user named that this account may not read or write, or a folder where a
+        # file belongs: the user's input, whichever reader met it first
+        print(f"netcheck: error: {exc.filename}: {exc.strerror}", file=sys.stderr, flush=True)
+        sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - the one place that turns any crash into exit 3
         sys.exit(internal_error(exc))

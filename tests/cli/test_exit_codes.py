@@ -141,3 +141,42 @@ def test_a_fifo_or_a_device_is_refused_at_once(tmp_path: Path, args: list[str]) 
         assert done.stderr.startswith(f"netcheck: error: {path}"), done.stderr
         assert done.stderr.count("\n") == 1, done.stderr
         assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "line"),
+    [
+        ("PermissionError(13, 'Permission denied', '/srv/x.yaml')", 2, "/srv/x.yaml: Permission"),
+        ("IsADirectoryError(21, 'Is a directory', '/srv/out')", 2, "/srv/out: Is a directory"),
+        ("PermissionError('no file named')", 3, "internal error: PermissionError"),
+    ],
+)
+def test_a_path_the_account_may_not_use_is_exit_2(
+    tmp_path: Path, raised: str, code: int, line: str
+) -> None:
+    """Wherever a reader meets it (root cannot be refused, so the error is raised here): a
+    path this account may not read or write is the user's input; without a path it is ours."""
+    script = (
+        "import sys\n"
+        "import netcheck.cli.targets_cmd as cmd\n"
+        "def refused(*args, **kwargs):\n"
+        f"    raise {raised}\n"
+        "cmd.load_targets = refused\n"
+        "sys.argv = ['netcheck', 'targets', 'list']\n"
+        "from netcheck.cli import main\n"
+        "main()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env["XDG_STATE_HOME"] = str(tmp_path)  # where a crash file goes
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == code, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    prefix = "netcheck: " if code == 3 else "netcheck: error: "
+    assert done.stderr.startswith(prefix + line), done.stderr

@@ -19,6 +19,12 @@ A deadline per call does not bound many calls: a script that takes 1.9 s per ans
 the catalogue's 43 hosts, keeps an importer busy for 80 s. A ``budget`` (seconds, loading
 included) bounds them all: once spent, the worker is killed and every question fails. A probe
 that lives for hours passes none; a command that reads a config for an answer passes one.
+
+``resolve=False`` is for the offline commands (importers, ``explain``, ``check``, ``report``),
+which must never send a packet: the worker's name resolution always fails, so ``dnsResolve``
+and ``dnsResolveEx`` answer null, ``isResolvable`` false, ``isInNet`` on a name false (on an
+IP literal it is still computed) and ``myIpAddress`` 127.0.0.1, as browsers answer when they
+cannot resolve. The probe (``measure/proxy.py``) keeps the default: a real PAC resolves.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import resource
 import select
 import subprocess
@@ -41,7 +48,12 @@ MAX_ANSWER = 64 * 1024
 
 
 class PacError(Exception):
-    """The PAC does not load, or FindProxyForURL threw."""
+    """The PAC does not load, or FindProxyForURL threw; ``line``: the script's line the engine
+    named, when it named one."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 class PacTimeout(PacError):
@@ -153,6 +165,7 @@ class SandboxedPac:
         load_timeout: float = LOAD_TIMEOUT,
         call_timeout: float = CALL_TIMEOUT,
         budget: float | None = None,
+        resolve: bool = True,
     ) -> None:
         self.call_timeout = call_timeout
         self.budget = budget
@@ -165,7 +178,7 @@ class SandboxedPac:
             stderr=subprocess.DEVNULL,
             preexec_fn=_limit_memory,  # noqa: PLW1509 - no threads are started before this
         )
-        self._ask({"load": js}, load_timeout)
+        self._ask({"load": js, "resolve": resolve}, load_timeout)
 
     def find_proxy_for_url(self, url: str, host: str) -> str:
         """``FindProxyForURL(url, host)`` as the script returned it (always a string)."""
@@ -191,7 +204,7 @@ class SandboxedPac:
     def __del__(self) -> None:
         self.close()
 
-    def _ask(self, message: dict[str, str], timeout: float) -> dict[str, Any]:
+    def _ask(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
         proc = self._proc
         if proc is None or proc.stdin is None or proc.stdout is None:
             raise PacTimeout("the PAC worker was stopped after an earlier overrun")
@@ -218,7 +231,8 @@ class SandboxedPac:
             self.close()
             raise PacError("the PAC worker answered garbage") from None
         if "error" in answer:
-            raise PacError(str(answer["error"]))
+            line = answer.get("line")
+            raise PacError(str(answer["error"]), line if isinstance(line, int) else None)
         return answer
 
     def _read_line(self, fd: int, deadline: float) -> bytes | None:
@@ -237,6 +251,69 @@ class SandboxedPac:
         return bytes(data)
 
 
+def _no_resolution() -> None:  # runs in the worker, before the script is loaded
+    """Every pypac function that would resolve a name answers as if none resolves, without
+    asking anyone: the module globals (``isInNet`` calls ``dnsResolve``, ``isResolvableEx`` and
+    ``isInNetEx`` call ``dnsResolveEx``) and the functions handed to the script. An IP literal
+    still "resolves" to itself (no packet)."""
+    from pypac import parser
+    from pypac import parser_functions as js
+    from pypac import parser_functions_ex as js_ex
+
+    def resolve_ex(host: object) -> str:
+        return _resolved(host) or ""
+
+    js.dnsResolve = _resolved
+    js_ex.dnsResolveEx = resolve_ex
+    js.function_injections.update(
+        dnsResolve=_resolved,
+        isResolvable=lambda host: _resolved(host) is not None,
+        myIpAddress=lambda: "127.0.0.1",
+    )
+    js_ex.function_injections.update(dnsResolveEx=resolve_ex, myIpAddressEx=lambda: "127.0.0.1")
+    inject = parser._inject_function_into_js
+
+    def inject_null(context: Any, name: str, func: Any) -> None:
+        inject(context, name, func)
+        if name == "dnsResolve":  # None crosses dukpy as undefined; browsers answer null
+            context.evaljs(
+                "dnsResolve = (function (f) { return function (h) { var r = f(h); "
+                "return r === undefined ? null : r; }; })(dnsResolve); void 0;"
+            )
+
+    parser._inject_function_into_js = inject_null
+
+
+def _resolved(host: object) -> str | None:
+    try:
+        return str(ipaddress.ip_address(str(host)))
+    except ValueError:
+        return None
+
+
+_FRAME = re.compile(r"^\s*at (\S+)?.*<dukpy>:(\d+)")
+
+
+def _error_reply(text: str, *, loading: bool) -> dict[str, Any]:
+    """A script error as the worker sends it back: its first line, in plain words when the
+    engine says nothing useful, and the script's line when the engine's stack names one (when
+    answering, frames of ``<eval>`` are the call netcheck made, not the script)."""
+    lines = text.strip().splitlines()
+    first = lines[0] if lines else ""
+    if first in ("", "null", "undefined") or "out of memory" in first.lower():
+        first = f"the script ran out of memory ({MEMORY_LIMIT // 2**20} MiB) or died"
+    elif "FindProxyForURLEx is not defined" in first or (loading and "not a function" in first):
+        first = "the script defines no function FindProxyForURL(url, host)"
+        return {"error": first}  # the engine's line is netcheck's own call
+    reply: dict[str, Any] = {"error": first[:300]}
+    for frame in lines[1:]:
+        found = _FRAME.match(frame)
+        if found and (loading or found.group(1) != "<eval>"):
+            reply["line"] = int(found.group(2))
+            break
+    return reply
+
+
 def _worker() -> None:
     from pypac.parser import PACFile
 
@@ -245,6 +322,8 @@ def _worker() -> None:
         message = json.loads(raw)
         try:
             if "load" in message:
+                if message.get("resolve") is False:
+                    _no_resolution()
                 pac = PACFile(message["load"])
                 reply: dict[str, str] = {"ok": "loaded"}
             else:
@@ -256,8 +335,7 @@ def _worker() -> None:
                 reply = {"result": answer}
         except Exception as exc:  # noqa: BLE001 - every script error goes back as data
             original = getattr(exc, "original_exc", None) or exc
-            text = str(original).strip().splitlines()
-            reply = {"error": (text[0] if text else type(exc).__name__)[:300]}
+            reply = _error_reply(str(original), loading="load" in message)
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
 

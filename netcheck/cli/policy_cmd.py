@@ -1,7 +1,9 @@
 """``netcheck policy validate|explain|import`` and ``netcheck check``: the declared policy.
 
 A thin shell over ``netcheck.policy``: problems in files are ``InputError`` (exit 2 through
-``guard``), except in ``validate``, whose output *is* the list of problems (exit 1 if any).
+``guard``), except in ``validate``, whose output *is* the list of problems: every one on stdout,
+then one ``netcheck: error:`` line on stderr naming the first and how many there are (exit 2;
+exit 1 is kept for "something is blocked").
 ``check`` prints findings (``--format table`` for people, ``json`` lines, or ``csv``) and exits
 1 when any is self-blocking or an unenforced block. ``explain`` says its decision in words.
 """
@@ -28,6 +30,12 @@ def _err(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def _warn(notes: list[str]) -> None:
+    """A config's reading notes (``EffectiveConfig.notes``), one warning line each."""
+    for note in notes:
+        _err(f"netcheck: warning: {note}")
+
+
 app = typer.Typer(
     help="The agency's declared policy: validate it, explain a decision, import real configs.",
     no_args_is_help=True,
@@ -39,15 +47,16 @@ app = typer.Typer(
 def validate(
     file: Annotated[str, typer.Argument(metavar="FILE", help="Policy YAML file.")],
 ) -> None:
-    """Report every problem of a policy file (file:line: field: message); exit 1 if any."""
+    """List every problem of a policy file on stdout (file:line: field: message); exit 2 if any."""
     from netcheck.policy.validate import validate_file
 
     found = validate_file(file)
     for problem in found:
         print(problem)
     if found:
-        _err(f"{len(found)} problem(s)")
-        raise typer.Exit(1)
+        more = f" ({len(found)} problems in all, listed on stdout)" if len(found) > 1 else ""
+        _err(f"netcheck: error: {found[0]}{more}")
+        raise typer.Exit(2)
     _err(f"{file}: valid")
 
 
@@ -107,6 +116,7 @@ def explain(
     if fmt != "netcheck":
         config = load_config(fmt, policy)
         answer = config.decide(url)
+        _warn(config.notes)
         data: dict[str, object] = {
             "decision": answer.action,
             "rule": answer.how,
@@ -161,8 +171,7 @@ def import_(
     """Read a squid/pac/rpz/hosts/adblock config and print it as a netcheck policy (YAML)."""
     config = load_config(fmt, file)
     text = config.to_yaml()
-    for note in config.warnings():  # also in the YAML's header; each names its config line
-        _err(f"netcheck: warning: {note}")
+    _warn(config.warnings())  # also in the YAML's header; each names its config line
     print(text, end="")
 
 
@@ -214,6 +223,8 @@ def check(
         require_network(doc, network)
     require_group(doc, group)
     configs = [parse_config_spec(spec) for spec in config or []]
+    for each in configs:
+        _warn(each.notes)
     records = [r for path in results for r in output.read_results(path)]
     if not records:
         raise InputError("no results in the given files", field="RESULTS")

@@ -47,9 +47,17 @@ def host_pattern_problem(pattern: str) -> str | None:
     return None
 
 
+def _nonempty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
 def _check_regex(value: str) -> str:
     from netcheck.policy.regex import regex_problem
 
+    if not value:
+        raise ValueError("an empty pattern matches everything; write 'all: true' for that")
     problem = regex_problem(value)
     if problem:
         raise ValueError(problem)
@@ -222,8 +230,8 @@ class OfficialChannel:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
-    organisation: str
-    version: str = field(metadata=_about(before=_version_text))
+    organisation: str = field(metadata=_about(check=_nonempty))
+    version: str = field(metadata=_about(before=_version_text, check=_nonempty))
     date: datetime.date
     description: str | None = None
     default: Action = field(metadata=_about("what applies when no rule matches"))

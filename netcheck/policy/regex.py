@@ -70,6 +70,11 @@ def compile_regex(pattern: str, ignore_case: bool = False) -> UserRegex:
     except re2.error as exc:
         raw = exc.args[0] if exc.args else exc
         reason = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        if "invalid repetition size" in reason or "pattern too large" in reason:
+            reason = (
+                "too big: a repeat count is over 1000, or nested repeats multiply past what "
+                f"RE2 builds ({reason})"
+            )
         if "perl operator" in reason or _BACKREFERENCE.match(reason):
             raise RegexProblem(f"RE2 cannot run {_show(pattern)}: {reason} ({_WHY})") from None
         raise RegexProblem(f"bad regular expression {_show(pattern)}: {reason}") from None

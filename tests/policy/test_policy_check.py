@@ -252,7 +252,7 @@ def test_validate_and_import_commands(tmp_path: Path) -> None:
         "  - {id: b, match: {hosts: [studio.youtube.com]}, action: allow}\n"
     )
     out = runner.invoke(_app(), ["policy", "validate", str(shadow)])
-    assert out.exit_code == 1
+    assert out.exit_code == 2
     assert f"{shadow}:7: rules[1]: rule 'b' can never match" in out.stdout
     out = runner.invoke(_app(), ["policy", "import", "squid", str(DATA / "squid-agency.conf")])
     assert out.exit_code == 0

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import yaml
 
 from netcheck.errors import InputError
+from netcheck.netaddr import is_ip_literal
 from netcheck.policy.loader import MAX_NODES, MAX_RULES
 from netcheck.policy.model import Action, Network, Policy, Rule
 from netcheck.policy.shape import Invalid, build, dump
@@ -91,9 +92,19 @@ class Conversion:
 
 
 class EffectiveConfig(ABC):
+    """``notes``: what reading the config found that changes every answer (a squid ``include``
+    naming nothing, a PAC that resolves names offline), each ``file:line: ...``: the commands
+    that answer from a config (``explain``, ``check``, ``report``) print them as warnings, and
+    ``import`` puts them first among its warnings. ``files``: every file read to answer (the
+    config itself, squid include and acl files), as resolved paths, in the order read."""
+
     kind: str
     layer: Layer
-    file: str
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.notes: list[str] = []
+        self.files: list[str] = [os.path.realpath(file)]
 
     @abstractmethod
     def decide(self, url: str) -> ConfigDecision:
@@ -106,6 +117,7 @@ class EffectiveConfig(ABC):
     @functools.cached_property
     def conversion(self) -> Conversion:
         done = self.convert()
+        done.notes[:0] = self.notes
         done.rules = _drop_dead(_unique_ids(done.rules), done.notes)
         if not done.rules:
             raise InputError(
@@ -229,7 +241,15 @@ def sniff_format(path: str, text: str) -> str:
         return "rpz"
     if "||" in text or "[Adblock" in text:
         return "adblock"
-    return "hosts"
+    first = next((w for w in (ln.split() for ln in text.splitlines()) if w and w[0][0] != "#"), [])
+    if "hosts" in name or (first and is_ip_literal(first[0])):
+        return "hosts"
+    raise InputError(
+        f"cannot tell which kind of config this is; write FORMAT:PATH, FORMAT one of "
+        f"{', '.join(FORMATS)} (e.g. squid:{path})",
+        file=path,
+        field="--config",
+    )
 
 
 def parse_config_spec(spec: str) -> EffectiveConfig:

@@ -27,6 +27,7 @@ from netcheck.policy.regex import RegexProblem, UserRegex, compile_regex
 MAX_RULES = 2_000_000
 _COSMETIC = ("##", "#@#", "#?#", "#$#", "#%#", "$$")
 _HOST_CHARS = re.compile(r"^[a-z0-9*.-]+$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,11 @@ class AdblockConfig(EffectiveConfig):
     layer = "browser"
 
     def __init__(self, file: str) -> None:
-        self.file = file
+        super().__init__(file)
         self.blocks: list[AdRule] = []
         self.exceptions: list[AdRule] = []
         self.skipped: list[str] = []
+        self.first_skip: tuple[int, str] | None = None  # line and reason of the first one
 
     def decide(self, url: str) -> ConfigDecision:
         host = url_host(url)
@@ -71,9 +73,11 @@ class AdblockConfig(EffectiveConfig):
     def convert(self) -> Conversion:
         # exceptions win over blocks whatever their order: they go first in a first-match policy
         if not self.blocks and not self.exceptions:
-            raise InputError(
-                "no network rule (||host^, |url, /regex/, host): nothing to import", file=self.file
-            )
+            nothing = "no network rule (||host^, |url, /regex/, host): nothing to import"
+            if self.first_skip is not None:  # say what was wrong with the first line left out
+                number, why = self.first_skip
+                raise InputError(f"{why}; {nothing}", file=self.file, line=number)
+            raise InputError(nothing, file=self.file)
         done = Conversion([], "allow", list(self.skipped))
         for rule in [*self.exceptions, *self.blocks]:
             if rule.host is not None:
@@ -109,36 +113,77 @@ def parse(text: str, file: str) -> AdblockConfig:
             continue
         if any(mark in line for mark in _COSMETIC):
             continue
-        rule = _rule(line, number, file)
-        if rule is None:
-            config.skipped.append(f"{file}:{number}: not a rule netcheck reads: {line[:60]}")
-            continue
-        if len(config.blocks) + len(config.exceptions) >= MAX_RULES:
-            raise InputError(f"more than {MAX_RULES} rules", file=file, line=number)
-        (config.exceptions if rule.exception else config.blocks).append(rule)
+        words = line.split()
+        if len(words) > 1 and is_ip_literal(words[0]):
+            rules, left_out = _hosts_line(words[1:], number, line)
+        else:
+            found = _rule(line, number, file)
+            rules, left_out = (
+                ([], [f"{found}: {line[:60]}"]) if isinstance(found, str) else ([found], [])
+            )
+        for why in left_out:
+            config.skipped.append(f"{file}:{number}: {why}")
+            config.first_skip = config.first_skip or (number, why)
+        for rule in rules:
+            if len(config.blocks) + len(config.exceptions) >= MAX_RULES:
+                raise InputError(f"more than {MAX_RULES} rules", file=file, line=number)
+            (config.exceptions if rule.exception else config.blocks).append(rule)
     return config
 
 
-def _rule(line: str, number: int, file: str) -> AdRule | None:
+def _hosts_line(hosts: list[str], number: int, line: str) -> tuple[list[AdRule], list[str]]:
+    """A hosts-file line inside an ad-block list (``0.0.0.0 a.com b.com``): each name blocks
+    that host and its subdomains, as AdGuard Home reads it; ``localhost`` and other names
+    without a domain (the hosts file's own entries) are left out, each with its reason."""
+    rules, left_out = [], []
+    for host in hosts:
+        if host.startswith("#"):
+            break
+        problem = _host_problem(host)
+        if problem is None and "." not in host.strip("."):
+            problem = "a name without a domain (a hosts file's own entry)"
+        if problem is not None:
+            left_out.append(f"hosts entry {host[:60]!r} left out: {problem}")
+            continue
+        rules.append(AdRule(number, line, False, host.lower().strip("."), None))
+    return rules, left_out
+
+
+def _host_problem(host: str) -> str | None:
+    """Why ``host`` is not a host name a rule can block (None if it is one)."""
+    if not host.isascii() or not host.isprintable():
+        return "not plain ASCII (a Unicode look-alike or a direction mark?); write it as xn--"
+    labels = host.lower().strip(".").split(".")
+    if not all(_LABEL.match(label) for label in labels):
+        return "not a host name (an empty label, or one starting or ending with '-')"
+    return None
+
+
+def _rule(line: str, number: int, file: str) -> AdRule | str:
+    """The rule of one line, or why it is left out."""
     text = line
     exception = line.startswith("@@")
     body = line[2:] if exception else line
-    words = body.split()
-    if len(words) == 2:  # a hosts-file line inside an ad-block list: address, then the host
-        if not is_ip_literal(words[0]):
-            return None
-        body = words[1]
-    if body.startswith("/") and body.endswith("/") and len(body) > 2:
+    if len(body.split()) > 1:
+        return "not a rule netcheck reads (blanks inside)"
+    if body.startswith("/") and len(body) > 2 and (body.endswith("/") or "/$" in body[1:]):
         try:
-            return AdRule(number, text, exception, None, compile_regex(body[1:-1]))
+            end = len(body) - 1 if body.endswith("/") else body.rindex("/$")
+            return AdRule(number, text, exception, None, compile_regex(body[1:end]))
         except RegexProblem as exc:
             raise InputError(str(exc), file=file, line=number, field="/regex/") from None
     body = body.split("$", 1)[0]
     if not body.strip("|*^"):
-        return None  # a rule for every URL only makes sense with the $options netcheck drops
+        # a rule for every URL only makes sense with the $options netcheck drops
+        return "not a rule netcheck reads (every URL, with $options)"
     if body.startswith("||"):
         rest = body[2:]
         host, sep, tail = rest.partition("^")
+        name = re.split(r"[/^|$:]", rest, maxsplit=1)[0]
+        if "*" not in name and name:
+            problem = _host_problem(name)
+            if problem is not None:
+                return f"host {name[:60]!r}: {problem}"
         host = host_key(host)
         plain = _HOST_CHARS.match(host) and "*" not in host and not host.startswith(".")
         if sep and not tail.strip("|") and plain and host.strip(".-"):
@@ -153,7 +198,12 @@ def _rule(line: str, number: int, file: str) -> AdRule | None:
     if body.startswith("|"):
         regex = _compiled("^" + _pattern(body[1:]), number, file)
         return AdRule(number, text, exception, None, regex)
+    if not body.isascii() or not body.isprintable():
+        return "not plain ASCII (a Unicode look-alike or a direction mark?)"
     if _HOST_CHARS.match(body.lower()) and "." in body.strip(".") and "*" not in body:
+        problem = _host_problem(body)
+        if problem is not None:
+            return f"host {body[:60]!r}: {problem}"
         return AdRule(number, text, exception, body.lower().strip("."), None)
     return AdRule(number, text, exception, None, _compiled(_pattern(body), number, file))
 

@@ -13,9 +13,11 @@ The script gets ``BUDGET`` seconds in all, loading and every answer included (``
 catalogue's hosts asked of a script that answers each just inside the per-call deadline would
 otherwise take minutes. Past it, the command stops with an ``InputError`` naming the file.
 
-As browsers do, https URLs are handed to ``FindProxyForURL`` without path and query. The script
-may call ``dnsResolve``/``isInNet``; those resolve through the system resolver, so they are only
-safe where names resolve locally.
+As browsers do, https URLs are handed to ``FindProxyForURL`` without path and query. Reading a
+config is offline: the script's name resolution always fails (``pacjs`` with ``resolve=False``:
+``dnsResolve`` null, ``isResolvable`` false, ``isInNet`` on a name false, on an IP literal
+computed), and a script that calls one of ``DNS_FUNCTIONS`` gets a warning naming the first
+line that does: its decisions were computed without name resolution.
 """
 
 from __future__ import annotations
@@ -31,6 +33,17 @@ from netcheck.policy.model import Action
 from netcheck.targets import catalogue
 
 BUDGET = 4.0
+DNS_FUNCTIONS = (
+    "dnsResolve",
+    "dnsResolveEx",
+    "isResolvable",
+    "isResolvableEx",
+    "isInNet",
+    "isInNetEx",
+    "myIpAddress",
+    "myIpAddressEx",
+)
+_DNS_CALL = re.compile(r"\b(" + "|".join(DNS_FUNCTIONS) + r")\s*\(")
 
 
 class PacConfig(EffectiveConfig):
@@ -38,13 +51,25 @@ class PacConfig(EffectiveConfig):
     layer = "browser"
 
     def __init__(self, file: str, text: str) -> None:
-        self.file = file
+        super().__init__(file)
         self.text = text
+        found = _DNS_CALL.search(text)
+        if found:
+            line = text.count("\n", 0, found.start()) + 1
+            self.notes.append(
+                f"{file}:{line}: {found.group(1)} needs name resolution, which reading a config "
+                "never does (no packet is sent): decisions are computed as if no name resolves"
+            )
         try:
-            # a worker process: a looping script cannot hang us, nor a slow one for long
-            self.pac = SandboxedPac(text, budget=BUDGET)
+            # a worker process: a looping script cannot hang us, nor a slow one for long; and
+            # one that never resolves a name: reading a config sends no packet
+            self.pac = SandboxedPac(text, budget=BUDGET, resolve=False)
         except PacError as exc:
-            raise InputError(f"not a PAC script: {str(exc)[:200]}", file=file) from None
+            where = exc.line
+            if where is None and "defines no function" in str(exc):
+                where = self._function_line()
+            message = f"not a PAC script: {str(exc)[:200]}"
+            raise InputError(message, file=file, line=where) from None
 
     def route(self, url: str) -> str:
         try:
@@ -58,7 +83,7 @@ class PacConfig(EffectiveConfig):
             return str(self.pac.find_proxy_for_url(url, host)).strip()
         except PacError as exc:  # a script error at run time is the config's fault, not ours
             raise InputError(
-                f"FindProxyForURL failed for {url}: {str(exc)[:200]}", file=self.file
+                f"FindProxyForURL failed for {url}: {str(exc)[:200]}", file=self.file, line=exc.line
             ) from None
 
     def decide(self, url: str) -> ConfigDecision:

@@ -14,6 +14,7 @@ each with a warning naming its line. A zone with no trigger answers everything n
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import dns.exception
@@ -38,10 +39,11 @@ class RpzConfig(EffectiveConfig):
     layer = "dns"
 
     def __init__(self, file: str) -> None:
-        self.file = file
+        super().__init__(file)
         # trigger ("example.com" or "*.example.com") -> (action, rpz action word, line)
         self.triggers: dict[str, tuple[Action, str, int]] = {}
         self.skipped: list[str] = []
+        self.outside: list[tuple[str, int]] = []  # owners outside the zone's origin, and line
 
     def decide(self, url: str) -> ConfigDecision:
         host = url_host(url)
@@ -62,6 +64,14 @@ class RpzConfig(EffectiveConfig):
         return ConfigDecision(action, self.file, line, f"RPZ {word} line {line}")
 
     def convert(self) -> Conversion:
+        if not self.triggers and self.outside:
+            owner, line = self.outside[0]
+            raise InputError(
+                f"{owner[:80]!r} is outside the zone's origin, and no trigger is inside it: "
+                "nothing to import",
+                file=self.file,
+                line=line,
+            )
         if not self.triggers:
             raise InputError(
                 "no RPZ trigger (only SOA/NS records): nothing to import", file=self.file
@@ -100,21 +110,28 @@ def parse(text: str, file: str) -> RpzConfig:
         zone = dns.zone.from_text(
             text, origin=_origin(text, file), relativize=True, check_origin=False, filename=file
         )
-    except dns.exception.DNSException as exc:
+    except (dns.exception.DNSException, ValueError, UnicodeError, OverflowError) as exc:
         found = _LINE_OF_ERROR.search(str(exc))
         # an error at the end of a line is reported on the next one: name the last line instead
         line = min(int(found.group(1)), max(1, len(text.splitlines()))) if found else None
         message = str(exc).split(": ", 2)[-1] if found else str(exc)
+        if line is None:  # dnspython's checks after reading a record name no line
+            line = _first_failing_line(text, file, str(exc))
+        message = _PLAIN.get(message.strip(), message)
         raise InputError(f"invalid RPZ zone: {message[:200]}", file=file, line=line) from None
-    except (ValueError, UnicodeError, OverflowError) as exc:  # dnspython's own checks, no line
-        raise InputError(f"invalid RPZ zone: {str(exc)[:200]}", file=file) from None
     config = RpzConfig(file)
-    lines = _owner_lines(text)
+    lines, outside = _owner_lines(text, _origin(text))
+    config.outside = outside
+    for owner, line in outside:  # a warning in explain and check too: it changes answers
+        config.notes.append(
+            f"{file}:{line}: {owner[:80]!r} is outside the zone's origin "
+            f"{_origin(text)}: a resolver ignores it, left out"
+        )
     for name, node in zone.nodes.items():
         trigger = host_key(name.to_text())
         if trigger in ("@", "") or name == dns.name.empty:
             continue
-        line = lines.get(trigger, 0)
+        line = lines.get(name, 1)
         if any(part in trigger.split(".") for part in _SPECIAL):
             what = f"{trigger[:80]!r} is an IP or name-server trigger (it needs resolution)"
             config.skipped.append(f"{file}:{line}: {what}: left out")
@@ -124,6 +141,44 @@ def parse(text: str, file: str) -> RpzConfig:
             continue
         config.triggers[trigger] = (action[0], action[1], line)
     return config
+
+
+_PLAIN = {
+    "A DNS name is > 255 octets long.": "a name longer than 255 bytes",
+    "rdataset type is not compatible with a CNAME node": (
+        "a name with a CNAME has other records too (a CNAME must be alone; RPZ actions are CNAMEs)"
+    ),
+}
+
+
+def _first_failing_line(text: str, file: str, message: str) -> int | None:
+    """The first line at which the zone fails with ``message``, for the errors dnspython
+    raises without a line: the shortest failing prefix, found by bisection (log n parses)."""
+    lines = text.splitlines()
+
+    def fails(n: int) -> bool:
+        try:
+            dns.zone.from_text(
+                "\n".join(lines[:n]) + "\n",
+                origin=_origin(text),
+                relativize=True,
+                check_origin=False,
+                filename=file,
+            )
+        except (dns.exception.DNSException, ValueError, UnicodeError, OverflowError) as exc:
+            return message in str(exc)
+        return False
+
+    low, high = 1, len(lines)
+    if not fails(high):
+        return None
+    while low < high:
+        mid = (low + high) // 2
+        if fails(mid):
+            high = mid
+        else:
+            low = mid + 1
+    return low
 
 
 def _check_generate(text: str, file: str) -> None:
@@ -137,7 +192,15 @@ def _check_generate(text: str, file: str) -> None:
         if found is None:
             raise InputError("$GENERATE needs a range start-stop[/step]", file=file, line=number)
         start, stop, step = int(found[1]), int(found[2]), int(found[3] or 1)
-        if step < 1 or (stop - start) // step + 1 > MAX_GENERATED:
+        if step < 1:
+            raise InputError(
+                f"$GENERATE step {step}: a step must be 1 or more", file=file, line=number
+            )
+        if stop < start:
+            raise InputError(
+                f"$GENERATE range {start}-{stop} ends before it starts", file=file, line=number
+            )
+        if (stop - start) // step + 1 > MAX_GENERATED:
             raise InputError(
                 f"$GENERATE makes more than {MAX_GENERATED} names", file=file, line=number
             )
@@ -184,16 +247,38 @@ def _origin(text: str, file: str | None = None) -> str:
     return "rpz."
 
 
-def _owner_lines(text: str) -> dict[str, int]:
-    """Relative owner name -> first line it appears on (dnspython keeps no line numbers)."""
-    out: dict[str, int] = {}
-    origin = host_key(_origin(text))
+def _owner_lines(text: str, origin: str) -> tuple[dict[dns.name.Name, int], list[tuple[str, int]]]:
+    """Owner name (relative to the zone's origin, as dnspython keys its nodes) -> first line it
+    appears on (dnspython keeps no line numbers), read as the zone file is: ``$ORIGIN`` changes
+    the origin of the names after it, a line starting with a blank repeats the previous owner,
+    lines inside ``( )`` continue a record, ``\\065`` escapes and Unicode (IDNA) names are
+    read by dnspython itself. Also (name, line) for each owner outside the zone, which dnspython
+    leaves out without a word."""
+    zone = dns.name.from_text(origin)
+    current = zone
+    out: dict[dns.name.Name, int] = {}
+    outside: list[tuple[str, int]] = []
+    depth = 0
     for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw or raw[0] in " \t;$(":
+        body = raw.split(";", 1)[0]
+        starts_record = depth == 0
+        depth = max(0, depth + body.count("(") - body.count(")"))
+        words = body.split()
+        if not starts_record or not words or raw[0] in " \t":
             continue
-        owner = raw.split(";", 1)[0].split()[0].lower() if raw.split() else ""
-        if owner.endswith("."):
-            owner = owner.rstrip(".")
-            owner = owner.removesuffix("." + origin) if owner != origin else "@"
-        out.setdefault(owner.rstrip("."), number)
-    return out
+        if words[0].upper() == "$ORIGIN" and len(words) > 1:
+            with contextlib.suppress(dns.exception.DNSException, ValueError, UnicodeError):
+                current = dns.name.from_text(words[1], origin=current)
+            continue
+        if words[0].startswith("$"):
+            continue
+        try:
+            name = dns.name.from_text(words[0], origin=current)
+        except (dns.exception.DNSException, ValueError, UnicodeError):
+            continue  # dnspython refuses the zone, naming the line
+        if not name.is_subdomain(zone):
+            if not any(n == number for _, n in outside):
+                outside.append((words[0], number))
+            continue
+        out.setdefault(name.relativize(zone), number)
+    return out, outside

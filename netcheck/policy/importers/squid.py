@@ -17,9 +17,11 @@ ACLs, skipping ``peek``/``stare`` steps: the first ``bump``, ``splice`` or ``ter
 from __future__ import annotations
 
 import functools
+import glob
 import ipaddress
 import os
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -31,6 +33,19 @@ from netcheck.policy.regex import RegexProblem, compile_regex
 from netcheck.textfile import read_text
 
 MAX_VALUES = 500_000
+MAX_INCLUDE_DEPTH = 16  # squid's own limit
+MAX_FILES = 1000  # the config, include files and acl files
+ACCESS_ACTIONS = ("allow", "deny")
+BUMP_ACTIONS = (
+    "peek",
+    "stare",
+    "splice",
+    "bump",
+    "terminate",
+    "client-first",
+    "server-first",
+    "none",
+)
 DEST_TYPES = ("dstdomain", "ssl::server_name", "dstdom_regex", "url_regex", "urlpath_regex")
 CLIENT_TYPES = (
     "src",
@@ -67,6 +82,7 @@ class Value:
     text: str
     line: int
     ignore_case: bool = False
+    file: str = ""  # the squid.conf or include file of ``line`` ("" = the config itself)
 
 
 @dataclass
@@ -88,6 +104,7 @@ class AccessLine:
     action: str
     terms: tuple[Term, ...]
     line: int
+    file: str  # the squid.conf, or the include file the line is in
 
 
 @dataclass(frozen=True)
@@ -104,7 +121,7 @@ class SquidConfig(EffectiveConfig):
     layer = "proxy"
 
     def __init__(self, file: str) -> None:
-        self.file = file
+        super().__init__(file)
         self.acls: dict[str, Acl] = {"all": Acl("all", "src", 0, [Value("all", 0)])}
         self.access: list[AccessLine] = []
         self.bump: list[AccessLine] = []
@@ -133,7 +150,7 @@ class SquidConfig(EffectiveConfig):
             return first
         if bump.action == "terminate":
             return ConfigDecision(
-                "block", self.file, bump.line, f"squid ssl_bump terminate line {bump.line}"
+                "block", bump.file, bump.line, f"squid ssl_bump terminate line {bump.line}"
             )
         return self._check(
             Request("GET", host, port, f"https://{parts.netloc}{path}", path), "bumped GET "
@@ -147,7 +164,7 @@ class SquidConfig(EffectiveConfig):
                 detail = f"{what}{hit}".strip()
                 how = f"squid http_access {line.action} line {line.line}"
                 how += f" ({detail})" if detail else ""
-                return ConfigDecision(action, self.file, line.line, how)
+                return ConfigDecision(action, line.file, line.line, how)
         if not self.access:
             return ConfigDecision(
                 "block", self.file, None, "squid default: no http_access lines", True
@@ -155,7 +172,7 @@ class SquidConfig(EffectiveConfig):
         last = self.access[-1]
         action = "block" if last.action == "allow" else "allow"
         how = f"squid default: no http_access line matched; opposite of line {last.line}"
-        return ConfigDecision(action, self.file, last.line, how, True)
+        return ConfigDecision(action, last.file, last.line, how, True)
 
     def _bump_action(self, req: Request) -> AccessLine | None:
         for line in self.bump:
@@ -181,7 +198,8 @@ class SquidConfig(EffectiveConfig):
             if matched == term.negated:
                 return None
             if not note and not term.negated and value is not None and acl.type in DEST_TYPES:
-                note = f"acl {acl.name} {acl.type} {value.text}, line {value.line}"
+                where = f"{value.file}:{value.line}" if value.file else f"line {value.line}"
+                note = f"acl {acl.name} {acl.type} {value.text}, {where}"
         return note
 
     # --- policy conversion ---------------------------------------------------------------------
@@ -224,15 +242,12 @@ def _value_match(kind: str, value: Value, req: Request) -> bool:
     if kind == "method":
         return req.method == text
     if kind == "port":
-        low, _, high = text.partition("-")
-        try:
-            return int(low) <= req.port <= int(high or low)
-        except ValueError:
-            return False
+        low, high = port_range(text)
+        return low <= req.port <= high
     if kind == "dst":
         try:
-            return ipaddress.ip_address(req.host) in ipaddress.ip_network(text, strict=False)
-        except ValueError:
+            return ipaddress.ip_address(req.host) in dst_network(text)
+        except ValueError:  # a host name: netcheck does not resolve
             return False
     return True  # an ACL type netcheck does not model: assume it holds for any request
 
@@ -259,67 +274,133 @@ def src_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Netwo
 
 
 def load(path: str) -> SquidConfig:
-    return parse(read_config(path, "squid config"), path)
+    config = parse(read_config(path, "squid config"), path)
+    if not config.access:
+        raise InputError(
+            "no http_access line: not a squid config (squid would deny every request)", file=path
+        )
+    return config
 
 
 def parse(text: str, file: str) -> SquidConfig:
     config = SquidConfig(file)
-    base = os.path.dirname(os.path.abspath(file))
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
+    for where, number, line in _lines(config, text, file, ()):
         try:
             # shlex only matters for quotes (and is slow on an acl line of 300,000 values)
             words = shlex.split(line, posix=False) if '"' in line or "'" in line else line.split()
         except ValueError as exc:
-            raise InputError(f"cannot split line: {exc}", file=file, line=number) from None
+            raise InputError(f"cannot split line: {exc}", file=where, line=number) from None
         directive = words[0].lower()
         if directive == "acl":
-            _acl(config, words, number, base)
+            _acl(config, words, number, where)
         elif directive in ("http_access", "ssl_bump"):
-            if len(words) < 2:
-                raise InputError(
-                    f"{directive} needs an action", file=file, line=number, field=directive
-                )
-            action = words[1].lower()
-            allowed = (
-                ("allow", "deny")
-                if directive == "http_access"
-                else (
-                    "peek",
-                    "stare",
-                    "splice",
-                    "bump",
-                    "terminate",
-                    "client-first",
-                    "server-first",
-                    "none",
-                )
-            )
-            if action not in allowed:
-                raise InputError(
-                    f"{directive} action must be one of {', '.join(allowed)}, not {words[1]!r}",
-                    file=file,
-                    line=number,
-                    field=directive,
-                )
-            terms = tuple(Term(w.lstrip("!"), w.startswith("!")) for w in words[2:])
-            for term in terms:
-                if term.acl not in config.acls:
-                    raise InputError(
-                        f"acl {term.acl!r} is not defined above",
-                        file=file,
-                        line=number,
-                        field=directive,
-                    )
-            target = config.access if directive == "http_access" else config.bump
-            target.append(AccessLine(action, terms, number))
+            _access(config, directive, words, number, where)
     return config
 
 
-def _acl(config: SquidConfig, words: list[str], number: int, base: str) -> None:
-    file = config.file
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(first line's number, line) as squid reads them: blanks and ``#`` comments skipped, each
+    line stripped, a line ending in ``\\`` joined to the next (backslash removed, the next
+    line's leading blanks dropped, as squid's parser does)."""
+    pending, first = "", 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not pending:
+            first = number
+        if line.endswith("\\"):
+            pending += line[:-1]
+            continue
+        yield first, pending + line
+        pending = ""
+    if pending.strip():
+        yield first, pending
+
+
+def _lines(
+    config: SquidConfig, text: str, file: str, chain: tuple[str, ...]
+) -> Iterator[tuple[str, int, str]]:
+    """(file, line number, line) of ``text`` and of the files its ``include`` lines name, in
+    the order squid reads them (``chain``: the real paths of the files including this one)."""
+    chain = (*chain, os.path.realpath(file))
+    for number, line in _logical_lines(text):
+        words = line.split()
+        if words[0].lower() != "include":
+            yield file, number, line
+            continue
+        if len(words) < 2:
+            raise InputError("include needs a file", file=file, line=number, field="include")
+        for pattern in words[1:]:
+            for included in _included(config, pattern, file, number, chain):
+                body = read_config(included, "squid include file")
+                yield from _lines(config, body, included, chain)
+
+
+def _included(
+    config: SquidConfig, pattern: str, file: str, number: int, chain: tuple[str, ...]
+) -> list[str]:
+    """The files an ``include`` names (a glob; relative to the including file's folder), each
+    checked: depth, count, cycles. Naming nothing is a warning: those rules are not read."""
+    if len(chain) > MAX_INCLUDE_DEPTH:
+        raise InputError(
+            f"includes nested deeper than {MAX_INCLUDE_DEPTH}",
+            file=file,
+            line=number,
+            field="include",
+        )
+    full = os.path.join(os.path.dirname(file), pattern)  # an absolute pattern stays as given
+    found = sorted(glob.glob(full)) if glob.has_magic(full) else [full]
+    found = [path for path in found if os.path.exists(path)]
+    if not found:
+        config.notes.append(
+            f"{file}:{number}: include {pattern} names no file: the rules there are not read"
+        )
+        return []
+    for path in found:
+        real = os.path.realpath(path)
+        if real in chain:
+            raise InputError(
+                f"{path} includes itself (an include cycle)",
+                file=file,
+                line=number,
+                field="include",
+            )
+        if not os.path.isfile(path):  # a fifo or a device would never end
+            raise InputError(
+                f"{path} is not a readable file", file=file, line=number, field="include"
+            )
+        config.files.append(real)
+        if len(config.files) > MAX_FILES:
+            raise InputError(
+                f"more than {MAX_FILES} files read", file=file, line=number, field="include"
+            )
+    return found
+
+
+def _access(config: SquidConfig, directive: str, words: list[str], number: int, file: str) -> None:
+    if len(words) < 2:
+        raise InputError(f"{directive} needs an action", file=file, line=number, field=directive)
+    action = words[1].lower()
+    allowed = ACCESS_ACTIONS if directive == "http_access" else BUMP_ACTIONS
+    if action not in allowed:
+        raise InputError(
+            f"{directive} action must be one of {', '.join(allowed)}, not {words[1]!r}",
+            file=file,
+            line=number,
+            field=directive,
+        )
+    terms = tuple(Term(w.lstrip("!"), w.startswith("!")) for w in words[2:])
+    for term in terms:
+        if term.acl not in config.acls:
+            raise InputError(
+                f"acl {term.acl!r} is not defined above", file=file, line=number, field=directive
+            )
+    target = config.access if directive == "http_access" else config.bump
+    target.append(AccessLine(action, terms, number, file))
+
+
+def _acl(config: SquidConfig, words: list[str], number: int, file: str) -> None:
     if len(words) < 3:
         raise InputError("acl needs a name and a type", file=file, line=number, field="acl")
     name, kind = words[1], words[2].lower()
@@ -334,6 +415,7 @@ def _acl(config: SquidConfig, words: list[str], number: int, base: str) -> None:
             field="acl",
         )
     ignore_case = False
+    here = "" if file == config.file else file
     for word in words[3:]:
         if word in ("-i", "+i"):
             ignore_case = word == "-i"
@@ -341,44 +423,75 @@ def _acl(config: SquidConfig, words: list[str], number: int, base: str) -> None:
         if word.startswith("-") and kind not in ("port",) and word in ("-n", "-m", "--"):
             continue
         if word.startswith('"') and word.endswith('"') and len(word) > 2:
-            included = os.path.join(base, word[1:-1])
+            included = os.path.join(os.path.dirname(file), word[1:-1])
             if not os.path.isfile(included):  # a fifo or a device would never end
                 raise InputError(
                     f"acl file {word} is not a readable file", file=file, line=number, field="acl"
                 )
+            config.files.append(os.path.realpath(included))
             lines = read_text(included, "acl file").splitlines()
             for sub, value in enumerate(lines, start=1):
                 value = value.split("#", 1)[0].strip()
                 if value:
-                    _add(config, acl, Value(value, number, ignore_case), f"{included}:{sub}")
+                    _add(config, acl, Value(value, number, ignore_case, here), f"{included}:{sub}")
             continue
-        _add(config, acl, Value(word, number, ignore_case), None)
+        _add(config, acl, Value(word, number, ignore_case, here), None)
 
 
 def _add(config: SquidConfig, acl: Acl, value: Value, where: str | None) -> None:
+    file = value.file or config.file
     config._count += 1
     if config._count > MAX_VALUES:
-        raise InputError(f"more than {MAX_VALUES} acl values", file=config.file, line=value.line)
-    if acl.type in ("dstdom_regex", "url_regex", "urlpath_regex"):
-        try:
-            compile_regex(value.text, value.ignore_case)
-        except RegexProblem as exc:
-            raise InputError(
-                f"{exc}{' (in ' + where + ')' if where else ''}",
-                file=config.file,
-                line=value.line,
-                field=f"acl {acl.name}",
-            ) from None
-    if acl.type == "src":
-        try:
-            src_networks(value.text)
-        except ValueError as exc:
-            # squid itself refuses to start on such a line; never read it as "every client"
-            raise InputError(
-                f"{value.text[:80]!r} is not an address, network or range for a src acl ({exc})"
-                f"{' (in ' + where + ')' if where else ''}",
-                file=config.file,
-                line=value.line,
-                field=f"acl {acl.name}",
-            ) from None
+        raise InputError(f"more than {MAX_VALUES} acl values", file=file, line=value.line)
+    problem = _value_problem(acl.type, value)
+    if problem:
+        raise InputError(
+            f"{problem}{' (in ' + where + ')' if where else ''}",
+            file=file,
+            line=value.line,
+            field=f"acl {acl.name}",
+        )
     acl.values.append(value)
+
+
+def _value_problem(kind: str, value: Value) -> str | None:
+    """Why squid refuses to start on this acl value (None if it does not)."""
+    text = value.text
+    if kind in ("dstdom_regex", "url_regex", "urlpath_regex"):
+        try:
+            compile_regex(text, value.ignore_case)
+        except RegexProblem as exc:
+            return str(exc)
+        return None
+    try:
+        if kind == "src":
+            src_networks(text)
+        elif kind == "dst":
+            dst_network(text)
+        elif kind == "port":
+            port_range(text)
+    except ValueError as exc:
+        # squid itself refuses such a line; never read it as "every client" or "no request"
+        what = {"src": "an address, network or range", "dst": "an address or network"}.get(
+            kind, "a port or port range"
+        )
+        return f"{text[:80]!r} is not {what} for a {kind} acl ({exc})"
+    return None
+
+
+def dst_network(spec: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A ``dst`` value: an address or ``addr/prefix`` (host bits masked off, as squid does).
+    Raises ``ValueError`` for anything else (``10.0.0.0/99``, ``abc``)."""
+    return ipaddress.ip_network(spec, strict=False)
+
+
+def port_range(spec: str) -> tuple[int, int]:
+    """A ``port`` value: ``N`` or ``N-M``, each 0-65535. Raises ``ValueError`` otherwise."""
+    low, dash, high = spec.partition("-")
+    ends = (low, high) if dash else (low, low)
+    if not all(e.isascii() and e.isdigit() and int(e) <= 65535 for e in ends):
+        raise ValueError("a port is a number from 0 to 65535")
+    first, last = int(ends[0]), int(ends[1])
+    if first > last:
+        raise ValueError(f"{first} is not before {last}")
+    return first, last

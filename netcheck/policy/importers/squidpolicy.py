@@ -18,6 +18,7 @@ cannot say. What squid decides from where a request comes is kept, never widened
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -35,6 +36,12 @@ from netcheck.policy.model import Action, Network
 
 MAX_CIDRS = 4096
 _NOT_ID = re.compile(r"[^A-Za-z0-9_.:-]+")
+_GLOB = re.compile(r"[*?\[\]]")
+
+
+def _id(file: str) -> str:
+    """A rule id part naming an include file (``conf.d/x.conf`` -> ``x.conf``)."""
+    return (_NOT_ID.sub("-", os.path.basename(file)).strip("-_.:") or "include")[:60]
 
 
 def convert(config: SquidConfig) -> Conversion:
@@ -50,18 +57,16 @@ def convert(config: SquidConfig) -> Conversion:
         scope = _scope(config, line, networks)
         match, why = _as_match(config, line, bumped, done.notes)
         if match is None:
-            done.notes.append(
-                f"{config.file}:{line.line}: http_access {line.action} left out: {why}"
-            )
+            done.notes.append(f"{line.file}:{line.line}: http_access {line.action} left out: {why}")
             continue
         done.add(
-            config.file,
+            line.file,
             line.line,
-            id=f"line-{line.line}",
+            id=f"line-{line.line}" if line.file == config.file else f"{_id(line.file)}-{line.line}",
             match=match,
             networks=scope,
             action="allow" if line.action == "allow" else "block",
-            source=f"{config.file}:{line.line}",
+            source=f"{line.file}:{line.line}",
         )
     done.networks = list(networks.values())
     return done
@@ -78,7 +83,7 @@ def _scope(config: SquidConfig, line: AccessLine, networks: dict[str, Network]) 
             raise InputError(
                 f"!{acl.name}: a policy network scope cannot say 'every client but these "
                 "addresses'; write the allowed networks as their own src acl",
-                file=config.file,
+                file=line.file,
                 line=line.line,
                 field="http_access",
             )
@@ -89,7 +94,7 @@ def _scope(config: SquidConfig, line: AccessLine, networks: dict[str, Network]) 
         raise InputError(
             f"src acls {names} ANDed on one line: a policy rule is scoped to any of its "
             "networks, not to where they overlap; define one src acl for the overlap",
-            file=config.file,
+            file=line.file,
             line=line.line,
             field="http_access",
         )
@@ -108,7 +113,7 @@ def _network(config: SquidConfig, acl: Acl, taken: dict[str, Network]) -> Networ
         if len(cidrs) > MAX_CIDRS:
             raise InputError(
                 f"src acl {acl.name} names more than {MAX_CIDRS} address blocks",
-                file=config.file,
+                file=value.file or config.file,
                 line=value.line,
                 field=f"acl {acl.name}",
             )
@@ -136,7 +141,7 @@ def _as_match(
             if term.negated:
                 return None, f"negated client acl !{acl.name} ({acl.type})"
             notes.append(
-                f"{config.file}:{line.line}: acl {acl.name} ({acl.type}) has no policy "
+                f"{line.file}:{line.line}: acl {acl.name} ({acl.type}) has no policy "
                 "counterpart: the rule is kept for every client"
             )
             continue
@@ -148,13 +153,24 @@ def _as_match(
         dest_acls += 1
         if dest_acls > 1:
             return None, "two destination acls ANDed"
+        before = sum(len(v) for v in crit.values())
         for v in acl.values:
             if acl.type in ("dstdomain", "ssl::server_name"):
+                if _GLOB.search(v.text):
+                    # squid compares dstdomain literally, and no host name holds * ? [ ]
+                    where = f"{v.file or config.file}:{v.line}"
+                    notes.append(
+                        f"{where}: acl {acl.name} value {v.text[:80]!r} matches no host (squid "
+                        "compares it literally, not as a pattern): left out"
+                    )
+                    continue
                 crit["hosts"].append(v.text.lower())
             elif acl.type == "dstdom_regex":
                 crit["host_regex"].append(("(?i)" if v.ignore_case else "") + v.text)
             else:
                 crit["url_regex"].append(("(?i)" if v.ignore_case else "") + v.text)
+        if not term.negated and sum(len(v) for v in crit.values()) == before:
+            return None, f"acl {acl.name} matches no request"
     if bumped and crit["urls"] == ["http://*"]:
         crit["urls"] = []  # a bumped https request is a GET too
     if len(set(crit["urls"])) > 1:

@@ -27,7 +27,7 @@ class HostsConfig(EffectiveConfig):
     layer = "dns"
 
     def __init__(self, file: str) -> None:
-        self.file = file
+        super().__init__(file)
         self.entries: dict[str, tuple[str, int]] = {}  # host -> (address, line)
         self.skipped: list[str] = []  # warnings, each "file:line: ..."
 

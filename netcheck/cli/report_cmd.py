@@ -1,9 +1,10 @@
 """``netcheck report``: reports for communications officers, auditors and IT.
 
 A thin shell over ``netcheck.report.make``. Single-document formats (html, md, json, prom) go to
-``--out`` or, without it, to stdout; folder formats (csv, parquet) need ``--out FOLDER``. The
-paths written are listed on stderr. ``--out`` never names an input, never an existing folder for a
-document, and is written atomically; zero records write nothing (``report.make``).
+``--out`` or, without it (or with ``--out -``), to stdout; folder formats (csv, parquet) need
+``--out FOLDER``. The paths written are listed on stderr. ``--out`` never names an input, never
+an existing folder for a document, and is written atomically; zero records write nothing
+(``report.make``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Annotated
 import typer
 
 from netcheck.cli import stderr, stdout
+from netcheck.errors import InputError
 from netcheck.report import AUDIENCES
 from netcheck.report.i18n import LANGUAGES
 
@@ -77,10 +79,14 @@ def report(
     """Write a report for comms officers, auditors or IT from saved results."""
     # pandas and pyarrow load here, not at start-up: every other command would pay for them
     from netcheck.report.i18n import messages
-    from netcheck.report.make import check_choice, load_table, write_report
+    from netcheck.report.make import FOLDER_FORMATS, check_choice, load_table, write_report
 
     chosen = check_choice(audience, fmt)
     messages(lang)  # an unknown language is an input error before any reading
+    if out is not None and str(out) == "-":  # the usual spelling of stdout, never a file "-"
+        if chosen in FOLDER_FORMATS:
+            raise InputError(f"--format {chosen} writes a folder: give --out FOLDER", field="--out")
+        out = None
     if dask is not None:
         from netcheck.report.dask_engine import report_on_cluster
 

@@ -12,14 +12,15 @@ building a Python object for it, and checks the type of every field it keeps. Th
 ``gc=False``: they hold no cycles, and a million tracked objects would make the collector run
 over and over. Each line's ``sha256`` is the SHA-256 of its exact bytes without the line ending.
 
-A file is first read the fast way (split on ``\\n``, every line decoded by ``map``); a file with
-``\\r\\n`` endings, blank lines or a line that does not decode is read again a line at a time,
-which either accepts it (blank lines are skipped) or raises ``InputError`` naming the file, the
-line and, for a wrong-typed field, the field's path (``probe.id``, ``steps.tcp[0].runtime_ms``).
-The bytes, their limits (``MAX_FILE_BYTES``, ``MAX_LINE_BYTES``) and the text checks (UTF-8, no
-NUL bytes) are ``netcheck.output``'s, shared with ``output.read_results``; JSON nested beyond
-msgspec's limit is refused at its line. Required fields, verdicts, ``schema_version`` and
-``measured_at`` are checked afterwards, on whole columns, by ``load``.
+A leading UTF-8 byte-order mark is dropped. A file is first read the fast way (split on ``\\n``,
+every line decoded by ``map``); a file with ``\\r\\n`` endings, blank lines or a line that does not
+decode is read again a line at a time, which either accepts it (blank lines are skipped) or raises
+``InputError`` naming the file, the line and, for a wrong-typed field, the field's path
+(``probe.id``, ``steps.tcp[0].runtime_ms``). The bytes, their limits (``MAX_FILE_BYTES``,
+``MAX_LINE_BYTES``) and the text checks (UTF-8, no NUL bytes) are ``netcheck.output``'s, shared with
+``output.read_results``; JSON nested beyond msgspec's limit is refused at its line. Required fields,
+verdicts, ``schema_version`` and ``measured_at`` are checked afterwards, on whole columns, by
+``load``.
 """
 
 from __future__ import annotations
@@ -196,7 +197,9 @@ class _Columns:
         self.lines: list[int] = []
 
     def add_file(self, name: str, index: int) -> None:
-        data = output.read_file(name)
+        # a leading byte-order mark (Windows editors add one) is dropped, as ``read_results``
+        # drops it: the first line's sha256 is that of the record's bytes after it
+        data = output.read_file(name).removeprefix(b"\xef\xbb\xbf")
         problem = _text_problem(data)
         if problem is not None:
             offset, message = problem

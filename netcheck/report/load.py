@@ -11,7 +11,9 @@ Folders may hold more than records: a results folder often also holds the report
 ``.jsonl`` nor ``.parquet`` are skipped, and so are Parquet files without the record columns (a
 findings or matrix table); a folder without any record stops with one line saying what to pass.
 A record found twice (the ``.jsonl`` line and its Parquet copy under ``reports/``: same ``id``,
-same ``sha256``) counts once.
+same ``sha256``) counts once, and so does a file named twice (``r.jsonl ./r.jsonl``, a hard link,
+a folder and a file in it). Only regular files are read in a folder (a named pipe there would
+block the report for ever); one named on the command line that is not a file is refused.
 
 JSON Lines are read as raw bytes with ``output``'s limits and text checks. Each line's ``sha256``
 is the SHA-256 of its exact bytes without the line terminator, so an auditor can check a record
@@ -19,15 +21,19 @@ with ``sha256sum`` on the stored line. ``fastjson`` decodes the lines with msgsp
 holding only the fields reports read (the steps' evidence is skipped while scanning, never built
 into Python objects). Files are cut into shares of about ``TASK_BYTES`` that worker processes
 (``workers``, default one per core) decode, each sending back an Arrow IPC stream. Then, on whole
-columns (JSON Lines and Parquet alike): required fields present, verdicts known, ``measured_at``
-an ISO 8601 UTC time, ``schema_version`` one this netcheck reads, no text field longer than a
-line may be. ``browser_failed`` is ``run --browser``'s ``failed[]`` in short (``fastjson``: a JSON
-array of ``[type, host, technique, vendor, party]``), None for a record without a browser.
+columns (JSON Lines and Parquet alike): required fields present, verdicts and techniques known,
+``measured_at`` an ISO 8601 UTC time (years 1 to 9999, up to nine fractional digits),
+``schema_version`` one this netcheck reads, no text field longer than a line may be; a Parquet
+file's columns must also have their kind (text, true/false, numbers), and its bad rows are named
+by their position (``file.parquet:3`` is its third row). ``browser_failed`` is ``run
+--browser``'s ``failed[]`` in short (``fastjson``: a JSON array of ``[type, host, technique,
+vendor, party]``), None for a record without a browser.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -39,7 +45,13 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from netcheck.errors import InputError
-from netcheck.models import SCHEMA_VERSIONS, UTC_TIMESTAMP, VERDICTS, utc_timestamp_problem
+from netcheck.models import (
+    SCHEMA_VERSIONS,
+    TECHNIQUES,
+    UTC_TIMESTAMP,
+    VERDICTS,
+    utc_timestamp_problem,
+)
 from netcheck.output import MAX_FILE_BYTES, MAX_LINE_BYTES
 from netcheck.report import fastjson
 
@@ -151,15 +163,27 @@ def discover(paths: Iterable[str]) -> tuple[list[str], list[str]]:
     """Split ``paths`` into JSON Lines files and Parquet record files (see the docstring)."""
     jsonl: list[str] = []
     parquet: list[str] = []
+    seen: set[tuple[int, int]] = set()  # (device, inode): a file named twice counts once
+
+    def first_time(name: str) -> bool:
+        info = os.stat(name)
+        key = (info.st_dev, info.st_ino)
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
     for raw in paths:
         path = Path(raw)
         if path.is_file():
             if path.suffix != ".parquet":
                 if is_evidence_export(raw):
                     raise InputError(EXPORT_NOT_RECORDS, file=raw)
-                jsonl.append(raw)
+                if first_time(raw):
+                    jsonl.append(raw)
             elif is_record_table(raw):
-                parquet.append(raw)
+                if first_time(raw):
+                    parquet.append(raw)
             else:
                 raise InputError(f"a Parquet table, but not of records; {NOT_RECORDS}", file=raw)
         elif path.is_dir():
@@ -167,8 +191,13 @@ def discover(paths: Iterable[str]) -> tuple[list[str], list[str]]:
             records = [name for name in tables if is_record_table(name)]
             if not found and not records:
                 raise InputError(NOT_RECORDS, file=raw)
-            jsonl.extend(found)
-            parquet.extend(records)
+            jsonl.extend(name for name in found if first_time(name))
+            parquet.extend(name for name in records if first_time(name))
+        elif os.path.exists(raw):
+            raise InputError(
+                "not a regular file or folder (a pipe or a device): save the results to a file",
+                file=raw,
+            )
         else:
             raise InputError("no such file or folder", file=raw)
         if len(jsonl) + len(parquet) > MAX_FILES:
@@ -200,13 +229,25 @@ def _walk(folder: str) -> tuple[list[str], list[str]]:
     parquet: list[str] = []
     for where, _, names in os.walk(folder):
         for name in names:
-            if name.endswith(".jsonl"):
-                full = os.path.join(where, name)
-                if not is_evidence_export(full):  # a collector's export beside the archive
-                    found.append(full)
-            elif name.endswith(".parquet"):
-                parquet.append(os.path.join(where, name))
+            if not name.endswith((".jsonl", ".parquet")):
+                continue
+            full = os.path.join(where, name)
+            if not _regular(full):  # a pipe would block the read forever, a socket fails it
+                continue
+            if name.endswith(".parquet"):
+                parquet.append(full)
+            elif not is_evidence_export(full):  # a collector's export beside the archive
+                found.append(full)
     return sorted(found), sorted(parquet)
+
+
+def _regular(name: str) -> bool:
+    """Whether ``name`` is a regular file (a symbolic link is followed; a dangling one is kept,
+    so that reading it names it)."""
+    try:
+        return stat.S_ISREG(os.stat(name).st_mode)
+    except OSError:
+        return True
 
 
 def _require_records(table: pa.Table, named: Sequence[str]) -> None:
@@ -268,6 +309,7 @@ def _finish(table: pa.Table, files: Sequence[str]) -> pa.Table:
         return table.column("file")[row].as_py(), table.column("line")[row].as_py()
 
     versions = table.column("schema_version")
+    fail_on(pc.is_null(versions), "not a netcheck result: missing", "schema_version", where)
     bad = pc.invert(pc.fill_null(pc.is_in(versions, pa.array(SCHEMA_VERSIONS)), True))
     if pc.any(bad).as_py():
         row = pc.index(bad, True).as_py()
@@ -283,35 +325,56 @@ def _finish(table: pa.Table, files: Sequence[str]) -> pa.Table:
     return table.drop_columns(["schema_version"])
 
 
+def fail_on(
+    mask: pa.ChunkedArray | pa.Array,
+    message: str,
+    field: str,
+    where: Callable[[int], tuple[str, int | None]],
+) -> None:
+    """``InputError`` at ``where(row)`` of the first row ``mask`` flags, if any."""
+    if pc.any(mask).as_py():
+        file, line = where(pc.index(mask, True).as_py())
+        raise InputError(message, file=file, line=line, field=field)
+
+
+def timestamps(times: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """``measured_at`` strings → UTC microseconds. Records may carry up to nine fractional
+    digits (the schema allows nanoseconds); the digits past the sixth are dropped first, since
+    Arrow refuses to cast what would lose them."""
+    trimmed = pc.replace_substring_regex(times, r"(\.\d{6})\d+", r"\1")
+    return pc.cast(trimmed, pa.timestamp("us", tz="UTC"))
+
+
 def check_records(table: pa.Table, where: Callable[[int], tuple[str, int | None]]) -> None:
     """Required fields present, verdicts known, ``measured_at`` a UTC time, text fields no longer
     than a line may be; else ``InputError`` at ``where(row)`` of the first bad row."""
 
     def fail(mask: pa.ChunkedArray | pa.Array, message: str, field: str) -> None:
-        if pc.any(mask).as_py():
-            file, line = where(pc.index(mask, True).as_py())
-            raise InputError(message, file=file, line=line, field=field)
+        fail_on(mask, message, field, where)
 
-    for column in _REQUIRED:
+    for column in _REQUIRED + ("sha256",):  # sha256: a Parquet file's own column
         field = _FIELD_OF.get(column, column)  # the record's own path (probe.id)
         fail(pc.is_null(table.column(column)), "not a netcheck result: missing", field)
-    verdicts = table.column("verdict")
-    bad = pc.invert(pc.is_in(verdicts, pa.array(VERDICTS)))
-    if pc.any(bad).as_py():
-        row = pc.index(bad, True).as_py()
-        file, line = where(row)
-        shown = str(verdicts[row].as_py())[:40]
-        raise InputError(f"unknown verdict {shown!r}", file=file, line=line, field="verdict")
+    for column, known in (("verdict", VERDICTS), ("technique", TECHNIQUES)):
+        if column not in table.column_names:  # a Parquet file may lack an optional column
+            continue
+        values = table.column(column)
+        bad = pc.invert(pc.or_(pc.is_null(values), pc.is_in(values, pa.array(known))))
+        if pc.any(bad).as_py():
+            row = pc.index(bad, True).as_py()
+            file, line = where(row)
+            shown = str(values[row].as_py())[:40]
+            raise InputError(f"unknown {column} {shown!r}", file=file, line=line, field=column)
     times = table.column("measured_at")
     bad = pc.invert(pc.match_substring_regex(times, UTC_TIMESTAMP))
     if not pc.any(bad).as_py():
         try:  # the pattern passes 2026-13-45: the cast is what knows the calendar
-            pc.cast(times, pa.timestamp("us", tz="UTC"))
-            bad = None
+            # year 0 casts, but is no date Python (or a report's strftime) knows
+            bad = pc.less(pc.year(timestamps(times)), 1)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             flags = [utc_timestamp_problem(t) is not None for t in times.to_pylist()]
             bad = pa.array(flags)
-    if bad is not None and pc.any(bad).as_py():
+    if pc.any(bad).as_py():
         row = pc.index(bad, True).as_py()
         file, line = where(row)
         problem = utc_timestamp_problem(str(times[row].as_py())) or "not a UTC time"
@@ -375,14 +438,41 @@ def read_parquet(
         table.validate(full=True)  # strings are UTF-8, offsets in bounds: the file may be hostile
     except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read Parquet records: {_short(exc)}", file=name) from None
-    for column in _REQUIRED + ("sha256",):
-        kind = table.schema.field(column).type
-        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-            raise InputError(f"not a netcheck record table: {column} is {kind}", file=name)
-    # rows are named by their position in the file: its own line numbers are the .jsonl's
-    check_records(table, lambda row: (name, None))
+    table = _checked_types(table, name)
+    # rows are named by their position in the file (1 = the first); a ``line`` column holds
+    # the line of the .jsonl the record came from, which is another file
+    check_records(table, lambda row: (name, row + 1))
     if "file" not in table.column_names:
         table = table.append_column("file", pa.array([name] * len(table), _STR))
+    return table
+
+
+def _checked_types(table: pa.Table, name: str) -> pa.Table:
+    """Each ``COLUMNS`` column of a Parquet record file has its kind (text, true/false, a
+    number; a column of nulls only passes), numbers cast to the loader's own types; the
+    columns a record always has (``_REQUIRED``, ``sha256``) are text. Else ``InputError``."""
+    for i, field in enumerate(table.schema):
+        kind = field.type
+        want = _KIND.get(field.name, pa.int64() if field.name == "line" else _STR)
+        if field.name not in COLUMNS or pa.types.is_null(kind):
+            ok = field.name not in _REQUIRED + ("sha256",) or not pa.types.is_null(kind)
+        elif pa.types.is_string(want):
+            ok = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        elif pa.types.is_boolean(want):
+            ok = pa.types.is_boolean(kind)
+        else:
+            ok = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+            if ok and kind != want:
+                try:  # 2.0 → 2 for an integer column; 2.5 is not a batch number
+                    table = table.set_column(i, field.name, pc.cast(table.column(i), want))
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    ok = False
+        if not ok:
+            raise InputError(
+                f"not a netcheck record table: {field.name} is {kind}, not {want}",
+                file=name,
+                field=field.name,
+            )
     return table
 
 
@@ -396,7 +486,7 @@ def _short(exc: Exception) -> str:
 
 def to_frame(table: pa.Table) -> pd.DataFrame:
     try:
-        ts = pc.cast(table.column("measured_at"), pa.timestamp("us", tz="UTC"))
+        ts = timestamps(table.column("measured_at"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise InputError(f"bad measured_at timestamp: {exc}", field="measured_at") from None
     table = table.append_column("ts", ts).append_column("date", _dates(ts))

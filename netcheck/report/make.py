@@ -15,7 +15,8 @@ What a report never does, because each one has lost someone's data:
 - leave half a file: a document is written to a temporary file and renamed; folder formats are
   written into a temporary folder beside ``--out`` and each file is then renamed into place
   (a ``records/date=…`` partition is swapped whole).
-Every check runs before the first byte is written.
+Every check runs before the first byte is written; a write that fails all the same (a read-only
+or full disk) is the one-line ``--out`` error, and removes the folders it made.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -90,7 +92,16 @@ def config_path(spec: str) -> str:
 
 def check_out_shape(out: Path, fmt: str | None) -> None:
     """A document goes to a file (never over a folder or a device); a folder format to a
-    folder (never over a file)."""
+    folder (never over a file); and ``out``'s folders, where they exist, are folders."""
+    for folder in Path(os.path.abspath(out)).parents:
+        if os.path.lexists(folder):
+            if not folder.is_dir():
+                raise InputError(
+                    f"{folder} is not a folder; give a path inside a folder",
+                    file=str(out),
+                    field="--out",
+                )
+            break
     if fmt in FOLDER_FORMATS:
         if out.exists() and not out.is_dir():
             raise InputError(
@@ -170,19 +181,48 @@ def write_report(
         if out is None:
             raise InputError(f"--format {fmt} writes a folder: give --out FOLDER", field="--out")
         check_out_shape(out, fmt)
-        return _write_folder(frame, fmt, out)
+        with writing(out):
+            return _write_folder(frame, fmt, out)
     text = text_report(frame, policy, audience, fmt, lang)
     if out is None:
         return text
     check_out_shape(out, fmt)
-    it.write_atomic(out, text)
+    with writing(out):
+        it.write_atomic(out, text)
     return [out]
+
+
+@contextmanager
+def writing(out: Path) -> Iterator[None]:
+    """Write ``out`` inside this block: an ``OSError`` (a read-only or full disk, no
+    permission, a folder that cannot be made) becomes the ``InputError`` naming ``--out``, and
+    the folders made for ``out`` that are still empty are removed, so a failed write creates
+    nothing."""
+    made: list[Path] = []  # ``out`` and its missing folders, deepest first
+    path = Path(os.path.abspath(out))
+    while not os.path.lexists(path) and path != path.parent:
+        made.append(path)
+        path = path.parent
+    try:
+        yield
+    except OSError as exc:
+        for folder in made:
+            try:
+                if os.path.lexists(folder):  # a document ``out`` was never made
+                    folder.rmdir()
+            except OSError:
+                break  # not empty (a folder format's files): leave it and what is above
+        reason = exc.strerror or str(exc)
+        raise InputError(
+            f"cannot write the report: {reason}", file=str(out), field="--out"
+        ) from None
 
 
 def write_tables(tables: audit.Audit, fmt: str, out: Path) -> list[Path]:
     """Audit tables already aggregated (by the Dask engine) into the folder ``out``, written as
     ``write_report`` writes them; no ``records/`` copy (the records are the engine's input)."""
-    return _write_folder(None, fmt, out, tables)
+    with writing(out):
+        return _write_folder(None, fmt, out, tables)
 
 
 def _write_folder(

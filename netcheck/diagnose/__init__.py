@@ -60,6 +60,7 @@ NO_RAW_SOCKETS = (
     "reset forensics, no locating of DNS injection"
 )
 NO_RESOLVER = "DNS trace needs --resolver (the resolver to send queries to)"
+NO_TRACE = "this machine could not send or capture the traces (no interface up or no route?)"
 
 
 def _packets(seen: Sequence[Seen]) -> list[Packet]:
@@ -174,12 +175,17 @@ async def diagnose(
     traces = _Traces()
     if raw:
         window = min(max(timeout, 0.5), 3.0)
-        traces = await _trace_path(stages.ip, dport, https, max_hops=max_hops, window=window)
-        named = not parse_ip(host)  # an address needs no resolving, so no DNS trace
-        if named and resolver is None:
-            cannot.append(NO_RESOLVER)
-        elif named and resolver is not None:
-            await _trace_dns(traces, resolver, host, max_hops=max_hops, window=window)
+        try:
+            traces = await _trace_path(stages.ip, dport, https, max_hops=max_hops, window=window)
+            named = not parse_ip(host)  # an address needs no resolving, so no DNS trace
+            if named and resolver is None:
+                cannot.append(NO_RESOLVER)
+            elif named and resolver is not None:
+                await _trace_dns(traces, resolver, host, max_hops=max_hops, window=window)
+        except OSError as exc:
+            # no interface up, no route: this machine cannot send the traces (what was traced
+            # before stays); exactly when someone runs diagnose, so said, not a crash
+            cannot.append(f"{NO_TRACE}: {exc.strerror or exc}")
     draft = Diagnosis(
         url=url,
         host=host,

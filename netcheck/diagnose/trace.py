@@ -12,6 +12,7 @@ namespace it is imported in, and the diagnosis may run inside one.
 
 from __future__ import annotations
 
+import logging
 import random
 import socket
 import threading
@@ -21,6 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from netcheck.diagnose.analyse import REFERENCE
+
+# scapy logs every unroutable probe ("No route found", "Network is unreachable") on stderr;
+# what the trace could not do is said once, in the diagnosis itself
+logging.getLogger("scapy").setLevel(logging.CRITICAL)
 
 
 @dataclass(frozen=True)

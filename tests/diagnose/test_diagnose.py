@@ -7,6 +7,7 @@ root, as CI runs: the tests fail (never skip) without it.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -128,7 +129,7 @@ def test_differing_replies_without_a_hop_are_injection() -> None:
     [
         ("http://[bad", "not a URL"),  # an unclosed IPv6 bracket: urlsplit raises
         ("https://blocked.test:99999/", "not a URL"),
-        ("http:///path", "no host"),
+        ("http:///path", "not an http(s) URL with a host"),
     ],
 )
 def test_a_malformed_url_is_an_input_error(url: str, said: str) -> None:
@@ -144,3 +145,24 @@ def test_a_malformed_url_is_an_input_error(url: str, said: str) -> None:
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1
     assert f"URL: {said}" in done.stderr
+
+
+@pytest.mark.root
+def test_a_machine_with_no_network_is_said_not_crashed() -> None:
+    """No interface up (a fresh network namespace): the traces cannot be sent, which the
+    diagnosis says in one `cannot` line; no traceback, no scapy chatter, exit 0."""
+    done = subprocess.run(
+        ["unshare", "-n", "--", sys.executable, "-m", "netcheck", "diagnose"]
+        + [f"http://{SERVER_IP}/", "--timeout", "1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "WARNING" not in done.stderr
+    assert "internal error" not in done.stderr
+    found = json.loads(done.stdout)
+    assert found["raw_sockets"] is True
+    assert any("could not send or capture the traces" in line for line in found["cannot"])

@@ -128,6 +128,10 @@ def _load(text: str, file: str) -> tuple[PolicyDoc | None, list[InputError]]:
     return PolicyDoc(policy, file, rule_lines, channel_lines, lines), errors
 
 
+# what YAML's own resolver gives plain values, lists and mappings
+_PLAIN_TAGS = frozenset({"str", "int", "float", "bool", "null", "timestamp", "seq", "map"})
+
+
 class _Data:
     def __init__(self, file: str, lines: dict[Path_, int]) -> None:
         self.file = file
@@ -147,6 +151,10 @@ class _Data:
         if depth > MAX_DEPTH:
             raise self.fail(node, path, "nested too deeply")
         self.lines.setdefault(path, node.start_mark.line + 1)
+        if node.tag.removeprefix(_TAG) not in _PLAIN_TAGS:
+            # !!binary, !!set, !!omap, !!python/...: a policy (or notify config) holds words,
+            # numbers, dates, lists and mappings; anything else is not what its author meant
+            raise self.fail(node, path, f"YAML tag {node.tag!r} is not allowed: plain values only")
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
@@ -177,7 +185,8 @@ class _Data:
         except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
             if "integer string conversion" in str(exc):  # Python's int() digit limit
                 raise self.fail(node, path, "a number with too many digits") from None
-            raise self.fail(node, path, f"bad value: {exc}") from None
+            problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+            raise self.fail(node, path, f"bad value: {problem}") from None
 
 
 def _costs_a_pattern(key: str | int, value: str) -> bool:

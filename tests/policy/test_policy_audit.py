@@ -398,3 +398,26 @@ def test_empty_strings_and_patterns_are_refused(tmp_path: Path) -> None:
         f"{policy}:7: rules[1].match.url_regex[1]: an empty pattern matches everything; "
         "write 'all: true' for that",
     ]
+
+
+# --- YAML tags: plain values only ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "tag"),
+    [
+        ("organisation: !!binary aGVsbG8=\nversion: 1\n", 1, "binary"),
+        ("organisation: !!python/name:os.system\nversion: 1\n", 1, "python/name:os.system"),
+        ("organisation: t\nversion: 1\nrules: !!set {a, b}\n", 3, "set"),
+        ("organisation: t\nversion: 1\nrules: !!omap [a: 1]\n", 3, "omap"),
+    ],
+)
+def test_a_yaml_tag_other_than_plain_values_is_refused_at_its_line(
+    tmp_path: Path, text: str, line: int, tag: str
+) -> None:
+    """!!binary was read as bytes and passed on, !!python/... gave PyYAML's two-line message."""
+    policy = tmp_path / "p.yaml"
+    policy.write_text(text + "date: 2026-01-01\ndefault: allow\n")
+    said = _one_error(_run("policy", "explain", str(policy), "https://www.youtube.com/"))
+    assert said.startswith(f"netcheck: error: {policy}:{line}: ")
+    assert f"YAML tag 'tag:yaml.org,2002:{tag}' is not allowed" in said

@@ -1,13 +1,16 @@
 """``netcheck verify PATH``: check a collector's evidence offline (signatures, chains, records).
 
-Exit 0 when everything checks out, 1 naming the first record or batch that was changed,
-removed, reordered or inserted, 2 when PATH is not something to verify.
+Exit 0 when everything checks out; 2, with one ``netcheck: error:`` line, when PATH is not
+something to verify or its evidence does not check out (naming the first record or batch that
+was changed, removed, reordered or inserted): evidence that fails its signatures is input that
+cannot be trusted, not a finding about a network (exit 1 means something is blocked).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -53,6 +56,5 @@ def verify(
             highlight=False,
         )
     if report.problem is not None:
-        if not json_out:
-            print(f"netcheck: verify: {report.problem}", flush=True)
-        raise typer.Exit(1)
+        print(f"netcheck: error: {path}: {report.problem}", file=sys.stderr, flush=True)
+        raise typer.Exit(2)

@@ -206,16 +206,18 @@ def test_export_verify_and_report_read_the_archive(collector: Collector, tmp_pat
     assert all({"probe", "seq", "batch_sha256"} <= set(x) for x in records)
     assert netcheck("verify", str(out)).returncode == 0
     assert netcheck("verify", str(collector.data)).returncode == 0
-    # an auditor's copy with one record edited: named, exit 1
+    # an auditor's copy with one record edited: named in one line, exit 2 (untrusted input)
     mine = [i for i, x in enumerate(lines) if x["type"] == "record" and x["probe"] == p.id]
     lines[mine[5]]["record"]["verdict"] = "blocked"
     tampered = tmp_path / "tampered.jsonl"
     tampered.write_text("".join(json.dumps(x) + "\n" for x in lines))
     done = netcheck("verify", str(tampered))
-    assert done.returncode == 1
-    assert f"probe {p.id}, batch 2" in done.stdout
-    assert "record 2" in done.stdout
-    assert "changed" in done.stdout
+    assert done.returncode == 2
+    said = [line for line in done.stderr.splitlines() if line.startswith("netcheck: error:")]
+    assert len(said) == 1, done.stderr
+    assert said[0].startswith(f"netcheck: error: {tampered}: probe {p.id}, batch 2")
+    assert "record 2" in said[0]
+    assert "changed" in said[0]
     # the archive is what `netcheck report` reads directly (the archiver passes every second)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -119,8 +119,8 @@ def test_removing_the_probe_line_does_not_hide_its_batches(
     path = tmp_path / "export.jsonl"
     write(path, evidence[1][1:])
     done = netcheck("verify", str(path))
-    assert done.returncode == 1, done.stderr
-    assert "no probe line with its key" in done.stdout
+    assert done.returncode == 2, done.stderr
+    assert "no probe line with its key" in done.stderr
 
 
 def test_the_untouched_export_verifies(evidence: tuple[Path, list[str]], tmp_path: Path) -> None:

@@ -303,12 +303,11 @@ def report_on_cluster(
     """``netcheck report --audience audit --dask ADDRESS``: every check first (flags, inputs,
     ``--out``, the policy), then the aggregation on the cluster, then the folder written as
     ``report.make`` writes it."""
-    from netcheck.policy.importers import parse_config_spec
     from netcheck.report.make import (
         FOLDER_FORMATS,
         check_out_not_input,
         check_out_shape,
-        config_path,
+        read_configs,
         write_tables,
     )
 
@@ -327,8 +326,7 @@ def report_on_cluster(
         raise InputError(
             "--config needs --policy: findings name a config's lines", field="--config"
         )
-    named = [*given, *local, *([policy_file] if policy_file else [])]
-    check_out_not_input(out, [*named, *(config_path(spec) for spec in configs)])
+    effective, read = read_configs(configs)
+    check_out_not_input(out, [*given, *local, *([policy_file] if policy_file else []), *read])
     policy = load_policy(policy_file) if policy_file else None
-    effective = [parse_config_spec(spec) for spec in configs]
     return write_tables(aggregate(sources, policy, address, effective), fmt, out)

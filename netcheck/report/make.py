@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ import pandas as pd
 
 from netcheck.errors import InputError
 from netcheck.policy.importers import FORMATS as CONFIG_FORMATS
-from netcheck.policy.importers import parse_config_spec
+from netcheck.policy.importers import EffectiveConfig, parse_config_spec
 from netcheck.policy.loader import PolicyDoc, load_policy
 from netcheck.report import AUDIENCES, audit, comms, ingest, it
 from netcheck.report.judge import judge
@@ -65,23 +66,28 @@ def load_table(
     if out is not None:
         check_out_shape(out, fmt)
     jsonl, parquet = discover(paths)
+    effective, read = read_configs(configs)
     if out is not None:
         check_out_not_input(
-            out,
-            [
-                *paths,
-                *jsonl,
-                *parquet,
-                *([policy_file] if policy_file else []),
-                *(config_path(spec) for spec in configs),
-            ],
+            out, [*paths, *jsonl, *parquet, *([policy_file] if policy_file else []), *read]
         )
     policy = load_policy(policy_file) if policy_file else None
-    effective = [parse_config_spec(spec) for spec in configs]
     frame = load_found(jsonl, parquet, named=paths, workers=workers)
     if frame.empty:
         raise InputError(f"no records: {NOT_RECORDS}", file=", ".join(paths)[:200])
     return (judge(frame, policy, configs=effective) if policy is not None else frame), policy
+
+
+def read_configs(configs: Sequence[str]) -> tuple[list[EffectiveConfig], list[str]]:
+    """``--config [FORMAT:]PATH`` read, and every file they read (a squid.conf's acl and
+    include files too, which ``--out`` must not overwrite either); each config's reading
+    notes (an include naming nothing, a PAC that asks DNS) are warnings on stderr."""
+    effective = [parse_config_spec(spec) for spec in configs]
+    for config in effective:
+        for note in config.notes:
+            print(f"netcheck: warning: {note}", file=sys.stderr, flush=True)
+    read = [*(config_path(spec) for spec in configs), *(f for c in effective for f in c.files)]
+    return effective, read
 
 
 def config_path(spec: str) -> str:

@@ -27,10 +27,19 @@ class Daemons:
         self.logs = state / "logs"
 
     def pid(self, name: str) -> int | None:
+        """The daemon's pid, if its pid file names a process started before the file was
+        written: a stale file (the daemon died, the pid was reused) or a damaged one (0, -1,
+        our own pid) names no process of ours, and signalling it would hit someone else's."""
+        path = self.pids / f"{name}.pid"
         try:
-            return int((self.pids / f"{name}.pid").read_text().strip())
+            pid = int(path.read_text().strip())
+            written = path.stat().st_mtime
         except (OSError, ValueError):
             return None
+        if pid <= 1 or pid == os.getpid():
+            return None
+        started = _started_at(pid)
+        return None if started is not None and started > written + 1.0 else pid
 
     def alive(self, name: str) -> bool:
         pid = self.pid(name)
@@ -68,6 +77,18 @@ class Daemons:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _started_at(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch), from /proc; None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/stat") as fh:
+            boot = next(int(line.split()[1]) for line in fh if line.startswith("btime "))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _alive(pid: int) -> bool:

@@ -1,8 +1,12 @@
 """The DNS, TCP and TLS stages of the classifier: the first of them that prevents access names
-the technique (dns-*, tcp-*, tls-*), or the stage lets the target through to HTTP.
+the technique (dns-*, tcp-*, tls-*), or the stage lets the target through to HTTP. A failure
+that never left the probe's own machine (no route, a resolver or proxy of its own not running)
+names none: it is ``inconclusive`` and says so (``OWN_SETUP``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from netcheck import failures as f
 from netcheck.classify.blockpage import (
@@ -27,8 +31,10 @@ from netcheck.classify.evidence import (
 from netcheck.models import (
     DnsStep,
     HttpStep,
+    Result,
+    TcpStep,
 )
-from netcheck.netaddr import host_key, is_sinkhole_address, parse_ip, url_scheme
+from netcheck.netaddr import host_key, is_sinkhole_address, parse_ip, url_host, url_scheme
 
 # --- DNS -----------------------------------------------------------------------------------------
 
@@ -44,13 +50,16 @@ def _who(d: DnsStep, first: bool = True) -> str:
     return who[0].upper() + who[1:] if first else who
 
 
+#: The system resolver's ``dns_temporary_failure`` (getaddrinfo's EAI_AGAIN) is in no row: libc
+#: gives it for a SERVFAIL, for a resolver that never answered and for one this machine cannot
+#: reach, and does not say which. The resolvers' own queries (dnspython) tell them apart.
 _DNS_KIND = [  # (technique, rcodes, failures, words), most telling first
     ("dns-nxdomain", {"NXDOMAIN"}, {f.DNS_NXDOMAIN}, "answered NXDOMAIN for"),
     ("dns-refused", {"REFUSED"}, {f.DNS_REFUSED}, "refused to resolve"),
     (
         "dns-servfail",
         {"SERVFAIL"},
-        {f.DNS_SERVFAIL, f.DNS_NON_RECOVERABLE, f.DNS_TEMPORARY},
+        {f.DNS_SERVFAIL, f.DNS_NON_RECOVERABLE},
         "answered SERVFAIL for",
     ),
     ("dns-nodata", {"NOERROR"}, {f.DNS_NO_ANSWER}, "returned no address for"),
@@ -64,6 +73,9 @@ def dns_stage(ctx: Ctx) -> Classification | None:
         return None  # through a proxy, the proxy resolves: local answers do not decide access
     usable = [(d, _addrs(d)) for d in steps if _addrs(d)]
     if not usable:
+        own = _dns_own_setup(steps, ctx.host)
+        if own is not None:
+            return other_verdict("inconclusive", own)
         for technique, rcodes, fails, words in _DNS_KIND:
             hit = [d for d in steps if (d.rcode or "").upper() in rcodes or d.failure in fails]
             if technique == "dns-nodata":
@@ -75,9 +87,13 @@ def dns_stage(ctx: Ctx) -> Classification | None:
                     f"{_who(hit[0])} {words} {ctx.host}{tail}: the DNS filter blocks it.",
                 )
         reason = ", ".join(sorted({d.failure or d.rcode or "no answer" for d in steps}))
-        return other_verdict(
-            "inconclusive", f"Resolving {ctx.host} failed ({reason}), cause unclear."
-        )
+        why = "cause unclear"
+        if {d.failure for d in steps} == {f.DNS_TEMPORARY}:
+            why = (
+                "cause unclear: libc reports a SERVFAIL, a resolver that never answered and one "
+                "it could not reach alike, and no resolver was asked directly"
+            )
+        return other_verdict("inconclusive", f"Resolving {ctx.host} failed ({reason}), {why}.")
     for d, addrs in usable:
         vendor_hit = next(
             (m for a in sorted(addrs) if (m := match_dns(ctx.fps, a)) and m.kind == "block"), None
@@ -143,6 +159,86 @@ def _dns_mismatch(ctx: Ctx, usable: list[tuple[DnsStep, frozenset[str]]]) -> Cla
     return None
 
 
+# --- the probe's own machine ---------------------------------------------------------------------
+# A verdict accuses someone's network. When the probe's machine never got a packet out (no
+# interface up, no route: the kernel's ENETUNREACH before anything is sent) or asked a resolver
+# or proxy on this machine that is not running (refused on loopback), nothing beyond the machine
+# was measured: inconclusive, and the evidence says the probe's own setup was the problem.
+
+#: the words every such evidence sentence ends with; ``nothing_measured`` looks for them
+OWN_SETUP = "the probe's own machine or setup is the problem, so nothing was measured for"
+
+
+def _on_this_machine(host: str) -> bool:
+    ip = parse_ip(host)
+    return ip is not None and ip.is_loopback
+
+
+def _local_clause(failure: str | None, host: str, what: str) -> str | None:
+    """How connecting to ``what`` (at ``host``) failed on this machine; None when the failure
+    may have come from beyond it."""
+    if failure == f.NETWORK_UNREACHABLE:
+        return f"this machine has no network route to {what} ({failure})"
+    if failure == f.CONNECTION_REFUSED and _on_this_machine(host):
+        return f"nothing listens at {what} on this machine ({failure})"
+    return None
+
+
+def _own_setup(clauses: list[str], host: str) -> str:
+    text = ", and ".join(dict.fromkeys(clauses))
+    return f"{text[0].upper()}{text[1:]}: {OWN_SETUP} {host}."
+
+
+def _dns_own_setup(steps: list[DnsStep], host: str) -> str | None:
+    """Every resolver was asked in vain on this machine, and the system resolver's failure (if
+    it was asked) is the temporary one libc gives when no resolver can be reached."""
+    direct = [d for d in steps if d.engine != "system"]
+    system = [d for d in steps if d.engine == "system"]
+    if not direct or any(d.failure != f.DNS_TEMPORARY for d in system):
+        return None
+    clauses = []
+    for d in direct:
+        where = d.resolver or ""
+        clause = None
+        if d.rcode is None:
+            clause = _local_clause(d.failure, where.rsplit(":", 1)[0], f"the resolver {where}")
+        if clause is None:
+            return None
+        clauses.append(clause)
+    if system:
+        clauses.append(f"the system resolver failed too ({f.DNS_TEMPORARY})")
+    return _own_setup(clauses, host)
+
+
+def _tcp_own_setup(tcp: list[TcpStep], host: str) -> str | None:
+    """Every connection failed for want of a route on this machine. (A refusal on loopback is
+    not counted here: an answer on 127.0.0.1 is the DNS stage's to judge, a sinkhole.)"""
+    if not tcp or any(t.failure != f.NETWORK_UNREACHABLE for t in tcp):
+        return None
+    where = ", ".join(sorted({f"{t.ip}:{t.port}" for t in tcp}))
+    return _own_setup([f"this machine has no network route to {host} at {where}"], host)
+
+
+def http_own_setup(h: HttpStep, what: str, host: str) -> str | None:
+    """An HTTP exchange that failed on this machine: no route to the site (``what``) or to the
+    proxy, or a proxy on this machine that is not running."""
+    if h.proxy:
+        clause = _local_clause(h.failure, url_host(h.proxy), f"the proxy {h.proxy}")
+    elif h.failure == f.NETWORK_UNREACHABLE:
+        clause = f"this machine has no network route to {what} ({h.failure})"
+    else:
+        clause = None
+    return None if clause is None else _own_setup([clause], host)
+
+
+def nothing_measured(results: Sequence[Result]) -> bool:
+    """True when there are results and every one is inconclusive because the probe's own machine
+    or setup failed (no network route, a resolver or proxy of this machine not running)."""
+    return bool(results) and all(
+        r.verdict == "inconclusive" and OWN_SETUP in r.evidence for r in results
+    )
+
+
 # --- TCP and TLS ---------------------------------------------------------------------------------
 
 
@@ -165,8 +261,9 @@ def tcp_stage(ctx: Ctx) -> Classification | None:
         return block_verdict(
             "tcp-timeout", f"Connections to {ctx.host} at {where} timed out: packets are dropped."
         )
-    if f.NETWORK_UNREACHABLE in fails:
-        return other_verdict("unreachable", f"The probe has no route to {ctx.host} at {where}.")
+    own = _tcp_own_setup(tcp, ctx.host)
+    if own is not None:
+        return other_verdict("inconclusive", own)
     return other_verdict("inconclusive", f"Connecting to {ctx.host} at {where} failed ({fails}).")
 
 

@@ -38,7 +38,7 @@ from netcheck.classify.lexicon import (
     reads,
     speaks_of_access,
 )
-from netcheck.classify.network import proxy_auth_verdict, sign_in_verdict
+from netcheck.classify.network import http_own_setup, proxy_auth_verdict, sign_in_verdict
 from netcheck.classify.pagecues import (
     Structure,
     named_filter_destination,
@@ -132,6 +132,9 @@ def _http_failure(ctx: Ctx, h: HttpStep) -> Classification:
         return block_verdict("tls-reset", f"The TLS handshake for {what} failed ({h.failure}).")
     if h.failure in (f.CONNECTION_REFUSED, f.HOST_UNREACHABLE) and not h.proxy:
         return block_verdict("tcp-reset", f"Connections to {what} were rejected ({h.failure}).")
+    own = http_own_setup(h, what, ctx.host)
+    if own is not None:
+        return other_verdict("inconclusive", own)
     if h.failure in (f.CONNECTION_REFUSED, f.HOST_UNREACHABLE, f.NETWORK_UNREACHABLE):
         return other_verdict("unreachable", f"The probe could not reach {what} ({h.failure}).")
     return other_verdict("inconclusive", f"The HTTP request to {what} failed ({h.failure}).")

@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import sys
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from netcheck import output, runner
+from netcheck.classify.network import nothing_measured
 from netcheck.cli import options, stderr, stdout
 from netcheck.cli.tables import print_findings
 from netcheck.models import Result
@@ -165,9 +167,17 @@ def run(
     finally:
         writer.close()
     output.print_summary(results, stderr if json_out else stdout)
+    if nothing_measured(results):  # one unwrapped line: a user must not miss it in the table
+        print(NOTHING_MEASURED, file=sys.stderr, flush=True)
     stderr.print(f"results: {path}", highlight=False)
     raise typer.Exit(_verdict(plan, results))
 
+
+NOTHING_MEASURED = (
+    "netcheck: warning: every target is inconclusive because this machine's own network setup "
+    "failed (no network route, or a resolver or proxy on this machine not running): nothing was "
+    "measured"
+)
 
 #: run's flag parameters -> ``RunOptions`` fields where the names differ (`agent run` shares them)
 _OPTION_OF = {

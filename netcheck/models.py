@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -57,9 +57,10 @@ VERDICTS: tuple[str, ...] = Verdict.__args__  # type: ignore[attr-defined]
 
 
 class Frozen(BaseModel):
-    """The base of every record: immutable, and unknown fields are an error."""
+    """The base of every record: immutable; unknown fields, NaN and infinity are errors (no
+    JSON reader reads them back)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 def utc_now() -> str:
@@ -357,7 +358,15 @@ class BrowserEvidence(Frozen):
     runtime_ms: float = 0.0
 
 
+def _version_required(schema: dict[str, Any]) -> None:
+    """A stored record names its version (``output.parse_line`` refuses one that does not);
+    the default is for records being made."""
+    schema["required"] = ["schema_version", *schema.get("required", [])]
+
+
 class Result(Frozen):
+    model_config = ConfigDict(json_schema_extra=_version_required)
+
     schema_version: str = SCHEMA_VERSION
     id: str = Field(description="unique id of this record")
     probe: ProbeInfo

@@ -15,18 +15,25 @@ reports read but takes its bytes, limits and checks from ``read_file``/``first_t
 - each line is one JSON object; nesting beyond the JSON parser's limit is refused at its line;
 - ``schema_version`` must be one this netcheck reads and ``measured_at`` an ISO 8601 UTC time
   (``models.Result`` validates both; the report loader checks the same on whole columns);
+- ``read_results`` is as strict as the report loader on the fields that loader reads, and more:
+  no ``1`` for ``true``, no NaN or infinity, ``schema_version`` present, no key given twice, no
+  control character in a field tables print (``parse_line``);
 - a file without a single record is refused: a report or check of nothing is not an answer.
 Blank lines and ``\\r\\n`` endings are accepted and keep line numbers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import re
+import stat
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -51,38 +58,103 @@ VERDICT_STYLE = {
 }
 
 
+#: ``--out``'s default folder: the one folder netcheck makes itself (a named one must exist)
+DEFAULT_FOLDER = Path("results")
+
+
 def default_out_path(now: datetime | None = None) -> Path:
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    return Path("results") / f"netcheck-{stamp}.jsonl"
+    return DEFAULT_FOLDER / f"netcheck-{stamp}.jsonl"
 
 
 class JsonlWriter:
-    """Appends one record per line and flushes it to disk at once.
+    """Appends one record per line, each written whole and synced to disk at once.
 
-    Opened in append mode: an existing file keeps every line it had.
+    The file is opened (or created) here, before anything is measured, in append mode: an
+    existing file keeps every line it had. Its folder must exist, except the default
+    ``results/``, which is made. A write that fails (disk full, read-only, an I/O error) takes
+    back the part of the line it wrote and raises ``InputError`` naming ``--out``; ``close``
+    raises it again, so a caller's ``finally: writer.close()`` reports it as one line even when
+    the write's own exception left a task group wrapped in an ``ExceptionGroup``. A file this
+    writer created and never wrote a record to is removed again then.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.failed: InputError | None = None
+        self._wrote = False
+        folder = path.parent
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh: IO[str] = path.open("a", encoding="utf-8")
+            if folder == DEFAULT_FOLDER:
+                folder.mkdir(exist_ok=True)
+            elif not folder.exists():
+                raise self._error(f"the folder {folder} does not exist")
+            self._created = not path.exists()
+            # O_NONBLOCK: a named pipe nobody reads fails at once (ENXIO) instead of hanging
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0)
+            self._fd: int | None = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
         except OSError as exc:
-            raise InputError(
-                f"cannot write results: {exc.strerror}", file=str(path), field="--out"
-            ) from None
+            raise self._error(_reason(exc)) from None
+        if getattr(os, "O_NONBLOCK", 0):
+            os.set_blocking(self._fd, True)
+
+    def _error(self, reason: str) -> InputError:
+        return InputError(f"cannot write the results: {reason}", file=str(self.path), field="--out")
 
     def write(self, result: Result) -> None:
-        self._fh.write(dump_line(result) + "\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        if self.failed is not None or self._fd is None:
+            raise self.failed or self._error("the file is closed")
+        data = memoryview((dump_line(result) + "\n").encode("utf-8"))
+        fd = self._fd
+        before = os.fstat(fd)
+        try:
+            while data:
+                data = data[os.write(fd, data) :]
+            _sync(fd)
+        except OSError as exc:
+            if stat.S_ISREG(before.st_mode):  # no half line left for a reader to trip on
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, before.st_size)
+            self.failed = self._error(_reason(exc))
+            raise self.failed from None
+        self._wrote = True
 
     def close(self) -> None:
-        self._fh.close()
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError as exc:
+                self.failed = self.failed or self._error(_reason(exc))
+        if self.failed is None:
+            return
+        if self._created and not self._wrote:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+        raise self.failed
+
+
+def _sync(fd: int) -> None:
+    """To the disk now: a crash loses no record. A pipe, a terminal or /dev/null cannot be
+    synced (EINVAL), and need not be."""
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ENXIO:
+        return "a named pipe that nothing reads"
+    return exc.strerror or str(exc)
 
 
 def dump_line(result: Result) -> str:
-    return json.dumps(result.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
+    """One record as its line; NaN or infinity is a ``ValueError``: no JSON reader reads it."""
+    return json.dumps(
+        result.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -102,9 +174,13 @@ def read_results(path: str) -> Iterator[Result]:
 
 
 def parse_line(line: str | bytes, path: str, number: int) -> Result:
-    """One stored line → a ``Result``, or ``InputError`` naming the field that is wrong."""
+    """One stored line → a ``Result``, or ``InputError`` naming the field that is wrong.
+
+    Strict, as the report loader is: a boolean is ``true``/``false`` (not ``1`` or ``"yes"``), a
+    number is not NaN or infinite, ``schema_version`` is present, no key is given twice (JSON
+    readers differ on which one wins) and the fields tables print hold no control character."""
     try:
-        return Result.model_validate_json(line)
+        result = Result.model_validate_json(line, strict=True)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
         # a record from a newer netcheck says so first: its other fields may be the reason
@@ -116,6 +192,75 @@ def parse_line(line: str | bytes, path: str, number: int) -> Result:
         raise InputError(
             f"not a netcheck result: {message}", file=path, line=number, field=where or None
         ) from None
+    problem = _record_problem(line, result)
+    if problem is not None:
+        where, message = problem
+        raise InputError(f"not a netcheck result: {message}", file=path, line=number, field=where)
+    return result
+
+
+#: C0 control characters but tab, line feed and carriage return: on a terminal, ESC starts
+#: a colour or cursor command; in a CSV or HTML report they are noise or worse
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _record_problem(line: str | bytes, result: Result) -> tuple[str, str] | None:
+    """What a valid model does not tell: a missing ``schema_version`` (the model's default is
+    for records being made), a key given twice, a control character in a printed field."""
+    if "schema_version" not in result.model_fields_set:
+        return "schema_version", "missing"
+    t, p = result.target, result.probe
+    printed = {
+        "target.url": t.url,
+        "target.service": t.service,
+        "target.function": t.function,
+        "target.category": t.category,
+        "target.hosts_note": t.hosts_note,
+        "probe.id": p.id,
+        "probe.network": p.network,
+        "evidence": result.evidence,
+        "vendor": result.vendor,
+    }
+    for name, value in printed.items():
+        if value is not None and (found := _CONTROL.search(value)):
+            return name, f"control character {found[0]!r} in a text field"
+    try:  # the C scanner again, a hook per object: ~2 % of a classify (docs/record.md)
+        json.loads(line, object_pairs_hook=_unique)
+    except _DuplicateKeyError:
+        return _duplicate(json.loads(line, object_pairs_hook=list)) or ("", "duplicate key")
+    except (ValueError, RecursionError):  # read as valid by pydantic's parser: its word holds
+        pass
+    return None
+
+
+class _DuplicateKeyError(Exception):
+    pass
+
+
+def _unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _DuplicateKeyError
+    return found
+
+
+def _duplicate(value: object, where: tuple[str | int, ...] = ()) -> tuple[str, str] | None:
+    """The path and words for the first key an object gives twice, in JSON parsed with each
+    object as its list of (key, value) pairs (arrays stay lists of values)."""
+    if not isinstance(value, list):
+        return None
+    pairs = bool(value) and all(isinstance(v, tuple) for v in value)
+    if pairs:
+        seen: set[str] = set()
+        for key, _ in value:
+            if key in seen:
+                return field_path((*where, key)), f"duplicate key {key!r}"
+            seen.add(key)
+    for key, item in value if pairs else enumerate(value):
+        found = _duplicate(item, (*where, key))
+        if found is not None:
+            return found
+    return None
 
 
 def field_path(loc: Iterable[str | int]) -> str:

@@ -10,10 +10,13 @@ field, and nothing created or changed.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -21,9 +24,11 @@ import pytest
 from typer.testing import CliRunner
 
 from netcheck.cli import app
+from netcheck.output import dump_line, read_results
 from netcheck.report import ingest
 from netcheck.report.load import load
 from netcheck.report.samples import write_scenario
+from tests.support.paths import ROOT
 
 
 def _run(args: list[str]) -> tuple[int, str]:
@@ -195,3 +200,112 @@ def test_parquet_rows_are_named_and_sha256_is_required(tmp_path: Path) -> None:
     pq.write_table(table.set_column(index, "sha256", pa.array(shas, pa.string())), part)
     message = _refused(["report", str(part), "--audience", "audit", "--format", "html"])
     assert f"{part}:3: sha256: not a netcheck result: missing" in message
+
+
+# --- classify reads as strictly as report ------------------------------------------------------
+
+
+RESULTS_FILE = ROOT / "sample_results" / "lab" / "clean.jsonl"
+RESULTS_LINE = RESULTS_FILE.read_text().splitlines()[0]
+
+
+def _classify_refuses(tmp_path: Path, line: str, named: str) -> None:
+    """classify (output.parse_line) refuses the line at its field, as report does."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(RESULTS_LINE + "\n" + line + "\n")
+    before = bad.read_bytes()
+    assert f"{bad}:2: {named}" in _refused(["classify", str(bad)])
+    assert bad.read_bytes() == before
+
+
+def _edit(change: Callable[[dict[str, Any]], object]) -> str:
+    record = json.loads(RESULTS_LINE)
+    change(record)
+    return json.dumps(record)
+
+
+@pytest.mark.parametrize(
+    ("line", "named"),
+    [
+        (_edit(lambda r: r.update(intercepted=1)), "intercepted: not a netcheck result: "),
+        (_edit(lambda r: r.update(intercepted="yes")), "intercepted: not a netcheck result: "),
+        (_edit(lambda r: r["target"].update(official=1)), "target.official: not a netcheck"),
+        (_edit(lambda r: r.update(runtime_ms=math.nan)), "runtime_ms: not a netcheck result: "),
+        (
+            _edit(lambda r: r["steps"]["tcp"][0].update(t0_ms=-math.inf)),
+            "steps.tcp[0].t0_ms: not a netcheck result: ",
+        ),
+        (
+            _edit(lambda r: r["steps"]["tcp"][0].update(runtime_ms=12.3456)).replace(
+                "12.3456", "1e999"
+            ),
+            "steps.tcp[0].runtime_ms: not a netcheck result: ",
+        ),
+        (
+            _edit(lambda r: r.pop("schema_version")),
+            "schema_version: not a netcheck result: missing",
+        ),
+    ],
+    ids=["int-bool", "str-bool", "int-official", "nan", "inf", "1e999", "no-version"],
+)
+def test_classify_refuses_what_report_refuses(tmp_path: Path, line: str, named: str) -> None:
+    _classify_refuses(tmp_path, line, named)
+    bad = tmp_path / "bad.jsonl"
+    assert _refused(["report", str(bad)]).startswith(f"netcheck: error: {bad}:2: ")
+
+
+@pytest.mark.parametrize(
+    ("line", "named"),
+    [
+        (RESULTS_LINE[:-1] + ',"verdict":"blocked"}', "verdict: not a netcheck result: duplicate"),
+        (
+            RESULTS_LINE.replace('"service":', '"service":"other","service":', 1),
+            "target.service: not a netcheck result: duplicate key 'service'",
+        ),
+        (
+            RESULTS_LINE.replace('"failure":', '"failure":null, "failure" :', 1),
+            "steps.dns[0].failure: not a netcheck result: duplicate key 'failure'",
+        ),
+    ],
+    ids=["top", "nested", "spaced"],
+)
+def test_a_key_given_twice_is_refused(tmp_path: Path, line: str, named: str) -> None:
+    """JSON readers differ on which of two values wins: classify took the last one."""
+    _classify_refuses(tmp_path, line, named)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda r: r.update(evidence="DNS \u001b[31mblocked"), "evidence"),
+        (lambda r: r["target"].update(service="a\u0000b"), "target.service"),
+        (lambda r: r["probe"].update(network="lan\u0007"), "probe.network"),
+        (lambda r: r.update(vendor="acme\u001b]0;x\u0007"), "vendor"),
+    ],
+    ids=["esc-evidence", "nul-service", "bel-network", "osc-vendor"],
+)
+def test_control_characters_in_printed_fields_are_refused(
+    tmp_path: Path, change: Callable[[dict[str, Any]], object], named: str
+) -> None:
+    """Escaped in the JSON (a raw one is refused as binary), they reached tables and reports:
+    ESC starts a terminal's colour and cursor commands."""
+    _classify_refuses(tmp_path, _edit(change), f"{named}: not a netcheck result: control char")
+
+
+def test_control_characters_in_a_page_body_and_tabs_in_evidence_are_kept(tmp_path: Path) -> None:
+    """A body is what the page sent, control characters and all; it is not printed."""
+    record = json.loads(RESULTS_LINE)
+    record["steps"]["http"][0]["body"] = "<p>\u001b[31m\u0000</p>"
+    record["evidence"] = "a\tb"
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps(record) + "\n")
+    [read] = read_results(str(good))
+    assert read.steps.http[0].body == "<p>\u001b[31m\u0000</p>"
+    assert _run(["classify", str(good)])[0] in (0, 1)
+
+
+def test_a_record_with_nan_is_never_written() -> None:
+    """The models refuse NaN; a copy made without validation still does not reach a file."""
+    read = next(read_results(str(RESULTS_FILE)))
+    with pytest.raises(ValueError, match="Out of range float values"):
+        dump_line(read.model_copy(update={"runtime_ms": math.nan}))

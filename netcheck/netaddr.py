@@ -164,3 +164,33 @@ def split_url(url: str) -> tuple[str, str, int]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     return scheme, host_key(parts.hostname), parts.port or (443 if scheme == "https" else 80)
+
+
+def host_problem(host: str) -> str | None:
+    """Why ``host`` (as ``urlsplit`` gives it) is not an address or a DNS name a resolver
+    could be asked for, or None. Without this an empty label, a label over 63 bytes or a
+    broken ``xn--`` label went to the resolver, failed there, and came back as a verdict
+    ("blocked: DNS filter") about a name nobody could have reached."""
+    if ":" in host:  # only an IPv6 literal has colons here; urlsplit checked its brackets
+        return None if is_ip_literal(host) else "not an IPv6 address"
+    name = host.removesuffix(".")
+    try:
+        # the IDNA form is what goes on the wire (and what TLS compares): fullwidth letters
+        # map to ASCII, a label IDNA cannot encode is refused here
+        wire = name if name.isascii() else name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return "not a valid international host name"
+    labels = wire.split(".")
+    if not name or any(not label for label in labels):
+        return "an empty label in the host name"
+    if len(wire) > 253 or any(len(label) > 63 for label in labels):
+        return "host name too long (a label over 63, or the name over 253 characters)"
+    if labels[-1].isdigit() and not is_ip_literal(name):
+        return "not an IPv4 address and not a host name"
+    for label in labels:
+        if label.lower().startswith("xn--"):
+            try:
+                label.encode("ascii").decode("idna")
+            except UnicodeError:
+                return f"label {label[:63]!r} is not valid punycode"
+    return None

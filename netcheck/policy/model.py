@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from netcheck.netaddr import host_key
+from netcheck.netaddr import host_key, host_problem
 from netcheck.policy import shape
 from netcheck.target import FUNCTIONS
 
@@ -44,7 +44,14 @@ def host_pattern_problem(pattern: str) -> str | None:
         return f"{pattern!r} is not a host pattern (example.com, .example.com, *.example.com)"
     if pattern.strip(".*") == "" and pattern != "*":
         return f"{pattern!r} matches nothing useful; write '*' or use 'all: true'"
-    return None
+    if pattern.count("[") != pattern.count("]") or pattern.find("]") < pattern.find("["):
+        return f"{pattern!r}: a '[' without its ']' (or the other way round)"
+    # the name's own labels (a leading '.' means "and every subdomain"; labels holding a glob
+    # stand for many): an empty label, one over 63 or broken punycode matches no real host
+    labels = pattern.removeprefix(".").split(".")
+    plain = ".".join("x" if any(c in label for c in "*?[]!") else label for label in labels)
+    problem = host_problem(plain)
+    return None if problem is None else f"{pattern!r}: {problem}"
 
 
 def _nonempty(value: str) -> str:

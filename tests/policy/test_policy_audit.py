@@ -421,3 +421,36 @@ def test_a_yaml_tag_other_than_plain_values_is_refused_at_its_line(
     said = _one_error(_run("policy", "explain", str(policy), "https://www.youtube.com/"))
     assert said.startswith(f"netcheck: error: {policy}:{line}: ")
     assert f"YAML tag 'tag:yaml.org,2002:{tag}' is not allowed" in said
+
+
+@pytest.mark.parametrize(
+    ("host", "said"),
+    [
+        ("a..b", "an empty label"),
+        ("xn--zz.com", "not valid punycode"),
+        ("[", "a '[' without its ']'"),
+        ("x.a]b[.com", "a '[' without its ']'"),
+        ("*." + "a" * 64 + ".com", "a label over 63"),
+    ],
+)
+def test_a_host_pattern_that_matches_no_real_host_is_refused(
+    tmp_path: Path, host: str, said: str
+) -> None:
+    """Like a target's host (targets.files), a rule's host is a name a resolver could be
+    asked for; its glob labels stand for many and are not checked as names."""
+    policy = tmp_path / "p.yaml"
+    rule = f'rules:\n  - id: r\n    match: {{hosts: ["{host}"]}}\n    action: block\n'
+    policy.write_text(HEAD + rule)
+    line = _one_error(_run("policy", "explain", str(policy), "https://www.youtube.com/"))
+    assert line.startswith(f"netcheck: error: {policy}:7: rules[0].match.hosts: ")
+    assert said in line
+
+
+@pytest.mark.parametrize(
+    "host", [".example.com", "*.example.com", "example.*", "x[ab].com", "10.0.0.*", "a.com."]
+)
+def test_host_patterns_people_write_still_load(tmp_path: Path, host: str) -> None:
+    policy = tmp_path / "p.yaml"
+    rule = f'rules:\n  - id: r\n    match: {{hosts: ["{host}"]}}\n    action: block\n'
+    policy.write_text(HEAD + rule)
+    assert _run("policy", "validate", str(policy)).exit_code == 0

@@ -96,6 +96,9 @@ def test_lab_refuses_to_run_without_root(tmp_path: Path) -> None:
     """``lab up`` as an unprivileged user: one line naming root, exit 2, nothing created."""
     runner = CliRunner()
     runner.invoke(cli_app, ["lab", "up", "--help"])  # load click/rich lazily-imported parts as root
+    # and the scenario file (importlib.resources imports importlib.readers on first use): an
+    # interpreter installed under /root cannot be read by the unprivileged user this test becomes
+    scenarios.load()
     os.seteuid(65534)
     try:
         result = runner.invoke(cli_app, ["lab", "up", "--state-dir", str(tmp_path / "state")])

@@ -16,7 +16,7 @@ import typer
 
 from netcheck.cli import guard, stderr, stdout
 from netcheck.errors import InputError
-from netcheck.lab import scenarios
+from netcheck.lab import scenarios, topology
 from netcheck.lab.lifecycle import DEFAULT_STATE, Lab
 
 app = typer.Typer(help="The agency-network lab (root, Linux).", no_args_is_help=True)
@@ -37,7 +37,9 @@ _LAB_MARKS = ({"built.json"}, {"control.token"}, {"pids"}, {"targets.yaml", "pki
 def _lab_folder(state_dir: Path) -> Path:
     """``--state-dir`` as the lab may use it: absent, empty, or a folder the lab made. ``down``
     deletes the folder and kills the pids it finds in it, so a mistyped ``--state-dir ~`` or
-    ``.`` must stop here (exit 2), not wipe someone's files."""
+    ``.`` must stop here (exit 2), not wipe someone's files. Root first: the lab needs it for
+    everything, and an unprivileged user may not even see into the folder."""
+    topology.require_root()
     if not state_dir.exists() and not state_dir.is_symlink():
         return state_dir
     if not state_dir.is_dir():

@@ -22,8 +22,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from netcheck import failures as f
 from netcheck.classify.blockpage import (
     Fingerprints,
@@ -51,6 +49,7 @@ from netcheck.models import (
     TcpStep,
 )
 from netcheck.netaddr import parse_cidr, url_host
+from netcheck.output import parse_line
 
 __all__ = ["Classification", "classify", "classify_jsonl", "classify_result"]
 
@@ -214,11 +213,6 @@ def classify_jsonl(path: str, *, fingerprints: Fingerprints | None = None) -> li
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            result = Result.model_validate_json(line)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or None
-            raise InputError(err["msg"], file=path, line=number, field=where) from None
+        result = parse_line(line, path, number)  # as strictly as `netcheck classify` reads
         out.append(classify_result(result, fingerprints=fingerprints))
     return out

@@ -32,13 +32,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from netcheck import __version__
+from netcheck.errors import InputError
 from netcheck.fleet.evidence import (
     MAX_RECORD_BYTES,
     MAX_RECORDS,
@@ -47,7 +47,7 @@ from netcheck.fleet.evidence import (
     load_public,
     open_batch,
 )
-from netcheck.models import Result
+from netcheck.output import parse_line
 from netcheck.policy.loader import PolicyDoc
 from netcheck.server import metrics
 from netcheck.server.dashboard import Dashboard
@@ -128,13 +128,12 @@ def _json(data: bytes) -> Any:
 def record_facts(text: str, number: int, network: str) -> dict[str, Any]:
     """Validate one record against the result schema; the fields the collector indexes."""
     try:
-        result = Result.model_validate_json(text)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        raise BatchError(
-            422, f"not a netcheck result: {where}: {first.get('msg')}", line=number
-        ) from None
+        # as strictly as classify and the report read it back: a record the collector keeps
+        # must never be one its own archive's readers refuse
+        result = parse_line(text, "record", number)
+    except InputError as exc:
+        where = f"{exc.field}: " if exc.field else ""
+        raise BatchError(422, f"{where}{exc.message}", line=number) from None
     claimed = result.probe.network
     if claimed is not None and claimed != network:
         raise BatchError(

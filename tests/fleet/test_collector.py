@@ -114,6 +114,16 @@ def test_refusals_store_nothing_and_name_the_reason(collector: Collector) -> Non
     answer = p.send(p.batch(records=[record("site-b"), bad]))
     assert answer.status_code == 422
     assert answer.json()["line"] == 2
+    # as strictly as classify and the report read the archive back (they refuse these)
+    for field, value in (("intercepted", "yes"), ("schema_version", None)):
+        loose = record("site-b")
+        if value is None:
+            del loose[field]
+        else:
+            loose[field] = value
+        refused = p.send(p.batch(records=[loose]))
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"].startswith(f"{field}: "), refused.text
     other_net = p.send(p.batch(records=[record("site-a")]))
     assert other_net.status_code == 422
     assert "enrolled in 'site-b'" in other_net.json()["error"]

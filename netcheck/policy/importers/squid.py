@@ -20,6 +20,7 @@ import functools
 import glob
 import ipaddress
 import os
+import re
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -122,7 +123,7 @@ class SquidConfig(EffectiveConfig):
 
     def __init__(self, file: str) -> None:
         super().__init__(file)
-        self.acls: dict[str, Acl] = {"all": Acl("all", "src", 0, [Value("all", 0)])}
+        self.acls: dict[str, Acl] = _predefined()
         self.access: list[AccessLine] = []
         self.bump: list[AccessLine] = []
         self._count = 0
@@ -272,6 +273,47 @@ def src_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Netwo
 
 # --- parsing ------------------------------------------------------------------------------------
 
+#: the ACLs squid 5 defines before it reads squid.conf (``squid.conf.documented``: "ACLs all,
+#: manager, localhost, to_localhost, and CONNECT are predefined"); Debian's default squid.conf
+#: uses localhost, manager and CONNECT without defining them
+PREDEFINED = (
+    ("all", "src", (("all", False),)),
+    (
+        "manager",
+        "url_regex",
+        (("^cache_object://", True), ("^[^:]+://[^/]+/squid-internal-mgr/", False)),
+    ),
+    ("localhost", "src", (("127.0.0.1/32", False), ("::1", False))),
+    (
+        "to_localhost",
+        "dst",
+        (("127.0.0.0/8", False), ("0.0.0.0/32", False), ("::1/128", False), ("::/128", False)),
+    ),
+    ("CONNECT", "method", (("CONNECT", False),)),
+)
+
+
+def _predefined() -> dict[str, Acl]:
+    return {
+        name: Acl(name, kind, 0, [Value(text, 0, ignore_case) for text, ignore_case in values])
+        for name, kind, values in PREDEFINED
+    }
+
+
+# a word squid reads: a "quoted" one whole (a '#' inside it is no comment), else up to a blank
+_WORD = re.compile(r'"[^"]*"|\S+')
+
+
+def _without_comment(line: str) -> str:
+    """``line`` up to the word that starts with ``#``: squid reads the rest of the line as a
+    comment (Debian's squid.conf: ``acl localnet src 10.0.0.0/8  # RFC 1918 ...``)."""
+    if "#" not in line:
+        return line
+    for word in _WORD.finditer(line):
+        if word.group().startswith("#"):
+            return line[: word.start()].rstrip()
+    return line
+
 
 def load(path: str) -> SquidConfig:
     config = parse(read_config(path, "squid config"), path)
@@ -312,10 +354,12 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
         if line.endswith("\\"):
             pending += line[:-1]
             continue
-        yield first, pending + line
+        line = _without_comment(pending + line)
         pending = ""
-    if pending.strip():
-        yield first, pending
+        if line:
+            yield first, line
+    if _without_comment(pending).strip():
+        yield first, _without_comment(pending)
 
 
 def _lines(

@@ -125,7 +125,8 @@ def _network(config: SquidConfig, acl: Acl, taken: dict[str, Network]) -> Networ
     while ident in used:
         n += 1
         ident = f"{base}-{n}"
-    return Network(id=ident, name=f"squid src acl {acl.name} (line {acl.line})"[:200], cidrs=cidrs)
+    where = f"line {acl.line}" if acl.line else "predefined"
+    return Network(id=ident, name=f"squid src acl {acl.name} ({where})"[:200], cidrs=cidrs)
 
 
 def _as_match(

@@ -50,11 +50,12 @@ def read_text(
 ) -> str:
     """The whole file as text, checked as described in the module docstring."""
     data = _read_capped(path, what, max_bytes)
+    _refuse_utf16(data, path, what)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError(f"{what} is not UTF-8 text", file=path, line=line) from None
+        raise InputError(_NOT_UTF8.format(what=what), file=path, line=line) from None
     found = _BINARY.search(text)
     if found is not None:
         line = text.count("\n", 0, found.start()) + 1
@@ -83,6 +84,8 @@ def read_lines(
             if not raw:
                 break
             number += 1
+            if number == 1:
+                _refuse_utf16(raw, path, what)
             total += len(raw)
             if total > max_bytes:
                 raise InputError(f"{what} larger than {_size(max_bytes)}", file=path, line=number)
@@ -95,7 +98,7 @@ def read_lines(
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError:
-                raise InputError(f"{what} is not UTF-8 text", file=path, line=number) from None
+                raise InputError(_NOT_UTF8.format(what=what), file=path, line=number) from None
             yield line.removeprefix("\ufeff") if number == 1 else line
 
 
@@ -144,6 +147,9 @@ def compose_yaml(
         last = max(1, len(text.splitlines()))
         line = min(mark.line + 1, last) if mark is not None else None
         problem = exc.problem or exc.context or "syntax error"
+        if line is not None and _tab_indented(text, line):
+            message = "invalid YAML: a tab indents this line; YAML indents with spaces only"
+            raise InputError(message, file=file, line=line) from None
         if "maximum nesting depth" in problem:  # libyaml's own cap (1000) is past ours
             raise InputError(
                 f"nested deeper than {max_depth} levels", file=file, line=line
@@ -164,6 +170,15 @@ def compose_yaml(
     except RecursionError:  # a long chain inside one node (the cap above counts nodes)
         raise InputError("invalid YAML: nested too deeply", file=file) from None
     return node
+
+
+def _tab_indented(text: str, line: int) -> bool:
+    """Whether line ``line`` (1-based) of ``text`` has a tab in its leading blanks."""
+    lines = text.splitlines()
+    if not 1 <= line <= len(lines):
+        return False
+    row = lines[line - 1]
+    return "\t" in row[: len(row) - len(row.lstrip(" \t"))]
 
 
 @functools.cache
@@ -192,10 +207,21 @@ def _composer_base() -> type:
     return EventsInC
 
 
-def csv_rows(lines: Iterable[str], file: str) -> Iterator[tuple[int, list[str]]]:
+def csv_delimiter(header: str) -> str:
+    """The separator of a CSV whose header line is ``header``: ``;`` when the header has
+    semicolons and no comma (Excel's "CSV" in locales whose decimal mark is a comma, such as
+    Spanish), else ``,``."""
+    return ";" if ";" in header and "," not in header else ","
+
+
+def csv_rows(
+    lines: Iterable[str], file: str, *, delimiter: str = ","
+) -> Iterator[tuple[int, list[str]]]:
     """(line where the row starts, cells) of a CSV whose rows are one line each; a quoted
-    field that runs past its line, or never closes, is refused at the line where it starts."""
-    reader = csv.reader(lines, strict=True)
+    field that runs past its line, or never closes, is refused at the line where it starts.
+    Blanks at the end of a line are dropped (after a closing quote the csv module would
+    refuse them; the readers strip cells anyway)."""
+    reader = csv.reader(_rstripped(lines), strict=True, delimiter=delimiter)
     start = 1
     while True:
         try:
@@ -218,6 +244,12 @@ def csv_rows(lines: Iterable[str], file: str) -> Iterator[tuple[int, list[str]]]
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _rstripped(lines: Iterable[str]) -> Iterator[str]:
+    for line in lines:
+        body = line.rstrip("\r\n")
+        yield body.rstrip(" \t") + line[len(body) :]
 
 
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX; Windows has no FIFOs to wait on
@@ -259,6 +291,20 @@ def _read_capped(path: str, what: str, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise InputError(f"{what} larger than {_size(max_bytes)}", file=path)
     return data
+
+
+_NOT_UTF8 = "{what} is not UTF-8 text"
+
+
+def _refuse_utf16(start: bytes, path: str, what: str) -> None:
+    """Notepad's and Excel's "Unicode" is UTF-16 with a byte-order mark: say so at line 1
+    (the bytes would otherwise read as 'not UTF-8', or as a NUL byte). Text is taken to be
+    UTF-16 when the mark is followed by a character whose other byte is zero (ASCII text)."""
+    little = start[:2] == b"\xff\xfe" and start[2:3] != b"\x00" and start[3:4] == b"\x00"
+    big = start[:2] == b"\xfe\xff" and start[2:3] == b"\x00" and start[3:4] not in (b"", b"\x00")
+    if little or big:
+        message = f'{what} is UTF-16 text (what Windows calls "Unicode"): save it as UTF-8'
+        raise InputError(message, file=path, line=1)
 
 
 def _size(n: int) -> str:

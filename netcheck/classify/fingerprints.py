@@ -26,10 +26,11 @@ import importlib.resources
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from netcheck.errors import InputError
-from netcheck.textfile import compose_yaml, csv_rows, read_lines, read_text
+from netcheck.textfile import compose_yaml, csv_delimiter, csv_rows, read_lines, read_text
 
 #: chars of a value a fingerprint scans: block pages are small; bounds regex work
 MAX_SCAN = 64 * 1024
@@ -478,19 +479,29 @@ def _ooni_scope(location: str) -> str | None:
 
 
 def _load_ooni_csv(lines: Iterator[str], file: str) -> list[Fingerprint]:
-    rows = csv_rows(_cr_lines(lines), file)
-    try:
-        _, header = next(rows)
-    except StopIteration:
-        raise InputError("empty file; expected an OONI CSV header", file=file) from None
+    lines = _cr_lines(lines)
+    # the header is the first line with something on it (blank lines before it are skipped)
+    skipped = 0
+    first = next(lines, None)
+    while first is not None and not first.strip():
+        skipped += 1
+        first = next(lines, None)
+    if first is None:
+        raise InputError("empty file; expected an OONI CSV header", file=file)
+    # Excel saves "CSV" with ';' where the decimal mark is a comma (Spanish, French...)
+    delimiter = csv_delimiter(first)
+    rows = (
+        (n + skipped, row) for n, row in csv_rows(chain([first], lines), file, delimiter=delimiter)
+    )
+    header_line, header = next(rows)
     header = [h.strip() for h in header]
     for column in _OONI_REQUIRED:
         if column not in header:
-            raise InputError("missing column in header", file=file, line=1, field=column)
+            raise InputError("missing column in header", file=file, line=header_line, field=column)
     twice = next((name for i, name in enumerate(header) if name and name in header[:i]), None)
     if twice is not None:
         message = "the column is named twice in the header: which one holds the value?"
-        raise InputError(message, file=file, line=1, field=twice)
+        raise InputError(message, file=file, line=header_line, field=twice)
     out: list[Fingerprint] = []
     for line, row in rows:
         if not any(cell.strip() for cell in row):
@@ -551,7 +562,7 @@ def _ooni_entry(rec: dict[str, str], file: str, line: int) -> Fingerprint:
         "scope": scope,
         "match": match,
         "pattern": rec["pattern"],
-        "note": rec.get("notes") or rec.get("source") or "",
+        "note": (rec.get("notes") or rec.get("source") or "").strip(),
     }
     return _make(raw, file=file, line=line, field_names=_OONI_COLUMNS | {"id": "name"})
 

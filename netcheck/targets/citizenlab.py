@@ -8,7 +8,8 @@ file, the line and the field.
 A row is one line. A quoted field that does not close on its own line is refused at the line
 where it starts: Citizen Lab lists never hold multi-line fields, and an unterminated quote would
 otherwise swallow the rows after it into one cell. Rows with more cells than the header are
-refused too (an unquoted comma in a note shifts the columns).
+refused too (an unquoted comma in a note shifts the columns). A header with semicolons and no
+comma means the file uses ';' (Excel's "CSV" in Spanish and other locales), and is read so.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 from netcheck.errors import InputError
 from netcheck.target import Target
 from netcheck.targets.files import MAX_TARGETS, odd_character, url_problem
-from netcheck.textfile import csv_rows
+from netcheck.textfile import csv_delimiter, csv_rows
 
 MAX_CATEGORY_CHARS = 64  # a code such as GRP or MMED
 CSV_COLUMNS = ("url", "category_code", "category_description", "date_added", "source", "notes")
@@ -28,13 +29,19 @@ CSV_COLUMNS = ("url", "category_code", "category_description", "date_added", "so
 
 def looks_like_csv(text: str) -> bool:
     """Whether the first non-blank line is a CSV header with a ``url`` column."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    cells = [cell.strip().strip('"').lower() for cell in first.split(",")]
+    first = _first_line(text)
+    cells = [cell.strip().strip('"').lower() for cell in first.split(csv_delimiter(first))]
     return len(cells) > 1 and "url" in cells
 
 
+def _first_line(text: str) -> str:
+    return next((line for line in text.splitlines() if line.strip()), "")
+
+
 def parse_csv(text: str, file: str, service_for_host: Callable[[str], str]) -> list[Target]:
-    rows = csv_rows(io.StringIO(text, newline=""), file)
+    # Excel saves "CSV" with ';' where the decimal mark is a comma (Spanish, French...)
+    delimiter = csv_delimiter(_first_line(text))
+    rows = csv_rows(io.StringIO(text, newline=""), file, delimiter=delimiter)
     # the header is the first line with something on it (blank lines before it are skipped)
     first = next((row for row in rows if any(cell.strip() for cell in row[1])), None)
     if first is None:
@@ -59,8 +66,9 @@ def parse_csv(text: str, file: str, service_for_host: Callable[[str], str]) -> l
         if not any(cell.strip() for cell in row):
             continue
         if len(row) > len(columns):
+            separator = "comma" if delimiter == "," else "semicolon"
             raise InputError(
-                f"{len(row)} cells for {len(columns)} columns: a comma outside quotes?",
+                f"{len(row)} cells for {len(columns)} columns: a {separator} outside quotes?",
                 file=file,
                 line=line,
             )

@@ -54,6 +54,8 @@ class Walk:
     def __init__(self, file: str) -> None:
         self.file = file
         self.chars = 0  # text read so far: YAML aliases can repeat a node without bound
+        # the mappings '<<' merged so far (None while one is being read)
+        self._merges: dict[tuple[int, tuple[str, ...] | None], Pairs | None] = {}
 
     def count_text(self, node: Node, value: str) -> None:
         self.chars += len(value)
@@ -69,10 +71,19 @@ class Walk:
         raise InputError(message, file=self.file, line=node.start_mark.line + 1, field=field)
 
     def mapping(self, node: Node, field: str, allowed: Sequence[str] | None = None) -> Pairs:
+        """The mapping's keys, each with its key and value nodes. A merge key (``<<: *name``
+        or ``<<: [*a, *b]``) brings in the keys of the mappings it names that the mapping does
+        not set itself, as YAML 1.1 (and PyYAML) read it."""
         if not isinstance(node, yaml.MappingNode):
             self.fail(node, field, f"expected a mapping, got {node_kind(node)}")
         pairs: Pairs = {}
+        merged: Pairs = {}
         for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag == TAG + "merge":
+                for source in self._merged(value_node, field):
+                    for key, pair in self._merge_source(source, field, allowed).items():
+                        merged.setdefault(key, pair)
+                continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != TAG + "str":
                 self.fail(key_node, field, f"keys must be words, got {node_kind(key_node)}")
             key = key_node.value
@@ -87,7 +98,27 @@ class Walk:
             if key in pairs:
                 self.fail(key_node, f"{field}.{key}" if field else key, f"duplicate key {key!r}")
             pairs[key] = (key_node, value_node)
-        return pairs
+        return {**merged, **pairs} if merged else pairs
+
+    def _merged(self, node: Node, field: str) -> list[Node]:
+        sources = [node] if isinstance(node, yaml.MappingNode) else node.value
+        if not isinstance(node.value, list) or not all(
+            isinstance(source, yaml.MappingNode) for source in sources
+        ):
+            self.fail(node, field, "'<<' merges a mapping (*name) or a list of them ([*a, *b])")
+        return list(sources)
+
+    def _merge_source(self, node: Node, field: str, allowed: Sequence[str] | None) -> Pairs:
+        """A merged mapping's keys, read once however many mappings merge it (aliases could
+        otherwise make the work grow exponentially); a mapping that merges itself is refused."""
+        key = (id(node), tuple(allowed) if allowed is not None else None)
+        if key not in self._merges:
+            self._merges[key] = None  # in progress
+            self._merges[key] = self.mapping(node, field, allowed)
+        found = self._merges[key]
+        if found is None:
+            self.fail(node, field, "the mapping merges itself ('<<' names its own anchor)")
+        return found
 
     def sequence(self, node: Node, field: str) -> list[Node]:
         if not isinstance(node, yaml.SequenceNode):

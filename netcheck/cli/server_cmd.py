@@ -158,6 +158,11 @@ def export(
 
     if out.is_dir():
         raise InputError("is a folder; --out takes a file", file=str(out), field="--out")
+    if (out.exists() or out.is_symlink()) and not out.is_file():
+        # the export is renamed into place: over /dev/zero (as root) that replaces the device
+        raise InputError(
+            "not a regular file (a device, pipe or socket)", file=str(out), field="--out"
+        )
     if not out.parent.is_dir():
         raise InputError("no such folder", file=str(out.parent), field="--out")
     # nothing in the data folder (database, admin token, dashboard key, archive) is an export's

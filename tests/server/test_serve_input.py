@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -169,6 +170,23 @@ def test_export_never_writes_into_the_data_folder(tmp_path: Path) -> None:
         "--out: no such folder",
     )
     assert {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.root
+def test_export_never_replaces_a_device(tmp_path: Path) -> None:
+    """The export is renamed into place: over /dev/zero it replaced the device (as root). A
+    private copy of /dev/zero's node stands in for it here."""
+    data = tmp_path / "data"
+    assert netcheck("server", "enroll", "--data", str(data), "--network", "hq").returncode == 0
+    zero = tmp_path / "zero"
+    os.mknod(zero, 0o666 | stat.S_IFCHR, os.makedev(1, 5))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for out in (zero, fifo):
+        done = netcheck("server", "export", "--data", str(data), "--out", str(out))
+        one_error(done, "--out", "not a regular file")
+    assert stat.S_ISCHR(zero.stat().st_mode)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
 
 
 def test_an_archive_that_is_a_file_is_exit_2_and_left_alone(tmp_path: Path) -> None:

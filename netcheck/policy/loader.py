@@ -156,19 +156,7 @@ class _Data:
             # numbers, dates, lists and mappings; anything else is not what its author meant
             raise self.fail(node, path, f"YAML tag {node.tag!r} is not allowed: plain values only")
         if isinstance(node, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _TAG + "str":
-                    raise self.fail(key_node, path, "keys must be words")
-                key = str(key_node.value)
-                if len(key) > 100:
-                    raise self.fail(key_node, path, "a key longer than 100 characters")
-                if key in out:
-                    raise self.fail(key_node, (*path, key), f"duplicate key {key!r}")
-                # an unknown key is reported at the key's own line
-                self.lines[(*path, key)] = key_node.start_mark.line + 1
-                out[key] = self.convert(value_node, (*path, key), depth + 1)
-            return out
+            return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
@@ -187,6 +175,41 @@ class _Data:
                 raise self.fail(node, path, "a number with too many digits") from None
             problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
             raise self.fail(node, path, f"bad value: {problem}") from None
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[str, Any]:
+        # '<<: *defaults' (or a list of them) first: the mapping's own keys win, and name
+        # their own lines; merged work is counted like any value (MAX_NODES)
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag == _TAG + "merge":
+                for key, value in self._merged(value_node, path, depth).items():
+                    merged.setdefault(key, value)
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag == _TAG + "merge":
+                continue
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _TAG + "str":
+                raise self.fail(key_node, path, "keys must be words")
+            key = str(key_node.value)
+            if len(key) > 100:
+                raise self.fail(key_node, path, "a key longer than 100 characters")
+            if key in out:
+                raise self.fail(key_node, (*path, key), f"duplicate key {key!r}")
+            # an unknown key is reported at the key's own line
+            self.lines[(*path, key)] = key_node.start_mark.line + 1
+            out[key] = self.convert(value_node, (*path, key), depth + 1)
+        return {**merged, **out} if merged else out
+
+    def _merged(self, node: yaml.Node, path: Path_, depth: int) -> dict[str, Any]:
+        """What a merge key brings: one mapping, or a list of them (earlier ones win)."""
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        found: dict[str, Any] = {}
+        for source in sources:
+            if not isinstance(source, yaml.MappingNode):
+                raise self.fail(node, path, "'<<' merges a mapping (*name) or a list of them")
+            for key, value in self.convert(source, path, depth + 1).items():
+                found.setdefault(key, value)
+        return found
 
 
 def _costs_a_pattern(key: str | int, value: str) -> bool:

@@ -454,3 +454,26 @@ def test_host_patterns_people_write_still_load(tmp_path: Path, host: str) -> Non
     rule = f'rules:\n  - id: r\n    match: {{hosts: ["{host}"]}}\n    action: block\n'
     policy.write_text(HEAD + rule)
     assert _run("policy", "validate", str(policy)).exit_code == 0
+
+
+def test_yaml_merge_keys_read_as_yaml_reads_them(tmp_path: Path) -> None:
+    """'<<: *rule' copies a rule's keys, the rule's own keys win (targets and fingerprints
+    files read merge keys the same way); decisions name the merging rule's own line."""
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        HEAD
+        + "networks:\n  - {id: comms, cidrs: [10.0.0.0/8]}\n"
+        + "rules:\n"
+        + "  - &comms\n    id: a\n    networks: [comms]\n    action: allow\n"
+        + "    match: {services: [youtube]}\n"
+        + "  - <<: *comms\n    id: b\n    action: block\n    match: {services: [facebook]}\n"
+    )
+    assert _run("policy", "validate", str(policy)).exit_code == 0
+    done = _run("policy", "explain", str(policy), "https://www.facebook.com/", "--network", "comms")
+    assert done.exit_code == 0, done.output
+    assert "BLOCK" in done.output
+    assert f"by b  ({policy}:13)" in done.output
+    # a merge of something that is not a mapping is named at its line
+    policy.write_text(HEAD + "rules:\n  - id: a\n    <<: 5\n")
+    line = _one_error(_run("policy", "validate", str(policy)))
+    assert line.startswith(f"netcheck: error: {policy}:7: rules[0]: '<<' merges a mapping")

@@ -129,10 +129,13 @@ def run(
     # enrolled, key and spool readable? (exit 2 before any packet otherwise)
     load_state(folder)
     load_key(folder)
-    Spool(folder).check()
     every_s = parse_duration(every, field="--every", minimum=60)
     jitter_s = parse_duration(jitter, field="--jitter", minimum=0)
     options = run_cmd.run_options(flags)
+    # a spool made by an earlier cycle must read back; a first run's is made when it has
+    # records, so a bad flag (checked by the cycle's plan) leaves the folder as it was
+    if any((folder / name).exists() for name in ("spool", "outbox")):
+        Spool(folder).check()
     lower_priority()
     while True:
         _cycle(folder, options)

@@ -20,8 +20,10 @@ import typer
 
 from netcheck import output, runner
 from netcheck.cli import stderr
+from netcheck.cli.options import refuse_unreadable
 from netcheck.errors import InputError
 from netcheck.models import Result
+from netcheck.netaddr import http_url_problem
 
 
 def browse(
@@ -98,6 +100,11 @@ def browse(
     for flag, value, high in (("--timeout", timeout, 300.0), ("--deadline", deadline, 600.0)):
         if not math.isfinite(value) or value > high:
             raise InputError(f"{value} is not a number of seconds up to {high:g}", field=flag)
+    refuse_unreadable(ca_bundle=ca_bundle, local_ca=local_ca, pac=pac)
+    for url in urls:  # a port of 99999 passed the plan and crashed the measurement
+        problem = http_url_problem(url)
+        if problem is not None:
+            raise InputError(problem, field="URL")
     options = runner.RunOptions(
         resolvers=resolver or (),
         ca_bundle=ca_bundle,

@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from netcheck.cli import guard
+from netcheck.cli.options import refuse_unreadable
 from netcheck.control.client import read_token
 from netcheck.control.limits import (
     DEFAULT_BURST,
@@ -135,6 +136,7 @@ def serve(
     _in_range("--max-urls", max_urls, 1, MAX_URLS)
     _in_range("--max-bytes", max_bytes, 1024, MAX_BYTES)
     _in_range("--burst", burst, 1, MAX_BURST)
+    refuse_unreadable(ca_bundle=ca_bundle)
     config = ControlConfig(
         token=read_token(token_file, field="--token-file"),
         trust=load_trust(ca_bundle, None),

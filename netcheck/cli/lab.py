@@ -101,6 +101,9 @@ def run(
     from netcheck.lab.runner import run_scenario
 
     chosen = scenarios.select(scenario)
+    if out is not None and (out.exists() or out.is_symlink()) and not out.is_dir():
+        # refused before the lab is built, not after its first scenario
+        raise InputError("not a folder", file=str(out), field="--out")
     lab = Lab(_lab_folder(state_dir))
     failed = 0
     with lab.locked():

@@ -91,3 +91,35 @@ FingerprintFiles = Annotated[
         help="Extra fingerprints, OONI CSV format (repeatable).",
     ),
 ]
+
+
+# --- files named by flags, checked before any reader opens them --------------------------------
+def refuse_unreadable(**files: str | None) -> None:
+    """Refuse a file flag (``ca_bundle="x.pem"``; the flag is ``--ca-bundle``) that names a
+    FIFO, a socket or a device: the readers behind ``--ca-bundle``, ``--local-ca`` and ``--pac``
+    open it as a file, and a FIFO with no writer keeps ``open()`` waiting for ever. A ``--pac``
+    URL must be one (an unclosed ``[`` or a port of 99999 reached httpx and came back as a
+    crash). ``stat`` never blocks; a missing file is left to the reader's own message."""
+    import os
+    import stat
+
+    from netcheck.errors import InputError
+    from netcheck.netaddr import http_url_problem
+
+    for name, path in files.items():
+        flag = "--" + name.replace("_", "-")
+        if not path:
+            continue
+        if flag == "--pac" and path.lower().startswith(("http://", "https://")):
+            problem = http_url_problem(path)
+            if problem is not None:
+                raise InputError(problem, field=flag)
+            continue
+        if flag == "--pac":
+            path = os.path.expanduser(path.removeprefix("file://"))
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise InputError("not a regular file (a pipe, socket or device)", file=path, field=flag)

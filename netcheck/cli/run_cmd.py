@@ -192,6 +192,9 @@ _OPTION_OF = {
 
 def run_options(flags: dict[str, Any]) -> runner.RunOptions:
     """``RunOptions`` from the values of run's flags (repeatable flags given as None -> ())."""
+    options.refuse_unreadable(
+        ca_bundle=flags.get("ca_bundle"), local_ca=flags.get("local_ca"), pac=flags.get("pac")
+    )
     fields = {f.name for f in dataclasses.fields(runner.RunOptions)}
     values: dict[str, Any] = {}
     for name, value in flags.items():

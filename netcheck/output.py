@@ -90,6 +90,7 @@ class JsonlWriter:
             elif not folder.exists():
                 raise self._error(f"the folder {folder} does not exist")
             self._created = not path.exists()
+            _appendable(path)
             # O_NONBLOCK: a named pipe nobody reads fails at once (ENXIO) instead of hanging
             flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0)
             self._fd: int | None = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
@@ -132,6 +133,30 @@ class JsonlWriter:
             with contextlib.suppress(OSError):
                 self.path.unlink()
         raise self.failed
+
+
+def _appendable(path: Path) -> None:
+    """An existing ``--out`` must look like results netcheck wrote: records are appended to
+    it, so a file of anything else (a report, a config, a line cut short) would get a record
+    glued to its last line. Only its first and last bytes are read."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+        return  # a device, a pipe: the open says what it can do
+    with path.open("rb") as fh:
+        first = fh.read(1)
+        fh.seek(-1, os.SEEK_END)
+        last = fh.read(1)
+    if first != b"{" or last != b"\n":
+        why = "does not start with a record" if first != b"{" else "its last line is cut short"
+        raise InputError(
+            f"not a results file netcheck wrote ({why}): records would be appended to it; "
+            "give a new file",
+            file=str(path),
+            field="--out",
+        )
 
 
 def _sync(fd: int) -> None:

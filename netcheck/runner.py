@@ -352,7 +352,8 @@ def goodput_for(
     targets): a misspelt one would be ignored and its service measured without it."""
     if not enabled:
         if control_url is not None or specs:
-            raise InputError("given without --bandwidth", field="--bandwidth-control")
+            given = "--bandwidth-control" if control_url is not None else "--bandwidth-url"
+            raise InputError("given without --bandwidth", field=given)
         return None
     if control_url is None:
         raise InputError("required with --bandwidth", field="--bandwidth-control")

@@ -22,6 +22,7 @@ import pytest
 from netcheck.errors import InputError
 from netcheck.output import JsonlWriter, read_results
 from tests.cli.test_cli import netcheck  # the command in a subprocess, proxy variables unset
+from tests.support.paths import ROOT
 from tests.targets.support import LOOPBACK, RESULTS, digest, one_line
 
 RUN = ["run", "--no-catalogue", "--targets", "t.yaml", "--proxy", "none"]
@@ -116,3 +117,47 @@ def test_the_writer_says_its_error_again_on_close() -> None:
         writer.close()
     assert first.value is again.value is closing.value
     assert str(first.value).startswith("/dev/full: --out: cannot write the results:")
+
+
+@pytest.mark.parametrize(
+    ("held", "why"),
+    [
+        (b"a" * 5_000_000, "does not start with a record"),
+        (b"# netcheck report\n\nsomething\n", "does not start with a record"),
+        (b'{"schema_version": "1.0", "id": "x"', "its last line is cut short"),
+    ],
+)
+def test_an_out_that_holds_something_else_is_refused_untouched(
+    tmp_path: Path, held: bytes, why: str
+) -> None:
+    """Records are appended to --out: a file of anything else would get one glued to its
+    last line. Refused before anything is measured, the file left as it was."""
+    out = tmp_path / "x.jsonl"
+    out.write_bytes(held)
+    with pytest.raises(InputError) as caught:
+        JsonlWriter(out)
+    assert caught.value.field == "--out"
+    assert why in caught.value.message
+    assert out.read_bytes() == held
+
+
+def test_an_out_netcheck_wrote_is_appended_to(tmp_path: Path) -> None:
+    out = tmp_path / "x.jsonl"
+    first = (ROOT / "sample_results" / "lab" / "clean.jsonl").read_bytes().splitlines(True)[0]
+    out.write_bytes(first)
+    JsonlWriter(out).close()
+    assert out.read_bytes() == first
+
+
+@pytest.mark.parametrize(
+    ("control", "specs", "named"),
+    [("http://c/big", (), "--bandwidth-control"), (None, ("youtube=http://y/big",), "--bandwidth-url")],
+)
+def test_a_bandwidth_flag_without_bandwidth_is_named(
+    control: str | None, specs: tuple[str, ...], named: str
+) -> None:
+    from netcheck.runner import goodput_for
+
+    with pytest.raises(InputError) as caught:
+        goodput_for(False, control, specs)
+    assert caught.value.field == named

@@ -151,7 +151,10 @@ def test_an_out_netcheck_wrote_is_appended_to(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("control", "specs", "named"),
-    [("http://c/big", (), "--bandwidth-control"), (None, ("youtube=http://y/big",), "--bandwidth-url")],
+    [
+        ("http://c/big", (), "--bandwidth-control"),
+        (None, ("youtube=http://y/big",), "--bandwidth-url"),
+    ],
 )
 def test_a_bandwidth_flag_without_bandwidth_is_named(
     control: str | None, specs: tuple[str, ...], named: str

@@ -326,8 +326,18 @@ async def _load(
         if out.deadline_hit or out.byte_cap_hit:
             with contextlib.suppress(Exception):  # stop what is still coming in
                 await asyncio.wait_for(cdp.send("Page.stopLoading"), 2)
-        if nav is not None and not nav.done():
-            nav.cancel()
+        if nav is not None:
+            # whatever the navigation ends with after this (its error can land before the
+            # cancel does, on a loaded machine) is read here, not reported by asyncio as "Task
+            # exception was never retrieved" with a traceback on stderr
+            nav.add_done_callback(_retrieved)
+            if not nav.done():
+                nav.cancel()
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def _screenshot(page: Any, limits: PageLimits) -> bytes | None:

@@ -3,7 +3,7 @@
 A second, systematic pass over the flags (``test_fuzz.py`` mutates the files a command reads;
 this walks the typer app as click sees it). Each parameter of each command and sub-command gets
 values chosen from its declared type or metavar — numbers: -1, 0, nan, inf, 1e400, a 20-digit
-integer, '', 'abc'; files and folders: a missing one, a folder, a FIFO, /dev/zero, an empty
+integer, '', 'abc'; files and folders: a missing one, a folder, a FIFO, a /dev/zero node, an empty
 file, binary garbage, a path in a missing folder, a 5 MB single-line file; URLs: empty, ftp,
 no host, an open IPv6 bracket, port 99999, a space, userinfo; addresses, CIDRs, labels and ids:
 empty, blank, a newline, ``../x``, 300 characters, ports 0 and 65536, ``/99``; formats and
@@ -35,6 +35,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -60,7 +61,7 @@ BUILDS_NAMESPACES = ("lab up", "lab run", "lab down")
 NUMBERS = ["-1", "0", "nan", "inf", "-inf", "1e400", "99999999999999999999", "", "abc"]
 # numbers a server or the lab may well accept (a huge limit is a limit): not "must be refused"
 ACCEPTABLE_NUMBERS = {"inf", "1e400", "99999999999999999999"}
-PATHS = ["@missing", "@folder", "@fifo", "/dev/zero", "@empty", "@garbage", "@nodir", "@big"]
+PATHS = ["@missing", "@folder", "@fifo", "@zero", "@empty", "@garbage", "@nodir", "@big"]
 # paths a folder option may be given to make (a missing one) or to use (an empty folder)
 ACCEPTABLE_FOLDERS = {"@missing", "@folder", "@nodir"}
 URLS = ["", "ftp://x", "http://", "http://[::1", "http://h:99999/", "http://a b/", "http://u:p@h/"]
@@ -211,6 +212,10 @@ def _hostile_path(token: str, folder: Path) -> str:
         path.mkdir()
     elif token == "@fifo":
         os.mkfifo(path)
+    elif token == "@zero":
+        # a private node of /dev/zero's device: a command that renamed a file over it (as
+        # server export once did) would destroy this one, never the machine's /dev/zero
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 5))
     elif token == "@empty":
         path.write_bytes(b"")
     elif token == "@garbage":

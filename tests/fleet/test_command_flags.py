@@ -12,6 +12,7 @@ import pytest
 from tests.fleet.support import netcheck
 
 
+@pytest.mark.root("the lab answers a non-root user with 'needs root' before it looks at the folder")
 @pytest.mark.parametrize("command", ["down", "up", "run"])
 def test_lab_refuses_a_state_folder_it_did_not_make(tmp_path: Path, command: str) -> None:
     folder = tmp_path / "documents"
@@ -24,6 +25,7 @@ def test_lab_refuses_a_state_folder_it_did_not_make(tmp_path: Path, command: str
     assert (folder / "thesis" / "chapter1.md").read_text() == "years of work\n"
 
 
+@pytest.mark.root("the lab answers a non-root user with 'needs root' before it looks at the folder")
 def test_lab_refuses_a_state_folder_that_is_a_file(tmp_path: Path) -> None:
     path = tmp_path / "file"
     path.write_text("x")

@@ -22,14 +22,17 @@ CRASH_LINE = re.compile(
 
 
 def crash(
-    tmp_path: Path, env_extra: dict[str, str]
+    tmp_path: Path,
+    env_extra: dict[str, str],
+    raised: str = "RuntimeError('boom from\\nthe catalogue')",
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """``netcheck targets list`` whose catalogue loader raises: an internal error, not input."""
+    """``netcheck targets list`` whose catalogue loader raises ``raised`` (by default an
+    internal error, not input)."""
     script = (
         "import sys\n"
         "import netcheck.cli.targets_cmd as cmd\n"
         "def broken(*args, **kwargs):\n"
-        "    raise RuntimeError('boom from\\nthe catalogue')\n"
+        f"    raise {raised}\n"
         "cmd.load_targets = broken\n"
         "sys.argv = ['netcheck', 'targets', 'list']\n"
         "from netcheck.cli import main\n"
@@ -156,26 +159,7 @@ def test_a_path_the_account_may_not_use_is_exit_2(
 ) -> None:
     """Wherever a reader meets it (root cannot be refused, so the error is raised here): a
     path this account may not read or write is the user's input; without a path it is ours."""
-    script = (
-        "import sys\n"
-        "import netcheck.cli.targets_cmd as cmd\n"
-        "def refused(*args, **kwargs):\n"
-        f"    raise {raised}\n"
-        "cmd.load_targets = refused\n"
-        "sys.argv = ['netcheck', 'targets', 'list']\n"
-        "from netcheck.cli import main\n"
-        "main()\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    env["XDG_STATE_HOME"] = str(tmp_path)  # where a crash file goes
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+    done, _ = crash(tmp_path, {"XDG_STATE_HOME": str(tmp_path)}, raised)  # crash files go there
     assert done.returncode == code, done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
     prefix = "netcheck: " if code == 3 else "netcheck: error: "
